@@ -1,0 +1,235 @@
+"""Walking access: every resident point's distance to the nearest facility of each category.
+
+One bounded multi-source search per category over all of the category's facilities at
+once (:meth:`WalkNetwork.reach`), from the facilities' exact positions on their edges.
+Facilities of categories reached at their edge (parks) enter through points along their
+boundary, every ``edge_spacing_m``; all of a facility's points share its id.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from lifecircle.coverage.network import DEFAULT_MAX_SNAP_M, Snap, WalkNetwork
+from lifecircle.geo.catalog import ServiceCatalog
+
+__all__ = ["Access", "access_points", "nearest_facilities"]
+
+log = logging.getLogger(__name__)
+
+
+def access_points(
+    facilities: gpd.GeoDataFrame, *, edge_spacing_m: float = 50.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where each facility can be entered: its point, or points along a polygon's boundary.
+
+    Returns
+    -------
+    (points, facility)
+        Shapely points and, for each, the row position of its facility in ``facilities``.
+
+    Examples
+    --------
+    >>> from shapely.geometry import Point, box
+    >>> f = gpd.GeoDataFrame(geometry=[Point(0, 0), box(0, 0, 100, 100)], crs="EPSG:32650")
+    >>> pts, fac = access_points(f, edge_spacing_m=100)
+    >>> fac.tolist()
+    [0, 1, 1, 1, 1]
+    """
+    geoms = facilities.geometry.to_numpy()
+    out_pts: list[np.ndarray] = []
+    out_fac: list[np.ndarray] = []
+    is_poly = shapely.get_type_id(geoms) >= 3
+    point_rows = np.flatnonzero(~is_poly)
+    out_pts.append(
+        shapely.point_on_surface(geoms[point_rows]) if len(point_rows) else np.empty(0, object)
+    )
+    out_fac.append(point_rows)
+    for row in np.flatnonzero(is_poly):
+        rings = shapely.get_exterior_ring(shapely.get_parts(geoms[row]))
+        for ring in rings:
+            length = ring.length
+            steps = np.arange(0.0, length, edge_spacing_m) if length > 0 else np.array([0.0])
+            pts = shapely.line_interpolate_point(ring, steps)
+            out_pts.append(pts)
+            out_fac.append(np.full(len(pts), row))
+    pts_all = np.concatenate(out_pts) if out_pts else np.empty(0, object)
+    fac_all = np.concatenate(out_fac).astype(np.int64) if out_fac else np.empty(0, np.int64)
+    order = np.argsort(fac_all, kind="stable")
+    return pts_all[order], fac_all[order]
+
+
+@dataclass(frozen=True)
+class Access:
+    """Walking distances from every demand point to the nearest facility of each category.
+
+    Attributes
+    ----------
+    categories
+        Category ids, one per column of ``distance_m``.
+    thresholds_m
+        Each category's walking threshold (metres).
+    limits_m
+        How far each category's search went: distances beyond are inf ("none in reach").
+    distance_m
+        ``(n_demand, n_categories)`` walking distance to the nearest facility: inf where none
+        is within the search limit, the point is off the network, or on an island without one.
+    facility
+        Row position (in the study's facilities) of that nearest facility, -1 for none.
+    count_within
+        Facilities within the threshold per point and category (only when asked for).
+    demand_snap
+        Where each demand point joins the network.
+    demand_component_size
+        Nodes in the network piece each demand point is on (0 when not snapped).
+    speed_kmh
+        The walking speed used for minutes.
+    unsnapped_facilities
+        Row positions of facilities with no walkable street within the snap distance.
+    """
+
+    categories: list[str]
+    thresholds_m: np.ndarray
+    limits_m: np.ndarray
+    distance_m: np.ndarray
+    facility: np.ndarray
+    demand_snap: Snap
+    demand_component_size: np.ndarray
+    speed_kmh: float
+    max_snap_m: float
+    count_within: np.ndarray | None = None
+    unsnapped_facilities: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+
+    def column(self, category: str) -> int:
+        """Column of ``category`` in the distance arrays."""
+        return self.categories.index(category)
+
+    @property
+    def covered(self) -> np.ndarray:
+        """``(n_demand, n_categories)`` mask: nearest facility within the threshold."""
+        return self.distance_m <= self.thresholds_m[None, :]
+
+    def minutes(self) -> np.ndarray:
+        """Walking times in minutes at ``speed_kmh``."""
+        return self.distance_m / (self.speed_kmh * 1000.0 / 60.0)
+
+    @property
+    def snapped(self) -> np.ndarray:
+        """Demand points within the snap distance of a walkable street."""
+        return self.demand_snap.ok
+
+    def on_island(self, main_size: int) -> np.ndarray:
+        """Demand points snapped to a network piece smaller than the main one."""
+        return self.snapped & (self.demand_component_size < main_size)
+
+    def frame(self, demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -> pd.DataFrame:
+        """One row per demand point: distance (m) and nearest facility id per category."""
+        out = pd.DataFrame({"demand_id": demand["demand_id"].to_numpy()})
+        fac_ids = facilities["facility_id"].astype(str).to_numpy()
+        for k, cat in enumerate(self.categories):
+            d = self.distance_m[:, k]
+            out[f"{cat}_m"] = np.where(np.isfinite(d), d, np.nan)
+            idx = self.facility[:, k]
+            out[f"{cat}_facility"] = pd.Series(
+                np.where(idx >= 0, fac_ids[np.maximum(idx, 0)], None)
+            )
+        return out
+
+
+def nearest_facilities(
+    network: WalkNetwork,
+    demand: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    catalog: ServiceCatalog,
+    *,
+    speed_kmh: float = 4.5,
+    search_factor: float = 3.0,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    edge_spacing_m: float = 50.0,
+    count_within: bool = False,
+) -> Access:
+    """Distances from every demand point to the nearest facility of every category.
+
+    Parameters
+    ----------
+    network
+        The walk network.
+    demand
+        Resident points (the network's CRS).
+    facilities
+        ``category`` and point or polygon geometry (the network's CRS).
+    catalog
+        Categories and thresholds.
+    speed_kmh
+        Walking speed, for thresholds given in minutes.
+    search_factor
+        Each category's search stops at ``search_factor x threshold``: farther facilities
+        are reported as "none in reach". At least 1.
+    max_snap_m
+        Points farther than this from any walkable street are unreachable.
+    edge_spacing_m
+        Spacing of access points along polygons of edge-access categories.
+    count_within
+        Also count the facilities within each category's threshold (one bounded search
+        per facility).
+    """
+    if search_factor < 1:
+        raise ValueError("search_factor must be at least 1")
+    cats = catalog.ids
+    thresholds = np.array([catalog[c].threshold(speed_kmh) for c in cats])
+    limits = thresholds * search_factor
+    d_snap = network.snap(demand, max_snap_m=max_snap_m)
+    comp = np.zeros(len(demand), dtype=np.int64)
+    ok = d_snap.ok
+    comp[ok] = network.component_size[network.component[network.u[d_snap.edge[ok]]]]
+
+    pts, fac_of = access_points(facilities, edge_spacing_m=edge_spacing_m)
+    a_snap = network.snap(pts, max_snap_m=max_snap_m)
+    reached = np.zeros(len(facilities), dtype=bool)
+    reached[fac_of[a_snap.ok]] = True
+    unsnapped = np.flatnonzero(~reached)
+    if len(unsnapped):
+        log.warning(
+            "%d facilities are more than %.0f m from any walkable street",
+            len(unsnapped),
+            max_snap_m,
+        )
+
+    fac_cat = facilities["category"].to_numpy()
+    point_cat = fac_cat[fac_of] if len(fac_of) else np.empty(0, dtype=object)
+    dist = np.full((len(demand), len(cats)), np.inf)
+    nearest = np.full((len(demand), len(cats)), -1, dtype=np.int64)
+    counts = np.zeros((len(demand), len(cats)), dtype=np.int32) if count_within else None
+    for k, cat in enumerate(cats):
+        sel = np.flatnonzero(point_cat == cat)
+        if len(sel) == 0:
+            continue
+        src = a_snap.take(sel)
+        d, w = network.distances(src, d_snap, limit_m=limits[k])
+        dist[:, k] = d
+        hit = w >= 0
+        nearest[hit, k] = fac_of[sel[w[hit]]]
+        if counts is not None:
+            pairs = network.pair_distances(src, d_snap, limit_m=thresholds[k])
+            fac = fac_of[sel[pairs.source]]
+            uniq = pd.DataFrame({"t": pairs.target, "f": fac}).drop_duplicates()
+            counts[:, k] = np.bincount(uniq["t"].to_numpy(), minlength=len(demand))
+    return Access(
+        categories=list(cats),
+        thresholds_m=thresholds,
+        limits_m=limits,
+        distance_m=dist,
+        facility=nearest,
+        demand_snap=d_snap,
+        demand_component_size=comp,
+        speed_kmh=speed_kmh,
+        max_snap_m=max_snap_m,
+        count_within=counts,
+        unsnapped_facilities=unsnapped,
+    )

@@ -1,0 +1,254 @@
+"""Coverage: the numbers planners and grid managers read off the walking distances.
+
+- per unit and category: residents, residents covered, share covered, distance percentiles,
+  and whether the unit counts as covered (at least ``unit_share`` of its residents are);
+- overall per category: the share of residents covered *and* the share of units covered
+  (Beijing reports the latter; planners also want the former);
+- life-circle completeness per level: how many of the level's required categories each
+  resident reaches, the share of residents with all of them, and per unit the missing
+  categories with the distance a typical resident walks to the nearest of each.
+
+Distances are weighted by residents throughout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from lifecircle.coverage.access import Access
+from lifecircle.geo.catalog import ServiceCatalog
+
+__all__ = [
+    "Coverage",
+    "completeness",
+    "coverage_by_unit",
+    "coverage_tables",
+    "missing_checklist",
+    "weighted_quantile",
+]
+
+DEFAULT_UNIT_SHARE = 0.5
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of ``values`` weighted by ``weights`` (inf values allowed).
+
+    The smallest value whose cumulative weight reaches ``q`` of the total.
+
+    Examples
+    --------
+    >>> weighted_quantile(np.array([100.0, 200.0, 900.0]), np.array([1.0, 1.0, 2.0]), 0.5)
+    200.0
+    >>> weighted_quantile(np.array([100.0, np.inf]), np.array([1.0, 3.0]), 0.5)
+    inf
+    """
+    w = np.asarray(weights, float)
+    v = np.asarray(values, float)
+    keep = w > 0
+    v, w = v[keep], w[keep]
+    if len(v) == 0:
+        return float("nan")
+    order = np.argsort(v, kind="stable")
+    cum = np.cumsum(w[order])
+    pos = np.searchsorted(cum, q * cum[-1] - 1e-9 * cum[-1], side="left")
+    return float(v[order][min(pos, len(v) - 1)])
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """All coverage tables of a study (see the module docs)."""
+
+    by_unit: pd.DataFrame
+    overall: pd.DataFrame
+    points: pd.DataFrame
+    completeness_by_unit: pd.DataFrame
+    completeness_overall: pd.DataFrame
+    checklist: pd.DataFrame
+    unit_share: float
+
+
+def coverage_by_unit(
+    access: Access,
+    demand: gpd.GeoDataFrame,
+    units: pd.DataFrame,
+    *,
+    unit_share: float = DEFAULT_UNIT_SHARE,
+) -> pd.DataFrame:
+    """Coverage per unit and category (one row each).
+
+    Columns: ``unit_id``, ``category``, ``residents``, ``covered_residents``, ``share``,
+    ``p50_m``, ``p90_m``, ``covered`` (share >= ``unit_share``; missing for units without
+    residents). Percentiles are inf when more than that share has nothing within reach.
+    """
+    res = demand["residents"].to_numpy(float)
+    unit_of = demand["unit_id"].astype(str).to_numpy()
+    unit_ids = units["unit_id"].astype(str).to_numpy()
+    cov = access.covered
+    rows = []
+    groups = pd.Series(np.arange(len(demand))).groupby(unit_of).indices if len(demand) else {}
+    for uid in unit_ids:
+        idx = groups.get(uid, np.empty(0, dtype=int))
+        total = float(res[idx].sum())
+        for k, cat in enumerate(access.categories):
+            covered = float(res[idx][cov[idx, k]].sum())
+            share = covered / total if total > 0 else np.nan
+            rows.append(
+                (
+                    uid,
+                    cat,
+                    total,
+                    covered,
+                    share,
+                    weighted_quantile(access.distance_m[idx, k], res[idx], 0.5),
+                    weighted_quantile(access.distance_m[idx, k], res[idx], 0.9),
+                    (share >= unit_share) if total > 0 else np.nan,
+                )
+            )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "unit_id",
+            "category",
+            "residents",
+            "covered_residents",
+            "share",
+            "p50_m",
+            "p90_m",
+            "covered",
+        ],
+    )
+    frame["covered"] = frame["covered"].astype("boolean")
+    return frame
+
+
+def _overall(access: Access, demand: gpd.GeoDataFrame, by_unit: pd.DataFrame) -> pd.DataFrame:
+    res = demand["residents"].to_numpy(float)
+    cov = access.covered
+    total = float(res.sum())
+    rows = []
+    for k, cat in enumerate(access.categories):
+        u = by_unit.loc[by_unit["category"] == cat]
+        with_res = u.loc[u["residents"] > 0]
+        covered = float(res[cov[:, k]].sum())
+        rows.append(
+            {
+                "category": cat,
+                "threshold_m": float(access.thresholds_m[k]),
+                "residents": total,
+                "covered_residents": covered,
+                "share": covered / total if total > 0 else np.nan,
+                "units": len(with_res),
+                "units_covered": int(with_res["covered"].sum()),
+                "share_units": float(with_res["covered"].mean()) if len(with_res) else np.nan,
+                "p50_m": weighted_quantile(access.distance_m[:, k], res, 0.5),
+                "p90_m": weighted_quantile(access.distance_m[:, k], res, 0.9),
+                "unreachable_residents": float(res[~np.isfinite(access.distance_m[:, k])].sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def completeness(access: Access, catalog: ServiceCatalog) -> pd.DataFrame:
+    """Per demand point and level: required categories reached, and whether all are.
+
+    Columns ``reached_<level>``, ``required_<level>``, ``complete_<level>`` for each level
+    with required categories, and ``complete_all`` (every required category of every level).
+    """
+    cov = access.covered
+    out: dict[str, np.ndarray] = {}
+    all_req: list[int] = []
+    for level in catalog.levels():
+        req = [access.column(c) for c in catalog.required_at(level) if c in access.categories]
+        if not req:
+            continue
+        all_req += req
+        reached = cov[:, req].sum(axis=1)
+        out[f"reached_{level}"] = reached
+        out[f"required_{level}"] = np.full(len(reached), len(req))
+        out[f"complete_{level}"] = reached == len(req)
+    everything = cov[:, all_req].all(axis=1) if all_req else np.ones(cov.shape[0], bool)
+    out["complete_all"] = np.asarray(everything)
+    return pd.DataFrame(out)
+
+
+def _completeness_tables(
+    points: pd.DataFrame, demand: gpd.GeoDataFrame, units: pd.DataFrame, catalog: ServiceCatalog
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    res = demand["residents"].to_numpy(float)
+    levels = [c.removeprefix("complete_") for c in points.columns if c.startswith("complete_")]
+    unit_of = demand["unit_id"].astype(str).to_numpy()
+    frame = pd.DataFrame({"unit_id": unit_of, "residents": res})
+    for lv in levels:
+        frame[lv] = res * points[f"complete_{lv}"].to_numpy()
+    grouped = frame.groupby("unit_id").sum()
+    grouped = grouped.reindex(units["unit_id"].astype(str).to_numpy()).fillna(0.0)
+    by_unit = pd.DataFrame({"unit_id": grouped.index, "residents": grouped["residents"].to_numpy()})
+    for lv in levels:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            by_unit[f"share_complete_{lv}"] = np.where(
+                grouped["residents"] > 0, grouped[lv] / grouped["residents"], np.nan
+            )
+    total = res.sum()
+    overall = pd.DataFrame(
+        {
+            "level": levels,
+            "required_categories": [
+                len(catalog.required_at(lv))
+                if lv != "all"
+                else sum(len(catalog.required_at(x)) for x in catalog.levels())
+                for lv in levels
+            ],
+            "residents_complete": [float((res * points[f"complete_{lv}"]).sum()) for lv in levels],
+        }
+    )
+    overall["share_complete"] = overall["residents_complete"] / total if total > 0 else np.nan
+    return by_unit, overall
+
+
+def missing_checklist(
+    by_unit: pd.DataFrame, catalog: ServiceCatalog, *, lang: str = "en"
+) -> pd.DataFrame:
+    """The grid manager's list: per unit, the categories it misses and how far the nearest is.
+
+    A category is missing in a unit when the unit is not covered for it (fewer than the
+    unit share of its residents reach it). ``distance_m`` is the median walk of the unit's
+    residents to the nearest facility (inf: none within the search limit). Rows are ordered
+    by unit, then required categories first, then distance.
+    """
+    miss = by_unit.loc[by_unit["covered"].eq(False)].copy()
+    miss["required"] = [catalog[c].required for c in miss["category"]]
+    miss["name"] = [catalog[c].name(lang) for c in miss["category"]]
+    miss["level"] = [catalog[c].level for c in miss["category"]]
+    miss = miss.rename(columns={"p50_m": "distance_m"})
+    miss = miss.sort_values(["unit_id", "required", "distance_m"], ascending=[True, False, True])
+    return miss[
+        ["unit_id", "category", "name", "level", "required", "share", "distance_m"]
+    ].reset_index(drop=True)
+
+
+def coverage_tables(
+    access: Access,
+    demand: gpd.GeoDataFrame,
+    units: pd.DataFrame,
+    catalog: ServiceCatalog,
+    *,
+    unit_share: float = DEFAULT_UNIT_SHARE,
+    lang: str = "en",
+) -> Coverage:
+    """Every coverage table of a study."""
+    by_unit = coverage_by_unit(access, demand, units, unit_share=unit_share)
+    points = completeness(access, catalog)
+    comp_unit, comp_overall = _completeness_tables(points, demand, units, catalog)
+    return Coverage(
+        by_unit=by_unit,
+        overall=_overall(access, demand, by_unit),
+        points=points,
+        completeness_by_unit=comp_unit,
+        completeness_overall=comp_overall,
+        checklist=missing_checklist(by_unit, catalog, lang=lang),
+        unit_share=unit_share,
+    )

@@ -1,0 +1,574 @@
+"""Service catalogs: which everyday services a life circle needs, how far is walkable, and
+how to find each service in OpenStreetMap.
+
+A catalog is a TOML file with a ``[catalog]`` table and one ``[[category]]`` table per
+service. The bundled catalogs live in ``lifecircle/data/catalogs``; a user's file can extend
+or override one of them (``extends = "gb50180"``). Each category has:
+
+``id``, ``name_zh``, ``name_en``
+    A stable identifier and the names shown to users.
+``level``
+    ``"block"``, ``"5min"``, ``"10min"`` or ``"15min"`` (GB 50180 life-circle levels).
+``kind``
+    ``"basic"`` (basic public service), ``"non-basic"`` or ``"market"``.
+``threshold_m`` or ``threshold_min``
+    The walking distance (metres) or time (minutes at the plan's walking speed) within which
+    a resident counts as served.
+``required``
+    Whether a complete life circle must include it.
+``access``
+    ``"point"`` (reached at the facility's position) or ``"edge"`` (parks and other large
+    areas, reached anywhere along their boundary).
+``aliases``
+    Other names a user's facility table may use for the category.
+``capacity_tag``
+    The OSM tag or column holding the facility's capacity (places, beds), if any.
+``match``
+    A list of tag rules. A feature belongs to the category when any rule matches; a rule
+    matches when all its tags match. A tag's value is a string or a list of strings
+    (``"*"`` matches any value, a value list matches any item of a ``;``-separated tag
+    value), or ``false`` for "tag absent". Two special keys test the feature's names:
+    ``name_regex`` and ``name_not_regex`` (Python regular expressions, searched in
+    ``name``, ``name:zh`` and ``name:en``).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lifecircle.errors import CatalogError, Problem
+
+__all__ = [
+    "LEVELS",
+    "Category",
+    "ServiceCatalog",
+    "TagRule",
+    "list_catalogs",
+    "load_catalog",
+]
+
+LEVELS: tuple[str, ...] = ("block", "5min", "10min", "15min")
+KINDS: tuple[str, ...] = ("basic", "non-basic", "market")
+ACCESS: tuple[str, ...] = ("point", "edge")
+NAME_TAGS: tuple[str, ...] = ("name", "name:zh", "name:en")
+_SPECIAL_KEYS = {"name_regex", "name_not_regex"}
+_CATEGORY_KEYS = {
+    "id",
+    "name_zh",
+    "name_en",
+    "level",
+    "kind",
+    "threshold_m",
+    "threshold_min",
+    "required",
+    "access",
+    "aliases",
+    "capacity_tag",
+    "match",
+    "note",
+}
+
+
+@dataclass(frozen=True)
+class TagRule:
+    """One OSM tag rule: every tag condition must hold.
+
+    ``tags`` maps a tag key to a tuple of accepted values; ``("*",)`` accepts any value and
+    ``()`` means the tag must be absent.
+    """
+
+    tags: tuple[tuple[str, tuple[str, ...]], ...]
+    name_regex: str | None = None
+    name_not_regex: str | None = None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Tag keys the rule reads (names excluded)."""
+        return tuple(k for k, _ in self.tags)
+
+    def mask(self, tags: pd.DataFrame, names: pd.Series) -> np.ndarray:
+        """Vectorised test over features.
+
+        Parameters
+        ----------
+        tags
+            One column per tag key (strings or missing), one row per feature.
+        names
+            All of a feature's names joined by a newline (empty when it has none).
+        """
+        ok = np.ones(len(tags), dtype=bool)
+        for key, values in self.tags:
+            col = tags[key] if key in tags.columns else pd.Series(pd.NA, index=tags.index)
+            present = col.notna().to_numpy()
+            if not values:
+                ok &= ~present
+            elif values == ("*",):
+                ok &= present
+            else:
+                alternatives = "|".join(re.escape(v) for v in values)
+                pattern = rf"(?:^|;)\s*(?:{alternatives})\s*(?:;|$)"
+                hit = col.astype("string").str.contains(pattern, regex=True, na=False)
+                ok &= hit.to_numpy(dtype=bool)
+        if self.name_regex:
+            ok &= names.str.contains(self.name_regex, regex=True, na=False).to_numpy(bool)
+        if self.name_not_regex:
+            ok &= ~names.str.contains(self.name_not_regex, regex=True, na=False).to_numpy(bool)
+        return ok
+
+
+@dataclass(frozen=True)
+class Category:
+    """A service category of a life circle (kindergarten, pharmacy, ...)."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    level: str
+    kind: str
+    required: bool
+    threshold_m: float | None = None
+    threshold_min: float | None = None
+    access: str = "point"
+    aliases: tuple[str, ...] = ()
+    capacity_tag: str | None = None
+    rules: tuple[TagRule, ...] = ()
+    note: str = ""
+
+    def name(self, lang: str = "en") -> str:
+        """The category's name in ``lang`` (``"zh"`` or ``"en"``)."""
+        return self.name_zh if lang == "zh" else self.name_en
+
+    def threshold(self, speed_kmh: float) -> float:
+        """Walking threshold in metres (minutes are converted at ``speed_kmh``).
+
+        Examples
+        --------
+        >>> Category("x", "x", "x", "5min", "basic", True, threshold_min=15).threshold(4.0)
+        1000.0
+        """
+        if self.threshold_m is not None:
+            return float(self.threshold_m)
+        assert self.threshold_min is not None
+        return float(self.threshold_min) * speed_kmh * 1000.0 / 60.0
+
+
+@dataclass(frozen=True)
+class ServiceCatalog:
+    """An ordered set of service categories with their OSM tag rules."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    source: str
+    categories: tuple[Category, ...]
+    path: str = ""
+    _by_id: dict[str, Category] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_id.update({c.id: c for c in self.categories})
+
+    def __len__(self) -> int:
+        return len(self.categories)
+
+    def __iter__(self) -> Iterator[Category]:
+        return iter(self.categories)
+
+    def __contains__(self, category_id: object) -> bool:
+        return category_id in self._by_id
+
+    def __getitem__(self, category_id: str) -> Category:
+        try:
+            return self._by_id[category_id]
+        except KeyError:
+            known = ", ".join(self.ids)
+            raise CatalogError(
+                Problem(
+                    f"catalog {self.id}",
+                    f"no category {category_id!r}",
+                    fix=f"use one of: {known}",
+                )
+            ) from None
+
+    @property
+    def ids(self) -> list[str]:
+        """Category ids in catalog order."""
+        return [c.id for c in self.categories]
+
+    def name(self, lang: str = "en") -> str:
+        """The catalog's name in ``lang``."""
+        return self.name_zh if lang == "zh" else self.name_en
+
+    def levels(self) -> list[str]:
+        """Life-circle levels used by this catalog, smallest first."""
+        used = {c.level for c in self.categories}
+        return [lv for lv in LEVELS if lv in used]
+
+    def required_at(self, level: str) -> list[str]:
+        """Ids of the required categories of ``level``."""
+        return [c.id for c in self.categories if c.required and c.level == level]
+
+    def select(self, ids: Iterable[str]) -> ServiceCatalog:
+        """A catalog holding only ``ids`` (in catalog order)."""
+        wanted = list(ids)
+        for cid in wanted:
+            self[cid]  # raises with the list of known ids
+        keep = tuple(c for c in self.categories if c.id in set(wanted))
+        return replace(self, categories=keep, _by_id={})
+
+    def resolve(self, label: str) -> str | None:
+        """The category id a user's label means, by id, Chinese or English name or alias.
+
+        Examples
+        --------
+        >>> cat = load_catalog("gb50180")
+        >>> cat.resolve("幼儿园"), cat.resolve("Pharmacy"), cat.resolve("bakery")
+        ('kindergarten', 'pharmacy', None)
+        """
+        key = _norm_label(label)
+        for c in self.categories:
+            labels = (c.id, c.name_zh, c.name_en, *c.aliases)
+            if key in {_norm_label(x) for x in labels}:
+                return c.id
+        return None
+
+    def match(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Assign OSM features to categories by the catalog's tag rules.
+
+        Parameters
+        ----------
+        features
+            One row per feature with a ``tags`` column of dicts (all OSM tags).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``feature`` (the row label in ``features``) and ``category``; a feature
+            matching several categories appears once per category.
+        """
+        if len(features) == 0:
+            return pd.DataFrame({"feature": [], "category": []})
+        keys = sorted({k for c in self.categories for r in c.rules for k in r.keys})
+        tag_dicts = features["tags"].tolist()
+        table = pd.DataFrame(
+            {k: [_tag_value(t, k) for t in tag_dicts] for k in keys}, index=features.index
+        )
+        names = pd.Series(
+            ["\n".join(str(t[n]) for n in NAME_TAGS if t and t.get(n)) for t in tag_dicts],
+            index=features.index,
+            dtype="string",
+        )
+        rows: list[pd.DataFrame] = []
+        for c in self.categories:
+            hit = np.zeros(len(features), dtype=bool)
+            for rule in c.rules:
+                hit |= rule.mask(table, names)
+            if hit.any():
+                rows.append(pd.DataFrame({"feature": features.index[hit], "category": c.id}))
+        if not rows:
+            return pd.DataFrame({"feature": [], "category": []})
+        return pd.concat(rows, ignore_index=True)
+
+    def osm_filter(self) -> dict[str, bool | list[str]]:
+        """The OSM filter that finds every feature some rule could match.
+
+        Each rule's first tag decides: ``{key: True}`` for any value, else the listed values.
+
+        Examples
+        --------
+        >>> load_catalog("gb50180").osm_filter()["highway"]
+        ['bus_stop']
+        """
+        anything: set[str] = set()
+        values_of: dict[str, set[str]] = {}
+        for c in self.categories:
+            for r in c.rules:
+                key, values = r.tags[0]
+                if values == ("*",):
+                    anything.add(key)
+                else:
+                    values_of.setdefault(key, set()).update(values)
+        keys = list(dict.fromkeys([*values_of, *anything]))
+        return {k: True if k in anything else sorted(values_of[k]) for k in keys}
+
+    def to_frame(self, *, lang: str = "en", speed_kmh: float = 4.5) -> pd.DataFrame:
+        """A table of the categories, for printing and reports."""
+        return pd.DataFrame(
+            {
+                "id": [c.id for c in self.categories],
+                "name": [c.name(lang) for c in self.categories],
+                "level": [c.level for c in self.categories],
+                "kind": [c.kind for c in self.categories],
+                "threshold_m": [round(c.threshold(speed_kmh)) for c in self.categories],
+                "required": [c.required for c in self.categories],
+                "access": [c.access for c in self.categories],
+            }
+        )
+
+
+def _norm_label(text: str) -> str:
+    return re.sub(r"[\s_\-/]+", " ", str(text)).strip().casefold()
+
+
+def _tag_value(tags: Mapping[str, Any] | None, key: str) -> str | None:
+    if not tags:
+        return None
+    value = tags.get(key)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return str(value)
+
+
+def list_catalogs() -> list[str]:
+    """Names of the catalogs bundled with lifecircle.
+
+    Examples
+    --------
+    >>> "gb50180" in list_catalogs()
+    True
+    """
+    folder = resources.files("lifecircle.data") / "catalogs"
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
+
+
+def load_catalog(name_or_path: str | Path = "gb50180") -> ServiceCatalog:
+    """Load a bundled catalog by name, or a user's TOML file by path.
+
+    A user's file may say ``extends = "<bundled name or path>"`` in its ``[catalog]``
+    table: its categories then override those with the same id and add the others, and
+    ``remove = ["id", ...]`` drops categories of the base.
+
+    Raises
+    ------
+    CatalogError
+        When the file is missing, is not valid TOML, or has invalid categories; every
+        problem is listed.
+    """
+    path, label = _find_catalog(name_or_path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(
+            Problem(label, f"not valid TOML: {exc}", fix="correct the syntax")
+        ) from None
+    except UnicodeDecodeError:
+        raise CatalogError(Problem(label, "not UTF-8 text", fix="save the file as UTF-8")) from None
+    return _parse_catalog(doc, label, str(path))
+
+
+def _find_catalog(name_or_path: str | Path) -> tuple[Path, str]:
+    text = str(name_or_path)
+    looks_like_path = isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text
+    if looks_like_path:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise CatalogError(
+                Problem(
+                    text, "catalog file not found", fix="check the path, or name a bundled catalog"
+                )
+            )
+        return path, text
+    bundled = resources.files("lifecircle.data") / "catalogs" / f"{text}.toml"
+    if not bundled.is_file():
+        raise CatalogError(
+            Problem(
+                f"catalog {text!r}",
+                "no bundled catalog of that name",
+                fix=f"use one of {', '.join(list_catalogs())}, or the path of a .toml file",
+            )
+        )
+    return Path(str(bundled)), f"catalog {text}"
+
+
+def _parse_catalog(doc: dict[str, Any], label: str, path: str) -> ServiceCatalog:
+    problems: list[Problem] = []
+    head = doc.get("catalog", {})
+    unknown_top = set(doc) - {"catalog", "category"}
+    if unknown_top:
+        problems.append(
+            Problem(
+                label,
+                f"unknown table(s): {', '.join(sorted(unknown_top))}",
+                fix="use [catalog] and [[category]]",
+            )
+        )
+    base: ServiceCatalog | None = None
+    if "extends" in head:
+        base = load_catalog(head["extends"])
+    cats: list[Category] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(doc.get("category", [])):
+        where = f"category #{i + 1}" + (
+            f" ({raw.get('id')})" if isinstance(raw, dict) and raw.get("id") else ""
+        )
+        cat = _parse_category(raw, label, where, problems)
+        if cat is None:
+            continue
+        if cat.id in seen:
+            problems.append(
+                Problem(
+                    label,
+                    f"duplicate category id {cat.id!r}",
+                    where=where,
+                    fix="give each category its own id",
+                )
+            )
+        seen.add(cat.id)
+        cats.append(cat)
+    if base is not None:
+        removed = set(head.get("remove", []))
+        unknown_removed = removed - set(base.ids)
+        if unknown_removed:
+            problems.append(
+                Problem(
+                    label,
+                    f"remove names unknown categories {sorted(unknown_removed)}",
+                    fix=f"base has {base.ids}",
+                )
+            )
+        own = {c.id: c for c in cats}
+        merged = [own.pop(c.id, c) for c in base.categories if c.id not in removed]
+        cats = merged + [c for c in cats if c.id in own]
+    if not cats and not problems:
+        problems.append(
+            Problem(label, "the catalog has no categories", fix="add [[category]] tables")
+        )
+    if problems:
+        raise CatalogError(problems)
+    base_id = base.id if base else ""
+    return ServiceCatalog(
+        id=str(head.get("id", base_id or Path(path).stem)),
+        name_zh=str(head.get("name_zh", base.name_zh if base else head.get("id", ""))),
+        name_en=str(head.get("name_en", base.name_en if base else head.get("id", ""))),
+        source=str(head.get("source", base.source if base else "")),
+        categories=tuple(cats),
+        path=path,
+    )
+
+
+def _parse_category(raw: Any, label: str, where: str, problems: list[Problem]) -> Category | None:
+    if not isinstance(raw, dict):
+        problems.append(Problem(label, "a category must be a table", where=where))
+        return None
+    n0 = len(problems)
+
+    def bad(msg: str, fix: str) -> None:
+        problems.append(Problem(label, msg, where=where, fix=fix))
+
+    unknown = set(raw) - _CATEGORY_KEYS
+    if unknown:
+        bad(f"unknown key(s) {sorted(unknown)}", f"allowed keys are {sorted(_CATEGORY_KEYS)}")
+    for key in ("id", "name_zh", "name_en", "level", "kind"):
+        if not isinstance(raw.get(key), str) or not raw.get(key):
+            bad(f"{key} is missing or not text", f"give {key} as a string")
+    if raw.get("level") not in LEVELS:
+        bad(
+            f"level {raw.get('level')!r} is not one of {list(LEVELS)}",
+            "use block, 5min, 10min or 15min",
+        )
+    if raw.get("kind") not in KINDS:
+        bad(
+            f"kind {raw.get('kind')!r} is not one of {list(KINDS)}",
+            "use basic, non-basic or market",
+        )
+    if raw.get("access", "point") not in ACCESS:
+        bad(f"access {raw.get('access')!r} is not one of {list(ACCESS)}", "use point or edge")
+    has_m, has_min = "threshold_m" in raw, "threshold_min" in raw
+    if has_m == has_min:
+        bad("give exactly one of threshold_m and threshold_min", "for example threshold_m = 500")
+    for key in ("threshold_m", "threshold_min"):
+        if key in raw and (
+            not isinstance(raw[key], int | float) or isinstance(raw[key], bool) or raw[key] <= 0
+        ):
+            bad(f"{key} must be a positive number", f"for example {key} = 500")
+    if not isinstance(raw.get("required", False), bool):
+        bad("required must be true or false", "write required = true")
+    rules: list[TagRule] = []
+    for j, rule in enumerate(raw.get("match", [])):
+        parsed = _parse_rule(rule, label, f"{where}, match #{j + 1}", problems)
+        if parsed is not None:
+            rules.append(parsed)
+    if len(problems) > n0:
+        return None
+    return Category(
+        id=raw["id"],
+        name_zh=raw["name_zh"],
+        name_en=raw["name_en"],
+        level=raw["level"],
+        kind=raw["kind"],
+        required=bool(raw.get("required", False)),
+        threshold_m=float(raw["threshold_m"]) if has_m else None,
+        threshold_min=float(raw["threshold_min"]) if has_min else None,
+        access=raw.get("access", "point"),
+        aliases=tuple(str(a) for a in raw.get("aliases", [])),
+        capacity_tag=raw.get("capacity_tag"),
+        rules=tuple(rules),
+        note=str(raw.get("note", "")),
+    )
+
+
+def _parse_rule(rule: Any, label: str, where: str, problems: list[Problem]) -> TagRule | None:
+    if not isinstance(rule, dict) or not rule:
+        problems.append(Problem(label, "a match rule must be a non-empty table", where=where))
+        return None
+    tags: list[tuple[str, tuple[str, ...]]] = []
+    for key, value in rule.items():
+        if key in _SPECIAL_KEYS:
+            if not isinstance(value, str):
+                problems.append(Problem(label, f"{key} must be a string", where=where))
+                continue
+            try:
+                re.compile(value)
+            except re.error as exc:
+                problems.append(
+                    Problem(label, f"{key} is not a valid regular expression: {exc}", where=where)
+                )
+            continue
+        if value is False:
+            tags.append((key, ()))
+        elif isinstance(value, str):
+            tags.append((key, (value,)))
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            tags.append((key, tuple(value)))
+        else:
+            problems.append(
+                Problem(
+                    label, f"tag {key!r} must be a string, a list of strings or false", where=where
+                )
+            )
+            return None
+    if not tags:
+        problems.append(
+            Problem(
+                label,
+                "a rule needs at least one tag besides names",
+                where=where,
+                fix='add e.g. amenity = "*"',
+            )
+        )
+        return None
+    if not tags[0][1]:
+        problems.append(
+            Problem(
+                label,
+                "a rule's first tag must be present (not false)",
+                where=where,
+                fix="put the tag that finds the feature first",
+            )
+        )
+        return None
+    return TagRule(
+        tags=tuple(tags),
+        name_regex=rule.get("name_regex"),
+        name_not_regex=rule.get("name_not_regex"),
+    )

@@ -1,0 +1,228 @@
+"""The StudyArea: everything a life-circle analysis needs, validated, in one metric CRS."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
+
+from lifecircle.geo.catalog import ServiceCatalog
+from lifecircle.geo.osm import OsmLayers, load_osm
+from lifecircle.geo.residents import ResidentModel, estimate_residents
+from lifecircle.geo.units import assign_units, make_grid
+from lifecircle.i18n import Note
+
+__all__ = ["StudyArea", "facilities_from_osm", "metric_crs_for", "study_area_from_osm"]
+
+log = logging.getLogger(__name__)
+
+FACILITY_COLUMNS = ["facility_id", "category", "name", "source", "capacity", "geometry"]
+DEMAND_COLUMNS = ["demand_id", "residents", "unit_id", "geometry"]
+
+
+@dataclass
+class StudyArea:
+    """Inputs of a study, projected to one metric CRS.
+
+    Attributes
+    ----------
+    crs
+        The metric CRS of every layer (a UTM zone unless the user chose one).
+    units
+        ``unit_id``, ``name``, ``population`` (known, or missing), polygon.
+    demand
+        Resident points: ``demand_id``, ``residents``, ``unit_id``, point.
+    facilities
+        ``facility_id``, ``category``, ``name``, ``source``, ``capacity``; a point, or the
+        polygon for categories reached at their edge (parks).
+    edges
+        The walk network: ``u``, ``v``, ``highway``, ``name``, ``ground``, LineString.
+    catalog
+        The service catalog.
+    extent
+        The area the data covers (units plus buffer, or the extract's extent).
+    candidates
+        Sites for new facilities (``candidate_id``, ``name``, point), or None to generate.
+    sources
+        Provenance of each input: ``{"role", "path", ...}``.
+    notes
+        Things a planner should know about the inputs (units at the data edge, ...).
+    """
+
+    crs: CRS
+    units: gpd.GeoDataFrame
+    demand: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    edges: gpd.GeoDataFrame
+    catalog: ServiceCatalog
+    extent: BaseGeometry
+    candidates: gpd.GeoDataFrame | None = None
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    edge_units: list[str] = field(default_factory=list)
+
+    @property
+    def boundary(self) -> BaseGeometry:
+        """The union of the units."""
+        return shapely.union_all(self.units.geometry.to_numpy())
+
+    def summary(self, *, lang: str = "en") -> pd.DataFrame:
+        """Facilities found per category, with the category's threshold."""
+        counts = self.facilities["category"].value_counts()
+        return pd.DataFrame(
+            {
+                "category": self.catalog.ids,
+                "name": [c.name(lang) for c in self.catalog],
+                "facilities": [int(counts.get(c, 0)) for c in self.catalog.ids],
+            }
+        )
+
+
+def metric_crs_for(geom_wgs84: BaseGeometry) -> CRS:
+    """The UTM zone CRS of a WGS84 geometry's centre (e.g. EPSG:32650 for Beijing).
+
+    Examples
+    --------
+    >>> from shapely.geometry import Point
+    >>> metric_crs_for(Point(116.35, 39.96)).to_epsg()
+    32650
+    """
+    crs = gpd.GeoSeries([geom_wgs84], crs="EPSG:4326").estimate_utm_crs()
+    return CRS.from_user_input(crs)
+
+
+def facilities_from_osm(
+    features: gpd.GeoDataFrame, catalog: ServiceCatalog, crs: CRS
+) -> gpd.GeoDataFrame:
+    """Service facilities from OSM features, by the catalog's tag rules.
+
+    A feature matching several categories gives one row per category. Facilities of a
+    category reached at its edge keep their polygon; others become a point inside the
+    feature. ``facility_id`` is the OSM element (``n123``, ``w456``, ``r789``).
+    """
+    matches = catalog.match(features)
+    if len(matches) == 0:
+        return gpd.GeoDataFrame(
+            {c: [] for c in FACILITY_COLUMNS[:-1]}, geometry=gpd.GeoSeries([], crs=crs), crs=crs
+        )
+    feats = features.to_crs(crs).loc[matches["feature"].to_numpy()]
+    cats = matches["category"].to_numpy()
+    geoms = feats.geometry.to_numpy()
+    is_poly = shapely.get_type_id(geoms) >= 3
+    edge_access = np.array([catalog[c].access == "edge" for c in cats])
+    keep_poly = is_poly & edge_access
+    points = shapely.point_on_surface(geoms)
+    geoms = np.where(keep_poly, geoms, points)
+    capacity = [
+        _number(t.get(catalog[c].capacity_tag)) if catalog[c].capacity_tag else np.nan
+        for t, c in zip(feats["tags"], cats, strict=True)
+    ]
+    ids = [f"{str(t)[:1]}{int(i)}" for t, i in zip(feats["osm_type"], feats["osm_id"], strict=True)]
+    out = gpd.GeoDataFrame(
+        {
+            "facility_id": ids,
+            "category": cats,
+            "name": feats["name"].to_numpy(),
+            "source": "osm",
+            "capacity": np.array(capacity, dtype=float),
+        },
+        geometry=geoms,
+        crs=crs,
+    )
+    return out.reset_index(drop=True)
+
+
+def _number(value: Any) -> float:
+    if value is None:
+        return np.nan
+    m = re.search(r"\d+(?:\.\d+)?", str(value))
+    return float(m.group()) if m else np.nan
+
+
+def study_area_from_osm(
+    osm: str | Path | OsmLayers,
+    *,
+    catalog: ServiceCatalog,
+    units: gpd.GeoDataFrame | None = None,
+    grid_m: float = 250.0,
+    grid_shape: str = "square",
+    resident_model: ResidentModel | None = None,
+    speed_kmh: float = 4.5,
+    crs: CRS | str | None = None,
+) -> StudyArea:
+    """Build a StudyArea from an OSM extract: streets, buildings and services all from OSM.
+
+    Parameters
+    ----------
+    osm
+        An OSM file (``.osm.pbf``, ``.osm``) or layers already loaded.
+    catalog
+        Which services to look for.
+    units
+        Analysis units (metric CRS or WGS84). Without them, a management grid of
+        ``grid_m`` cells covers the extract.
+    grid_m, grid_shape
+        The generated grid's cell size and shape.
+    resident_model
+        Numbers for resident estimates.
+    speed_kmh
+        Walking speed, to convert thresholds given in minutes.
+    crs
+        The metric CRS; the UTM zone of the data by default.
+    """
+    layers = (
+        osm if isinstance(osm, OsmLayers) else load_osm(osm, feature_filter=catalog.osm_filter())
+    )
+    metric = CRS.from_user_input(crs) if crs is not None else metric_crs_for(layers.extent.centroid)
+    extent = gpd.GeoSeries([layers.extent], crs="EPSG:4326").to_crs(metric).iloc[0]
+    if units is None:
+        units = make_grid(extent, crs=metric, cell_m=grid_m, shape=grid_shape)
+    else:
+        units = units.to_crs(metric)
+
+    buildings = layers.buildings.to_crs(metric)
+    demand = estimate_residents(buildings, landuse=layers.landuse, model=resident_model)
+    demand["unit_id"] = assign_units(demand, units)
+    demand = demand.loc[demand["unit_id"].notna()].reset_index(drop=True)
+    demand.insert(0, "demand_id", [f"b{int(b)}" for b in demand["building_id"]])
+
+    facilities = facilities_from_osm(layers.features, catalog, metric)
+    max_threshold = max(c.threshold(speed_kmh) for c in catalog)
+    edge_units = _units_at_data_edge(units, extent, max_threshold)
+    notes = list(layers.notes)
+    if edge_units:
+        values = {"n": len(edge_units), "total": len(units), "distance": f"{max_threshold:.0f}"}
+        notes.append(Note("note_edge_units", values))
+    return StudyArea(
+        crs=metric,
+        units=units.reset_index(drop=True),
+        demand=demand,
+        facilities=facilities,
+        edges=layers.edges.to_crs(metric),
+        catalog=catalog,
+        extent=extent,
+        sources=[{"role": "osm", "path": layers.source}],
+        notes=notes,
+        edge_units=edge_units,
+    )
+
+
+def _units_at_data_edge(
+    units: gpd.GeoDataFrame, extent: BaseGeometry, buffer_m: float
+) -> list[str]:
+    inner = extent.buffer(-buffer_m)
+    inside = (
+        shapely.within(units.geometry.to_numpy(), inner)
+        if not inner.is_empty
+        else np.zeros(len(units), bool)
+    )
+    return units.loc[~inside, "unit_id"].astype(str).tolist()

