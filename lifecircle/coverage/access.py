@@ -185,6 +185,7 @@ def nearest_facilities(
     thresholds = np.array([catalog[c].threshold(speed_kmh) for c in cats])
     limits = thresholds * search_factor
     d_snap = network.snap(demand, max_snap_m=max_snap_m)
+    d_loc = network.locate(d_snap)  # located once, searched for every category
     comp = np.zeros(len(demand), dtype=np.int64)
     ok = d_snap.ok
     comp[ok] = network.component_size[network.component[network.u[d_snap.edge[ok]]]]
@@ -211,12 +212,12 @@ def nearest_facilities(
         if len(sel) == 0:
             continue
         src = a_snap.take(sel)
-        d, w = network.distances(src, d_snap, limit_m=limits[k])
+        d, w = network.distances(src, d_loc, limit_m=limits[k])
         dist[:, k] = d
         hit = w >= 0
         nearest[hit, k] = fac_of[sel[w[hit]]]
         if counts is not None:
-            pairs = network.pair_distances(src, d_snap, limit_m=thresholds[k])
+            pairs = network.pair_distances(src, d_loc, limit_m=thresholds[k])
             fac = fac_of[sel[pairs.source]]
             uniq = pd.DataFrame({"t": pairs.target, "f": fac}).drop_duplicates()
             counts[:, k] = np.bincount(uniq["t"].to_numpy(), minlength=len(demand))

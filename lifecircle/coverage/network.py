@@ -1,12 +1,17 @@
 """The walk network as compressed arrays, with exact point-to-point walking distances.
 
 A :class:`WalkNetwork` is built once from street edges (a GeoDataFrame or a networkx
-graph) into a symmetric CSR matrix for scipy's C shortest paths, keeping every edge's
-geometry for snapping and catchments. Points (residents, facilities, candidate sites) snap
-to the nearest *edge* at ground level, not to the nearest node: a point's walk is the
-straight access leg to the edge plus the part of the edge walked to either end. Searches
-start from the sources' exact positions on their edges, through one virtual node per
-source, so distances between two snapped points are exact, the same edge included.
+graph). Every edge is walkable both ways and keeps its geometry for snapping and
+catchments. For the searches, runs of edges through nodes of degree two (a street between
+two junctions, drawn with many OSM nodes) are contracted into one *chain*: shortest paths
+run on the junctions only, in C (scipy.sparse.csgraph), and every point keeps its exact
+position along its chain, so nothing is approximated.
+
+Points (residents, facilities, candidate sites) snap to the nearest *edge* at ground level
+(:mod:`lifecircle.coverage.snapping`): a point's walk is the straight access leg plus the
+part of the street walked. Searches start from the sources' exact positions, through one
+virtual node per source joined to its chain's two ends; two points on the same chain also
+get the direct walk between them.
 """
 
 from __future__ import annotations
@@ -24,53 +29,13 @@ import shapely
 from pyproj import CRS
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-__all__ = ["DEFAULT_MAX_SNAP_M", "NodeReach", "PairDistances", "Snap", "WalkNetwork"]
+from lifecircle.coverage.snapping import EdgeIndex, Snap, as_points
+
+__all__ = ["DEFAULT_MAX_SNAP_M", "Located", "NodeReach", "PairDistances", "Snap", "WalkNetwork"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_SNAP_M = 250.0
-
-
-@dataclass(frozen=True)
-class Snap:
-    """Where points join the network.
-
-    Attributes
-    ----------
-    edge
-        Index of the edge each point joins; -1 when no edge is within the snap distance.
-    t
-        Position along the edge as a fraction from its ``u`` end (0) to its ``v`` end (1).
-    access_m
-        Length of the straight leg from the point to the edge (NaN when not snapped).
-    """
-
-    edge: np.ndarray
-    t: np.ndarray
-    access_m: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.edge)
-
-    @property
-    def ok(self) -> np.ndarray:
-        """Mask of snapped points."""
-        return self.edge >= 0
-
-    def take(self, idx: np.ndarray) -> Snap:
-        """The snaps of a subset of points."""
-        return Snap(self.edge[idx], self.t[idx], self.access_m[idx])
-
-    @staticmethod
-    def concat(parts: list[Snap]) -> Snap:
-        """Snaps of several point sets, one after another."""
-        if not parts:
-            return Snap(np.empty(0, np.int64), np.empty(0), np.empty(0))
-        return Snap(
-            np.concatenate([p.edge for p in parts]),
-            np.concatenate([p.t for p in parts]),
-            np.concatenate([p.access_m for p in parts]),
-        )
 
 
 @dataclass(frozen=True)
@@ -101,8 +66,30 @@ class PairDistances:
         )
 
 
+@dataclass(frozen=True)
+class Located:
+    """Points located on the network's chains, ready for searches.
+
+    :meth:`WalkNetwork.locate` turns a :class:`Snap` into this once, so that a set of
+    points searched for many times (residents, for every category) is located only once.
+    """
+
+    chain: np.ndarray
+    """The chain each point is on (-1: not snapped)."""
+    s: np.ndarray
+    """Distance along the chain from its ``a`` end."""
+    access: np.ndarray
+    """The straight access leg."""
+
+    def __len__(self) -> int:
+        return len(self.chain)
+
+
+Points = Snap | Located
+
+
 class WalkNetwork:
-    """A walkable street network as compressed arrays (CSR), with edge geometries.
+    """A walkable street network as compressed arrays, with edge geometries.
 
     Edges are walkable both ways. Disconnected pieces are kept: a point on an island
     reaches nothing off the island (its distance is infinite, never a false zero).
@@ -155,26 +142,103 @@ class WalkNetwork:
             if names is None
             else np.asarray(names, dtype=object)
         )
-        n = len(self.node_ids)
-        rows = np.concatenate([self.u, self.v])
-        cols = np.concatenate([self.v, self.u])
-        w = np.concatenate([self.length, self.length])
-        # keep the shortest of parallel edges between the same two nodes
-        order = np.lexsort((w, cols, rows))
+        self._contract()
+        self._indexes: dict[bool, EdgeIndex] = {}
+
+    # ------------------------------------------------------------------ contraction
+    def _contract(self) -> None:
+        """Chains of edges through degree-2 nodes, and the junction graph between them.
+
+        Vectorised: each half-edge (an edge walked one way) points to the half-edge that
+        arrives at its start node when that node is interior (degree two); pointer jumping
+        then gives every half-edge the first half-edge of its chain and its distance from
+        it. Rings of degree-two nodes only get one junction each first.
+        """
+        n, m = self.n_nodes, self.n_edges
+        u, v, L = self.u, self.v, self.length
+        deg = np.bincount(u, minlength=n) + np.bincount(v, minlength=n)
+        # components of the full graph: pieces of the network, and rings to cut
+        full = sp.csr_matrix((np.ones(m), (u, v)), shape=(n, n))
+        ncomp, label = connected_components(full, directed=False)
+        odd = np.bincount(label, weights=(deg != 2).astype(float), minlength=ncomp) > 0
+        junction = deg != 2
+        ring_nodes = np.flatnonzero(~odd[label])
+        if len(ring_nodes):
+            first = np.full(ncomp, -1, dtype=np.int64)
+            first[label[ring_nodes][::-1]] = ring_nodes[::-1]
+            junction[first[first >= 0]] = True
+        self.component = label
+        self.component_size = np.bincount(label, minlength=ncomp)
+
+        # half-edge h = 2e (u -> v) or 2e + 1 (v -> u)
+        h_start = np.empty(2 * m, dtype=np.int64)
+        h_start[0::2], h_start[1::2] = u, v
+        h_end = np.empty(2 * m, dtype=np.int64)
+        h_end[0::2], h_end[1::2] = v, u
+        h_len = np.repeat(L, 2)
+        # the half-edge arriving at each interior node, per incident edge
+        arrive = np.argsort(h_end, kind="stable")  # half-edges grouped by end node
+        ptr = np.searchsorted(h_end[arrive], np.arange(n + 1))
+        pred = np.full(2 * m, -1, dtype=np.int64)
+        inner = ~junction[h_start]
+        hs = np.flatnonzero(inner)
+        node = h_start[hs]
+        a0, a1 = arrive[ptr[node]], arrive[ptr[node] + 1]  # the two half-edges ending there
+        # the arriving half-edge on the *other* edge (not h's own edge walked back)
+        pred[hs] = np.where(a0 // 2 == hs // 2, a1, a0)
+        # pointer jumping: nxt -> chain start, off -> distance from it
+        nxt = np.where(pred >= 0, pred, np.arange(2 * m))
+        off = np.where(pred >= 0, h_len[np.maximum(pred, 0)], 0.0)
+        while True:  # roots point at themselves with offset 0, so adding theirs is harmless
+            follow = nxt[nxt]
+            if np.array_equal(follow, nxt):
+                break
+            off = off + off[nxt]
+            nxt = follow
+        root = nxt
+        # one walking direction per chain: the one whose first half-edge has the lower id
+        rev_root = root[np.arange(2 * m) ^ 1]
+        canon = np.flatnonzero(root < rev_root)
+        e_of = canon // 2
+        chain_roots, chain_id = np.unique(root[canon], return_inverse=True)
+        self.edge_chain = np.empty(m, dtype=np.int64)
+        self.edge_chain[e_of] = chain_id
+        self.edge_forward = np.empty(m, dtype=bool)
+        self.edge_forward[e_of] = (canon % 2) == 0
+        self.edge_offset = np.empty(m)
+        self.edge_offset[e_of] = off[canon]
+        chain_len = np.zeros(len(chain_roots))
+        np.add.at(chain_len, chain_id, h_len[canon])
+        self.chain_len = chain_len
+        ends = np.zeros(len(chain_roots), dtype=np.int64)
+        ends[chain_id] = rev_root[canon]  # the reversed chain starts at this chain's b end
+        jid = np.full(n, -1, dtype=np.int64)
+        self.junctions = np.flatnonzero(junction)
+        jid[self.junctions] = np.arange(len(self.junctions))
+        self.node_junction = jid
+        self.chain_a = jid[h_start[chain_roots]]
+        self.chain_b = jid[h_start[ends]]
+        self.node_chain = np.full(n, -1, dtype=np.int64)
+        self.node_pos = np.zeros(n)
+        inner_end = ~junction[h_end[canon]]
+        self.node_chain[h_end[canon][inner_end]] = chain_id[inner_end]
+        self.node_pos[h_end[canon][inner_end]] = (off[canon] + h_len[canon])[inner_end]
+
+        nj = len(self.junctions)
+        keep = self.chain_a != self.chain_b
+        rows = np.concatenate([self.chain_a[keep], self.chain_b[keep]])
+        cols = np.concatenate([self.chain_b[keep], self.chain_a[keep]])
+        w = np.concatenate([self.chain_len[keep], self.chain_len[keep]])
+        order = np.lexsort((w, cols, rows))  # keep the shortest of parallel chains
         rows, cols, w = rows[order], cols[order], w[order]
-        first = np.ones(len(rows), dtype=bool)
-        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-        rows, cols, w = rows[first], cols[first], w[first]
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.add.at(indptr, rows + 1, 1)
-        self._indptr = np.cumsum(indptr).astype(np.int32 if n < 2**30 else np.int64)
-        self._indices = cols.astype(self._indptr.dtype)
+        first_pair = np.ones(len(rows), dtype=bool)
+        first_pair[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+        rows, cols, w = rows[first_pair], cols[first_pair], w[first_pair]
+        itype = np.int32 if nj < 2**30 else np.int64
+        self._indptr = np.searchsorted(rows, np.arange(nj + 1)).astype(itype)
+        self._indices = cols.astype(itype)
         self._data = w.astype(float)
-        self.csr = sp.csr_matrix((self._data, self._indices, self._indptr), shape=(n, n))
-        ncomp, labels = connected_components(self.csr, directed=False)
-        self.component = labels
-        self.component_size = np.bincount(labels, minlength=ncomp)
-        self._trees: dict[bool, tuple[shapely.STRtree, np.ndarray]] = {}
+        self.csr = sp.csr_matrix((self._data, self._indices, self._indptr), shape=(nj, nj))
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -183,8 +247,9 @@ class WalkNetwork:
 
         The frame must be in a metric CRS. A ``ground`` column (as written by
         :func:`lifecircle.geo.osm.load_osm`) marks bridges and tunnels; reciprocal copies of
-        the same edge (u-v and v-u with one geometry) are kept once. Geometries running from
-        ``v`` to ``u`` are reversed.
+        the same edge (u-v and v-u with one geometry) are kept once; geometries running
+        from ``v`` to ``u`` are reversed. Without ``u`` and ``v``, lines meet where their
+        ends share coordinates (to the centimetre).
         """
         if edges.crs is None or not edges.crs.is_projected:
             raise ValueError("project the edges to a metric CRS first (StudyArea does this)")
@@ -192,12 +257,13 @@ class WalkNetwork:
         keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
         edges = edges.loc[keep]
         geoms = geoms[keep]
-        start = shapely.get_coordinates(shapely.get_point(geoms, 0))
-        end = shapely.get_coordinates(shapely.get_point(geoms, -1))
+        coords, owner = shapely.get_coordinates(geoms, return_index=True)
+        bounds = np.searchsorted(owner, np.arange(len(geoms) + 1))
+        start, end = coords[bounds[:-1]], coords[bounds[1:] - 1]
         if "u" in edges.columns and "v" in edges.columns:
             raw_u = edges["u"].to_numpy()
             raw_v = edges["v"].to_numpy()
-        else:  # plain lines: lines meet where their ends share coordinates (to the cm)
+        else:
             ends = np.round(np.concatenate([start, end]), 2)
             _, ids = np.unique(ends, axis=0, return_inverse=True)
             raw_u, raw_v = ids[: len(geoms)], ids[len(geoms) :]
@@ -208,46 +274,23 @@ class WalkNetwork:
             if length_col
             else shapely.length(geoms).astype(float)
         )
-        # Each node's position is the end point most of its edges agree on; a geometry
-        # whose start lies at its v node rather than its u node is reversed.
-        votes = pd.DataFrame(
-            {
-                "node": np.concatenate([u, v]),
-                "x": np.concatenate([start[:, 0], end[:, 0]]),
-                "y": np.concatenate([start[:, 1], end[:, 1]]),
-            }
-        )
-        votes["n"] = 1
-        tally = votes.groupby(["node", votes["x"].round(2), votes["y"].round(2)], sort=False)[
-            "n"
-        ].sum()
-        best = tally.reset_index(level=[1, 2]).sort_values("n", ascending=False)
-        best = best[~best.index.duplicated(keep="first")].sort_index()
-        node_xy = best[["x", "y"]].to_numpy()
-        votes_for = best["n"].to_numpy()
-        # orient by the better-attested end: a dead end's only vote may come from the
-        # very edge whose direction is in doubt
-        by_u = votes_for[u] >= votes_for[v]
-        ref = np.where(by_u[:, None], node_xy[u], node_xy[v])
-        d_start = np.hypot(*(start - ref).T)
-        d_end = np.hypot(*(end - ref).T)
-        flip = np.where(by_u, d_start > d_end, d_end > d_start)
+        flip = _reversed(u, v, start, end, len(node_ids))
         if flip.any():
             geoms = geoms.copy()
             geoms[flip] = shapely.reverse(geoms[flip])
-        # drop reciprocal duplicates: same ends, same length, same middle point
-        mid = shapely.get_coordinates(shapely.line_interpolate_point(geoms, 0.5, normalized=True))
+        # reciprocal copies: same ends, same length, same vertices (their sum ignores direction)
+        sums = np.add.reduceat(coords, bounds[:-1], axis=0)
         key = pd.DataFrame(
             {
                 "a": np.minimum(u, v),
                 "b": np.maximum(u, v),
                 "len": np.round(length, 2),
-                "x": np.round(mid[:, 0], 1),
-                "y": np.round(mid[:, 1], 1),
+                "n": np.diff(bounds),
+                "x": np.round(sums[:, 0], 1),
+                "y": np.round(sums[:, 1], 1),
             }
         )
-        dup = key.duplicated().to_numpy()
-        sel = ~dup
+        sel = ~key.duplicated().to_numpy()
         ground = edges["ground"].to_numpy(dtype=bool) if "ground" in edges.columns else None
         names = edges["name"].to_numpy(dtype=object) if "name" in edges.columns else None
         return cls(
@@ -279,20 +322,19 @@ class WalkNetwork:
             geom = d.get("geometry")
             if geom is None:
                 geom = shapely.LineString([xy[a], xy[b]])
-            elif shapely.get_point(geom, 0).distance(shapely.Point(xy[a])) > shapely.get_point(
-                geom, -1
-            ).distance(shapely.Point(xy[a])):
-                geom = shapely.reverse(geom)
-            ground = is_ground_level(
-                d.get("bridge"), d.get("tunnel"), d.get("layer"), d.get("level"), d.get("highway")
-            )
             name = d.get("name")
             rows.append(
                 {
                     "u": a,
                     "v": b,
                     "geometry": geom,
-                    "ground": ground,
+                    "ground": is_ground_level(
+                        d.get("bridge"),
+                        d.get("tunnel"),
+                        d.get("layer"),
+                        d.get("level"),
+                        d.get("highway"),
+                    ),
                     "name": name[0] if isinstance(name, list) else name,
                     "length": d.get(length_attr) if length_attr else np.nan,
                 }
@@ -300,7 +342,6 @@ class WalkNetwork:
         frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=graph_crs)
         if not graph_crs.is_projected:
             frame = frame.to_crs(frame.estimate_utm_crs())
-        # node ids may be any hashable: map non-integers to integers in graph order
         if not all(isinstance(n, int | np.integer) for n in xy):
             index = {n: i for i, n in enumerate(xy)}
             frame["u"] = frame["u"].map(index)
@@ -318,9 +359,15 @@ class WalkNetwork:
         """Number of (undirected) edges."""
         return len(self.u)
 
+    @property
+    def n_junctions(self) -> int:
+        """Nodes the searches run on (ends of chains)."""
+        return len(self.junctions)
+
     def __repr__(self) -> str:
         return (
             f"WalkNetwork({self.n_nodes} nodes, {self.n_edges} edges, "
+            f"{self.n_junctions} junctions, "
             f"{len(self.component_size)} pieces, crs={self.crs.to_string()})"
         )
 
@@ -339,16 +386,16 @@ class WalkNetwork:
         )
 
     # ------------------------------------------------------------------ snapping
-    def _tree(self, ground_only: bool) -> tuple[shapely.STRtree, np.ndarray]:
-        if ground_only not in self._trees:
+    def _index(self, ground_only: bool) -> EdgeIndex:
+        if ground_only not in self._indexes:
             idx = np.flatnonzero(self.ground) if ground_only else np.arange(self.n_edges)
-            self._trees[ground_only] = (shapely.STRtree(self.geometry[idx]), idx)
-        return self._trees[ground_only]
+            self._indexes[ground_only] = EdgeIndex(self.geometry[idx], idx)
+        return self._indexes[ground_only]
 
     def snap(
         self, points: Any, *, max_snap_m: float = DEFAULT_MAX_SNAP_M, ground_only: bool = True
     ) -> Snap:
-        """Snap points to their nearest edge.
+        """Snap points to their nearest edge (exactly; ties go to the lower segment).
 
         Parameters
         ----------
@@ -361,27 +408,30 @@ class WalkNetwork:
             Snap to ground-level edges; a point falls back to a bridge or tunnel only when
             no ground-level edge is within ``max_snap_m``.
         """
-        pts = _as_points(points, self.crs)
-        n = len(pts)
+        arr = (
+            np.asarray(points) if not isinstance(points, gpd.GeoDataFrame | gpd.GeoSeries) else None
+        )
+        if arr is not None and arr.dtype != object and arr.ndim == 2 and arr.shape[1] == 2:
+            xy = arr.astype(float)  # coordinates already
+            valid = np.isfinite(xy).all(axis=1)
+        else:
+            pts = as_points(points, self.crs)
+            valid = ~(shapely.is_missing(pts) | shapely.is_empty(pts))
+            xy = np.full((len(pts), 2), np.nan)
+            if valid.any():
+                xy[valid] = shapely.get_coordinates(pts[valid])
+        n = len(xy)
         edge = np.full(n, -1, dtype=np.int64)
+        t = np.zeros(n)
         dist = np.full(n, np.nan)
-        valid = ~(shapely.is_missing(pts) | shapely.is_empty(pts))
         passes = [True, False] if ground_only and self.ground.any() else [False]
         for ground in passes:
             todo = np.flatnonzero(valid & (edge < 0))
             if len(todo) == 0:
                 break
-            tree, idx = self._tree(ground)
-            (i, j), d = tree.query_nearest(
-                pts[todo], max_distance=max_snap_m, return_distance=True, all_matches=False
-            )
-            edge[todo[i]] = idx[j]
-            dist[todo[i]] = d
-        t = np.zeros(n)
-        ok = edge >= 0
-        if ok.any():
-            t_ok = shapely.line_locate_point(self.geometry[edge[ok]], pts[ok], normalized=True)
-            t[ok] = np.clip(np.nan_to_num(t_ok, nan=0.0), 0.0, 1.0)
+            e, tt, d = self._index(ground).nearest(xy[todo], max_snap_m)
+            hit = e >= 0
+            edge[todo[hit]], t[todo[hit]], dist[todo[hit]] = e[hit], tt[hit], d[hit]
         return Snap(edge, t, dist)
 
     def snapped_points(self, snap: Snap) -> np.ndarray:
@@ -393,89 +443,96 @@ class WalkNetwork:
         )
         return out
 
+    def locate(self, points: Points) -> Located:
+        """Snapped points as positions along chains (chain -1 where not snapped)."""
+        if isinstance(points, Located):
+            return points
+        snap = points
+        ok = snap.ok
+        e = np.where(ok, snap.edge, 0)
+        along = np.where(self.edge_forward[e], snap.t, 1.0 - snap.t) * self.length[e]
+        chain = np.where(ok, self.edge_chain[e], -1)
+        # offsets are sums in one order, chain lengths in another: keep s inside the chain
+        s = np.clip(self.edge_offset[e] + along, 0.0, self.chain_len[self.edge_chain[e]])
+        return Located(chain, s, np.where(ok, snap.access_m, np.nan))
+
+    def _node_positions(self) -> Located:
+        """Every node as a point on a chain (junctions: the start of one of their chains)."""
+        n = self.n_nodes
+        chain = self.node_chain.copy()
+        s = self.node_pos.copy()
+        j = self.junctions
+        # a junction sits at the a or b end of some chain: find one
+        ends = np.concatenate([self.chain_a, self.chain_b])
+        which = np.concatenate([np.arange(len(self.chain_a)), np.arange(len(self.chain_b))])
+        at_end = np.concatenate([np.zeros(len(self.chain_a)), self.chain_len])
+        first = np.full(len(j), -1, dtype=np.int64)
+        first[ends[::-1]] = np.arange(len(ends))[::-1]
+        has = first >= 0
+        chain[j[has]] = which[first[has]]
+        s[j[has]] = at_end[first[has]]
+        return Located(chain, s, np.zeros(n))
+
     # ------------------------------------------------------------------ searches
-    def _with_sources(self, sources: Snap, idx: np.ndarray) -> sp.csr_matrix:
-        """The CSR matrix plus one virtual node per source, joined to its edge's two ends."""
-        n, m = self.n_nodes, len(idx)
-        e = sources.edge[idx]
-        t = sources.t[idx]
-        a = sources.access_m[idx]
-        L = self.length[e]
-        wu = a + t * L
-        wv = a + (1.0 - t) * L
-        loop = self.u[e] == self.v[e]
-        wu[loop] = wv[loop] = np.minimum(wu[loop], wv[loop])
+    def _with_sources(self, src: Located, idx: np.ndarray) -> sp.csr_matrix:
+        """The junction graph plus one virtual node per source, joined to its chain's ends."""
+        nj, m = self.n_junctions, len(idx)
+        c = src.chain[idx]
+        a, b = self.chain_a[c], self.chain_b[c]
+        L = self.chain_len[c]
+        wa = src.access[idx] + src.s[idx]
+        wb = src.access[idx] + (L - src.s[idx])
+        loop = a == b
+        wa[loop] = wb[loop] = np.minimum(wa[loop], wb[loop])
         cols = np.empty(2 * m, dtype=self._indices.dtype)
-        cols[0::2], cols[1::2] = self.u[e], self.v[e]
+        cols[0::2], cols[1::2] = a, b
         data = np.empty(2 * m)
-        data[0::2], data[1::2] = wu, wv
-        indptr = np.concatenate(
-            [self._indptr, self._indptr[-1] + 2 * np.arange(1, m + 1, dtype=self._indptr.dtype)]
-        )
+        data[0::2], data[1::2] = wa, wb
+        step = np.arange(1, m + 1, dtype=self._indptr.dtype)
+        indptr = np.concatenate([self._indptr, self._indptr[-1] + 2 * step])
         return sp.csr_matrix(
             (np.concatenate([self._data, data]), np.concatenate([self._indices, cols]), indptr),
-            shape=(n + m, n + m),
+            shape=(nj + m, nj + m),
         )
 
-    def reach(self, sources: Snap, *, limit_m: float = np.inf) -> NodeReach:
-        """One multi-source search: every node's distance to its nearest source.
-
-        Parameters
-        ----------
-        sources
-            Snapped sources; unsnapped ones are ignored.
-        limit_m
-            Stop at this distance (nodes farther away get inf).
-        """
-        n = self.n_nodes
-        valid = np.flatnonzero(sources.ok)
+    def _junction_reach(self, src: Located, limit_m: float) -> tuple[np.ndarray, np.ndarray]:
+        nj = self.n_junctions
+        valid = np.flatnonzero(src.chain >= 0)
         if len(valid) == 0:
-            return NodeReach(np.full(n, np.inf), np.full(n, -1, dtype=np.int64))
-        A = self._with_sources(sources, valid)
-        virtual = n + np.arange(len(valid))
+            return np.full(nj, np.inf), np.full(nj, -1, dtype=np.int64)
+        A = self._with_sources(src, valid)
         dist, _pred, origin = dijkstra(
             A,
             directed=True,
-            indices=virtual,
+            indices=nj + np.arange(len(valid)),
             min_only=True,
             limit=limit_m,
             return_predecessors=True,
         )
-        origin = origin[:n]
-        src = np.full(n, -1, dtype=np.int64)
-        hit = origin >= n
-        src[hit] = valid[origin[hit] - n]
-        return NodeReach(dist[:n], src)
+        origin = origin[:nj]
+        who = np.full(nj, -1, dtype=np.int64)
+        hit = origin >= nj
+        who[hit] = valid[origin[hit] - nj]
+        return dist[:nj], who
 
-    def nearest(
-        self, reach: NodeReach, sources: Snap, targets: Snap, *, limit_m: float = np.inf
+    def _compose(
+        self, jdist: np.ndarray, jsrc: np.ndarray, src: Located, tgt: Located, limit_m: float
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Each target's walking distance to its nearest source, and which source.
-
-        ``reach`` must come from :meth:`reach` with the same ``sources`` and a limit at
-        least ``limit_m``. Targets on the same edge as a source also get the direct walk
-        along the edge.
-
-        Returns
-        -------
-        (distance, source)
-            Distances in metres (inf when none is within ``limit_m`` or the target is not
-            snapped) and source indices (-1 for none).
-        """
-        nt = len(targets)
+        """Target distances from junction distances, plus direct walks along shared chains."""
+        nt = len(tgt.chain)
         out = np.full(nt, np.inf)
         which = np.full(nt, -1, dtype=np.int64)
-        ok = np.flatnonzero(targets.ok)
+        ok = np.flatnonzero(tgt.chain >= 0)
         if len(ok):
-            e = targets.edge[ok]
-            L = self.length[e]
-            t = targets.t[ok]
-            du = reach.dist[self.u[e]] + t * L
-            dv = reach.dist[self.v[e]] + (1.0 - t) * L
-            via_u = du <= dv
-            out[ok] = targets.access_m[ok] + np.where(via_u, du, dv)
-            which[ok] = np.where(via_u, reach.source[self.u[e]], reach.source[self.v[e]])
-            si, tj, direct = self._same_edge(sources, targets)
+            c = tgt.chain[ok]
+            a, b = self.chain_a[c], self.chain_b[c]
+            s = tgt.s[ok]
+            via_a = jdist[a] + s
+            via_b = jdist[b] + (self.chain_len[c] - s)
+            use_a = via_a <= via_b
+            out[ok] = tgt.access[ok] + np.where(use_a, via_a, via_b)
+            which[ok] = np.where(use_a, jsrc[a], jsrc[b])
+            si, tj, direct = self._same_chain(src, tgt)
             if len(si):
                 order = np.lexsort((direct, tj))
                 si, tj, direct = si[order], tj[order], direct[order]
@@ -490,125 +547,150 @@ class WalkNetwork:
         which[beyond] = -1
         return out, which
 
-    def distances(
-        self, sources: Snap, targets: Snap, *, limit_m: float = np.inf
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Nearest-source distance and index for every target (one multi-source search)."""
-        reach = self.reach(sources, limit_m=limit_m)
-        return self.nearest(reach, sources, targets, limit_m=limit_m)
-
-    def _same_edge(self, sources: Snap, targets: Snap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """All (source, target) pairs on the same edge, with their direct walk along it."""
-        s_ok = np.flatnonzero(sources.ok)
-        if len(s_ok) == 0 or not targets.ok.any():
-            empty = np.empty(0, dtype=np.int64)
-            return empty, empty, np.empty(0)
-        order = s_ok[np.argsort(sources.edge[s_ok], kind="stable")]
-        sorted_edges = sources.edge[order]
-        te = targets.edge
-        lo = np.searchsorted(sorted_edges, te, side="left")
-        hi = np.searchsorted(sorted_edges, te, side="right")
-        count = np.where(te >= 0, hi - lo, 0)
+    def _same_chain(self, src: Located, tgt: Located) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All (source, target) pairs on the same chain, with their direct walk along it."""
+        empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0))
+        s_ok = np.flatnonzero(src.chain >= 0)
+        if len(s_ok) == 0:
+            return empty
+        has_source = np.zeros(len(self.chain_len) + 1, dtype=bool)  # last slot: chain -1
+        has_source[src.chain[s_ok]] = True
+        cand = np.flatnonzero(has_source[tgt.chain])
+        if len(cand) == 0:
+            return empty
+        order = s_ok[np.argsort(src.chain[s_ok], kind="stable")]
+        sorted_chain = src.chain[order]
+        tc = tgt.chain[cand]
+        lo = np.searchsorted(sorted_chain, tc, side="left")
+        count = np.searchsorted(sorted_chain, tc, side="right") - lo
         total = int(count.sum())
-        if total == 0:
-            empty = np.empty(0, dtype=np.int64)
-            return empty, empty, np.empty(0)
-        tj = np.repeat(np.arange(len(te)), count)
+        tj = np.repeat(cand, count)
         offset = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
         si = order[np.repeat(lo, count) + offset]
-        L = self.length[te[tj]]
-        direct = (
-            sources.access_m[si] + targets.access_m[tj] + np.abs(sources.t[si] - targets.t[tj]) * L
-        )
+        direct = src.access[si] + tgt.access[tj] + np.abs(src.s[si] - tgt.s[tj])
         return si, tj, direct
 
-    def reach_each(
-        self, sources: Snap, *, limit_m: float, max_bytes: float = 256e6
-    ) -> Iterator[tuple[np.ndarray, sp.csr_matrix]]:
-        """Bounded searches from each source separately, a chunk of sources at a time.
+    def reach(self, sources: Points, *, limit_m: float = np.inf) -> NodeReach:
+        """One multi-source search: every node's distance to its nearest source.
 
-        Yields
-        ------
-        (source indices, matrix)
-            A chunk of source indices and a sparse ``chunk x nodes`` matrix of the node
-            distances within ``limit_m`` (zeros stored explicitly).
+        Parameters
+        ----------
+        sources
+            Snapped sources; unsnapped ones are ignored.
+        limit_m
+            Stop at this distance (nodes farther away get inf).
         """
-        valid = np.flatnonzero(sources.ok)
-        n = self.n_nodes
-        chunk = int(max(1, min(len(valid), max_bytes // (8 * (n + 1) * 2)))) if len(valid) else 1
+        src = self.locate(sources)
+        jdist, jsrc = self._junction_reach(src, limit_m)
+        dist, who = self._compose(jdist, jsrc, src, self._node_positions(), limit_m)
+        return NodeReach(dist, who)
+
+    def distances(
+        self, sources: Points, targets: Points, *, limit_m: float = np.inf
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each target's walking distance to its nearest source, and which source.
+
+        One bounded multi-source search over all sources at once.
+
+        Returns
+        -------
+        (distance, source)
+            Distances in metres (inf when none is within ``limit_m``, the target is not
+            snapped, or no source is on its piece of the network) and source indices (-1).
+        """
+        src = self.locate(sources)
+        jdist, jsrc = self._junction_reach(src, limit_m)
+        return self._compose(jdist, jsrc, src, self.locate(targets), limit_m)
+
+    def _reach_each(
+        self, src: Located, limit_m: float, max_bytes: float
+    ) -> Iterator[tuple[np.ndarray, sp.csr_matrix]]:
+        valid = np.flatnonzero(src.chain >= 0)
+        nj = self.n_junctions
+        chunk = int(max(1, min(len(valid), max_bytes // (8 * (nj + 1) * 2)))) if len(valid) else 1
         for start in range(0, len(valid), chunk):
             idx = valid[start : start + chunk]
-            A = self._with_sources(sources, idx)
-            D = dijkstra(A, directed=True, indices=n + np.arange(len(idx)), limit=limit_m)[:, :n]
+            A = self._with_sources(src, idx)
+            D = dijkstra(A, directed=True, indices=nj + np.arange(len(idx)), limit=limit_m)[:, :nj]
             r, c = np.nonzero(np.isfinite(D))
-            yield idx, sp.csr_matrix((D[r, c], (r, c)), shape=(len(idx), n))
+            yield idx, sp.csr_matrix((D[r, c], (r, c)), shape=(len(idx), nj))
 
     def pair_distances(
-        self, sources: Snap, targets: Snap, *, limit_m: float, max_bytes: float = 256e6
+        self, sources: Points, targets: Points, *, limit_m: float, max_bytes: float = 256e6
     ) -> PairDistances:
         """Every (source, target) pair within ``limit_m`` walking, with its exact distance.
 
-        One bounded search per source (in chunks); only pairs within the limit are kept,
-        so memory follows the number of pairs, not sources x targets.
+        One bounded search per source (in chunks of ``max_bytes``); only pairs within the
+        limit are kept, so memory follows the number of pairs, not sources x targets.
         """
-        n = self.n_nodes
-        t_ok = np.flatnonzero(targets.ok)
-        e = targets.edge[t_ok]
-        L = self.length[e]
-        a = targets.access_m[t_ok]
-        # node -> attached targets, with the walk from the node to the target
-        att_node = np.concatenate([self.u[e], self.v[e]])
+        src = self.locate(sources)
+        tgt = self.locate(targets)
+        t_ok = np.flatnonzero(tgt.chain >= 0)
+        c = tgt.chain[t_ok]
+        # junction -> attached targets, with the walk from the junction to the target
+        att_node = np.concatenate([self.chain_a[c], self.chain_b[c]])
         att_target = np.concatenate([t_ok, t_ok])
-        att_cost = np.concatenate([a + targets.t[t_ok] * L, a + (1.0 - targets.t[t_ok]) * L])
+        s = tgt.s[t_ok]
+        att_cost = tgt.access[t_ok][None, :] + np.stack([s, self.chain_len[c] - s])
+        att_cost = att_cost.ravel()
         order = np.argsort(att_node, kind="stable")
         att_node, att_target, att_cost = att_node[order], att_target[order], att_cost[order]
-        att_ptr = np.searchsorted(att_node, np.arange(n + 1))
+        att_ptr = np.searchsorted(att_node, np.arange(self.n_junctions + 1))
         parts_s, parts_t, parts_d = [], [], []
-        for idx, M in self.reach_each(sources, limit_m=limit_m, max_bytes=max_bytes):
+        for idx, M in self._reach_each(src, limit_m, max_bytes):
             rows = np.repeat(np.arange(M.shape[0]), np.diff(M.indptr))
             nodes = M.indices
-            d0 = M.data
             cnt = att_ptr[nodes + 1] - att_ptr[nodes]
             total = int(cnt.sum())
             if total:
                 pos = np.repeat(att_ptr[nodes], cnt) + (
                     np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
                 )
-                s = idx[np.repeat(rows, cnt)]
-                tt = att_target[pos]
-                dd = np.repeat(d0, cnt) + att_cost[pos]
+                dd = np.repeat(M.data, cnt) + att_cost[pos]
                 keep = dd <= limit_m
-                parts_s.append(s[keep])
-                parts_t.append(tt[keep])
+                parts_s.append(idx[np.repeat(rows, cnt)][keep])
+                parts_t.append(att_target[pos][keep])
                 parts_d.append(dd[keep])
-        si, tj, direct = self._same_edge(sources, targets)
+        si, tj, direct = self._same_chain(src, tgt)
         keep = direct <= limit_m
         parts_s.append(si[keep])
         parts_t.append(tj[keep])
         parts_d.append(direct[keep])
-        s = np.concatenate(parts_s).astype(np.int64)
+        ss = np.concatenate(parts_s).astype(np.int64)
         tt = np.concatenate(parts_t).astype(np.int64)
         dd = np.concatenate(parts_d)
-        if len(s):
-            order = np.lexsort((dd, tt, s))
-            s, tt, dd = s[order], tt[order], dd[order]
-            first = np.ones(len(s), bool)
-            first[1:] = (s[1:] != s[:-1]) | (tt[1:] != tt[:-1])
-            s, tt, dd = s[first], tt[first], dd[first]
-        return PairDistances(s, tt, dd, len(sources), len(targets))
+        if len(ss):
+            order = np.lexsort((dd, tt, ss))
+            ss, tt, dd = ss[order], tt[order], dd[order]
+            first = np.ones(len(ss), bool)
+            first[1:] = (ss[1:] != ss[:-1]) | (tt[1:] != tt[:-1])
+            ss, tt, dd = ss[first], tt[first], dd[first]
+        return PairDistances(ss, tt, dd, len(sources), len(targets))
 
 
-def _as_points(points: Any, crs: CRS) -> np.ndarray:
-    if isinstance(points, gpd.GeoDataFrame | gpd.GeoSeries):
-        if points.crs is not None and CRS.from_user_input(points.crs) != crs:
-            points = points.to_crs(crs)
-        return np.asarray(
-            points.geometry.to_numpy()
-            if isinstance(points, gpd.GeoDataFrame)
-            else points.to_numpy(),
-            dtype=object,
-        )
-    arr = np.asarray(points)
-    if arr.dtype != object and arr.ndim == 2 and arr.shape[1] == 2:
-        return shapely.points(arr)
-    return np.asarray(arr, dtype=object)
+def _reversed(
+    u: np.ndarray, v: np.ndarray, start: np.ndarray, end: np.ndarray, n: int
+) -> np.ndarray:
+    """Which edges' geometries run from ``v`` to ``u``.
+
+    Each node's position is the end point most of its edges agree on; an edge is judged by
+    its better-attested end (a dead end's only vote may come from the very edge in doubt).
+    """
+    votes = pd.DataFrame(
+        {
+            "node": np.concatenate([u, v]),
+            "x": np.round(np.concatenate([start[:, 0], end[:, 0]]), 2),
+            "y": np.round(np.concatenate([start[:, 1], end[:, 1]]), 2),
+        }
+    )
+    tally = votes.groupby(["node", "x", "y"], sort=False).size().rename("n").reset_index()
+    tally = tally.sort_values("n", ascending=False, kind="stable").drop_duplicates("node")
+    xy = np.zeros((n, 2))
+    count = np.zeros(n)
+    xy[tally["node"].to_numpy()] = tally[["x", "y"]].to_numpy()
+    count[tally["node"].to_numpy()] = tally["n"].to_numpy()
+    by_u = count[u] >= count[v]
+    ref = np.where(by_u[:, None], xy[u], xy[v])
+    d_start = np.hypot(*(start - ref).T)
+    d_end = np.hypot(*(end - ref).T)
+    return np.where(by_u, d_start > d_end, d_end > d_start)

@@ -220,3 +220,41 @@ def test_helsinki_snap_never_joins_tunnels_when_a_street_is_near(
     assert s.ok.all()
     assert net.ground[s.edge].all()
     assert (~net.ground).sum() > 500  # the extract is full of tunnels under the streets
+
+
+def test_rings_loops_and_parallel_streets_equal_networkx() -> None:
+    """Shapes the chain contraction must get right, against the split-edge oracle."""
+    rows = [
+        # a street A(1)-B(2)-C(3) with a lollipop loop at C through D(4) and E(5)
+        (1, 2, [(0, 0), (100, 0)]),
+        (2, 3, [(100, 0), (200, 0)]),
+        (3, 4, [(200, 0), (250, 50)]),
+        (4, 5, [(250, 50), (300, 0)]),
+        (5, 3, [(300, 0), (200, 0)]),
+        # two parallel streets between B and F(6): a straight one and a bent one
+        (2, 6, [(100, 0), (100, 100)]),
+        (2, 6, [(100, 0), (60, 50), (100, 100)]),
+        # a self-loop at F
+        (6, 6, [(100, 100), (80, 140), (120, 140), (100, 100)]),
+        # a ring of degree-two nodes only, far away (an island)
+        (7, 8, [(0, 1000), (100, 1000)]),
+        (8, 9, [(100, 1000), (100, 1100)]),
+        (9, 7, [(100, 1100), (0, 1000)]),
+    ]
+    net = WalkNetwork.from_edges(lines(rows))
+    assert net.n_edges == len(rows)
+    rng = np.random.default_rng(3)
+    cand = rng.uniform([-20, -20], [320, 1120], size=(3000, 2))
+    near = shapely.distance(shapely.points(cand), shapely.union_all(net.geometry)) < 30
+    points = net.snap(cand[near])
+    assert set(points.edge.tolist()) == set(range(net.n_edges))  # points on every shape
+    sources = points.take(np.arange(0, len(points), 7))
+    G = split_graph(net, {"p": points, "s": sources})
+    ref = oracle_distances(G, "s", np.arange(len(sources)))
+    d, _ = net.distances(sources, points)
+    expect = np.array([ref.get(("p", i), np.inf) for i in range(len(points))])
+    np.testing.assert_allclose(d, expect, rtol=0, atol=1e-9)
+    reach = net.reach(sources)
+    node_ref = np.array([ref.get(n, np.inf) for n in range(net.n_nodes)])
+    np.testing.assert_allclose(reach.dist, node_ref, rtol=0, atol=1e-9)
+    assert sorted(net.component_size.tolist()) == [3, 6]
