@@ -18,7 +18,8 @@ import shapely
 from scipy.spatial import cKDTree
 
 from lifecircle.geo.catalog import load_catalog
-from lifecircle.geo.study_area import StudyArea, study_area_from_osm
+from lifecircle.geo.inputs import study_area_from_osm
+from lifecircle.geo.study_area import StudyArea
 
 BENCH_CATEGORIES = [
     "pharmacy",

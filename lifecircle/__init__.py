@@ -32,9 +32,10 @@ from lifecircle.errors import (
     SolverError,
 )
 from lifecircle.geo.catalog import Category, ServiceCatalog, list_catalogs, load_catalog
+from lifecircle.geo.inputs import study_area_from_osm
 from lifecircle.geo.osm import OsmLayers, load_osm
 from lifecircle.geo.residents import ResidentModel, estimate_residents
-from lifecircle.geo.study_area import StudyArea, study_area_from_osm
+from lifecircle.geo.study_area import StudyArea
 from lifecircle.geo.units import make_grid
 from lifecircle.pipeline import PlacementSpec, PlanParams, PlanResult, demo, run_plan
 

@@ -193,6 +193,234 @@ def _print_summary(result, lang: str, printer: _Printer) -> None:  # type: ignor
         printer.console.print(f"[yellow]![/yellow] {note.text(lang)}")
 
 
+def _flags_to_doc(opts: dict) -> dict:
+    """The plan-file keys that command-line flags set (flags override the file)."""
+    doc: dict = {"inputs": {}, "analysis": {}, "outputs": {}}
+    i = doc["inputs"]
+    for key in ("osm", "place", "admin_level"):
+        if opts.get(key) is not None:
+            i[key] = opts[key]
+    if opts.get("units"):
+        i["units"] = {
+            "path": opts["units"],
+            **{
+                k: opts[f]
+                for k, f in (
+                    ("id_col", "unit_id"),
+                    ("name_col", "unit_name"),
+                    ("population_col", "unit_population"),
+                    ("crs", "units_crs"),
+                )
+                if opts.get(f)
+            },
+        }
+    grid = {
+        k: opts[f]
+        for k, f in (("cell_m", "grid_m"), ("shape", "grid_shape"), ("boundary", "boundary"))
+        if opts.get(f) is not None
+    }
+    if grid:
+        i["grid"] = grid
+    if opts.get("facilities"):
+        pairs = (
+            ("crs", "facilities_crs"),
+            ("encoding", "encoding"),
+            ("category_col", "category_col"),
+            ("category_map", "category_map"),
+            ("mode", "facilities_mode"),
+            ("category", "facilities_category"),
+        )
+        common = {k: opts[f] for k, f in pairs if opts.get(f)}
+        i["facilities"] = [{"path": f, **common} for f in opts["facilities"]]
+    if opts.get("population"):
+        i["population"] = {
+            "path": opts["population"],
+            **({"population_col": opts["population_col"]} if opts.get("population_col") else {}),
+        }
+    if opts.get("candidates"):
+        i["candidates"] = {
+            "path": opts["candidates"],
+            **({"crs": opts["candidates_crs"]} if opts.get("candidates_crs") else {}),
+        }
+    if opts.get("catalog"):
+        doc["catalog"] = opts["catalog"]
+    if opts.get("sites"):
+        doc["placement"] = [{"category": opts.get("site_category"), "sites": opts["sites"]}]
+    if opts.get("lang"):
+        doc["outputs"]["lang"] = opts["lang"]
+    if opts.get("offline") is not None:
+        doc["outputs"]["offline"] = opts["offline"]
+    return {k: v for k, v in doc.items() if v not in ({}, None)}
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = (
+            _merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
+    return out
+
+
+@cli.command()
+@click.argument("plan_file", required=False, type=click.Path(path_type=Path))
+@click.option("--example", is_flag=True, help="Print a commented example plan file and exit.")
+@click.option("--osm", help="OSM extract: .osm.pbf, .osm, .osm.xml or .osm.bz2.")
+@click.option("--place", help="A place name or west,south,east,north, fetched online with osmnx.")
+@click.option("--units", help="Boundary file of communities (GeoJSON, GeoPackage, Shapefile).")
+@click.option("--unit-id", help="Column of the unit id (detected when omitted).")
+@click.option("--unit-name", help="Column of the unit name.")
+@click.option("--unit-population", help="Column of the known population.")
+@click.option("--units-crs", help="Coordinate system of a units file without one.")
+@click.option("--admin-level", type=int, help="Units from OSM administrative areas of this level.")
+@click.option(
+    "--grid-m", type=click.FloatRange(min=25), help="Grid cell size (m) when there are no units."
+)
+@click.option("--grid-shape", type=click.Choice(["square", "hex"]), help="Grid cell shape.")
+@click.option("--boundary", help="Polygon file to clip the grid to.")
+@click.option(
+    "--facilities",
+    multiple=True,
+    help="Your facility file (CSV, Excel, GeoJSON, GeoPackage); repeatable.",
+)
+@click.option("--facilities-crs", help="wgs84 (default), gcj02, bd09 or an EPSG code.")
+@click.option("--facilities-category", help="One category id for every row of the facility files.")
+@click.option(
+    "--facilities-mode",
+    type=click.Choice(["replace", "add"]),
+    help="Replace OSM's facilities of the same categories (default) or add to them.",
+)
+@click.option("--encoding", help="Encoding of CSV files (utf-8, gbk...); detected when omitted.")
+@click.option("--category-col", help="Column of the facility category.")
+@click.option("--category-map", help="File mapping your category labels to catalog ids.")
+@click.option(
+    "--population", help="Population points or polygons instead of estimates from buildings."
+)
+@click.option("--population-col", help="Column of the population.")
+@click.option("--candidates", help="Sites or parcels available for new facilities.")
+@click.option("--candidates-crs", help="Coordinate system of the candidates.")
+@click.option("--catalog", help="Service catalog: a bundled name or a TOML file.")
+@click.option("--sites", type=click.IntRange(min=1), help="How many new sites to recommend.")
+@click.option("--site-category", help="For which category (default: the most uncovered).")
+@click.option("--out", "out", type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--lang", type=click.Choice(LANGS), help="Language of outputs and messages.")
+@click.option("--offline/--online", default=None, help="Map without / with web tiles.")
+@click.option("--force", is_flag=True, help="Replace an earlier lifecircle output in --out.")
+@click.option(
+    "--inspect", is_flag=True, help="Only load and check the inputs, and print what was found."
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print only errors.")
+@click.option("--verbose", "-v", is_flag=True, help="Print debugging details.")
+def plan(
+    plan_file: Path | None,
+    example: bool,
+    out: Path | None,
+    force: bool,
+    inspect: bool,
+    quiet: bool,
+    verbose: bool,
+    **opts: object,
+) -> None:
+    """Run a study from a plan file and/or flags: load, check, analyse, write the outputs."""
+    from lifecircle.config import EXAMPLE_PLAN, load_plan, plan_from_dict
+    from lifecircle.errors import PlanFileError, Problem
+
+    if example:
+        click.echo(EXAMPLE_PLAN, nl=False)
+        return
+    _setup_logging(verbose, quiet)
+    base = load_plan(plan_file).model_dump(exclude_none=True) if plan_file else {}
+    flags = _flags_to_doc(opts)
+    doc = _merge(base, flags)
+    config = plan_from_dict(
+        doc, source=str(plan_file or "command line"), base=Path.cwd() if not plan_file else None
+    )
+    lang = config.outputs.lang
+    if inspect:
+        _inspect(config, lang, quiet)
+        return
+    if out is None:
+        raise PlanFileError(
+            Problem(
+                "command line",
+                "no output folder",
+                fix="give --out DIR (or --inspect to only check the inputs)",
+            )
+        )
+    from lifecircle.pipeline import plan as run
+
+    printer = _Printer(lang, quiet)
+    try:
+        result = run(
+            config.study_inputs(),
+            config.params(),
+            out,
+            lang=lang,
+            force=force,
+            offline=config.outputs.offline,
+            plan_doc=config.model_dump(mode="json"),
+            progress=printer,
+        )
+    finally:
+        printer.stop()
+    if not quiet:
+        _print_summary(result, lang, printer)
+        printer.console.print(
+            tr(
+                "plan_done",
+                lang,
+                seconds=result.timings.get("total", 0.0),
+                out=Path(out).absolute(),
+            )
+        )
+
+
+def _inspect(config, lang: str, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+    """Load and validate the inputs; print what was found."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from lifecircle.geo.inputs import build_study_area, describe
+
+    area = build_study_area(config.study_inputs())
+    if quiet:
+        return
+    out = Console(highlight=False)
+    res = float(area.demand["residents"].sum())
+    out.print(
+        tr(
+            "inspect_header",
+            lang,
+            units=len(area.units),
+            residents=f"{res:,.0f}",
+            points=len(area.demand),
+            crs=area.crs.to_string(),
+        )
+    )
+    table = Table()
+    for col in (
+        tr("category", lang),
+        tr("threshold_m", lang),
+        tr("facilities", lang),
+        "OSM",
+        tr("your_files", lang),
+    ):
+        table.add_column(col, justify="left" if col == tr("category", lang) else "right")
+    for _, row in describe(area, lang=lang).iterrows():
+        table.add_row(
+            row["name"],
+            str(row["threshold_m"]),
+            str(row["facilities"]),
+            str(row["from_osm"]),
+            str(row["from_files"]),
+        )
+    out.print(table)
+    for note in area.notes:
+        out.print(f"! {note.text(lang)}")
+
+
 @cli.group()
 def catalog() -> None:
     """List and show service catalogs."""

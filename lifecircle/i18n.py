@@ -59,8 +59,12 @@ class Note:
     values: dict[str, Any] = field(default_factory=dict)
 
     def text(self, lang: str = "en") -> str:
-        """The note in ``lang``."""
-        return tr(self.key, lang, **self.values)
+        """The note in ``lang`` (a value ``{"en": ..., "zh": ...}`` is picked by language)."""
+        values = {
+            k: (v.get(lang, v.get("en")) if isinstance(v, dict) else v)
+            for k, v in self.values.items()
+        }
+        return tr(self.key, lang, **values)
 
     def __str__(self) -> str:
         return self.text("en")

@@ -22,10 +22,20 @@ from lifecircle.coverage.sites import SiteRecommendation, network_candidates, re
 from lifecircle.coverage.tables import DEFAULT_UNIT_SHARE, Coverage, coverage_tables
 from lifecircle.errors import InputError, Problem
 from lifecircle.geo.catalog import load_catalog
-from lifecircle.geo.study_area import StudyArea, study_area_from_osm
+from lifecircle.geo.inputs import StudyInputs, build_study_area, study_area_from_osm
+from lifecircle.geo.study_area import StudyArea
 from lifecircle.i18n import Note
 
-__all__ = ["PlacementSpec", "PlanParams", "PlanResult", "Stages", "demo", "demo_data", "run_plan"]
+__all__ = [
+    "PlacementSpec",
+    "PlanParams",
+    "PlanResult",
+    "Stages",
+    "demo",
+    "demo_data",
+    "plan",
+    "run_plan",
+]
 
 log = logging.getLogger(__name__)
 
@@ -206,9 +216,13 @@ def run_plan(
 def _access_notes(access: Access, area: StudyArea, network: WalkNetwork) -> list[Note]:
     notes = []
     counts = area.facilities["category"].value_counts()
-    empty = [c.name_en for c in area.catalog if c.required and counts.get(c.id, 0) == 0]
+    empty = [c for c in area.catalog if c.required and counts.get(c.id, 0) == 0]
     if empty:
-        notes.append(Note("note_no_facility", {"n": len(empty), "names": ", ".join(empty)}))
+        names = {
+            "en": ", ".join(c.name_en for c in empty),
+            "zh": "、".join(c.name_zh for c in empty),
+        }
+        notes.append(Note("note_no_facility", {"n": len(empty), "names": names}))
     res = area.demand["residents"].to_numpy(float)
     snap_m = f"{access.max_snap_m:.0f}"
     off = ~access.snapped
@@ -286,5 +300,37 @@ def demo(
         result = run_plan(area, params, stages=stages)
         with stages("outputs"):
             write_outputs(result, tmp, lang=lang, offline=offline, command="demo")
+        result.timings["total"] = time.perf_counter() - started
+    return result
+
+
+def plan(
+    inputs: StudyInputs,
+    params: PlanParams,
+    out: str | Path,
+    *,
+    lang: str = "en",
+    force: bool = False,
+    offline: bool | None = None,
+    plan_doc: dict | None = None,
+    progress: Progress | None = None,
+) -> PlanResult:
+    """Run a study from its inputs and write every output into ``out``.
+
+    The output folder is checked before any work starts and written under a temporary
+    name (see :func:`lifecircle.report.outputs.output_folder`).
+    """
+    from lifecircle.report.outputs import output_folder, write_outputs
+
+    stages = Stages(progress)
+    started = time.perf_counter()
+    with output_folder(out, force=force) as tmp:
+        with stages("load"):
+            area = build_study_area(inputs)
+        result = run_plan(area, params, stages=stages)
+        with stages("outputs"):
+            write_outputs(
+                result, tmp, lang=lang, offline=offline, command="plan", plan_doc=plan_doc
+            )
         result.timings["total"] = time.perf_counter() - started
     return result

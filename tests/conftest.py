@@ -10,8 +10,9 @@ import shapely
 
 from lifecircle.coverage.network import WalkNetwork
 from lifecircle.geo.catalog import ServiceCatalog, load_catalog
+from lifecircle.geo.inputs import study_area_from_osm
 from lifecircle.geo.osm import OsmLayers, load_osm
-from lifecircle.geo.study_area import StudyArea, study_area_from_osm
+from lifecircle.geo.study_area import StudyArea
 
 METRIC = "EPSG:32650"
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

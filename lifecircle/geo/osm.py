@@ -33,7 +33,14 @@ from shapely.geometry.base import BaseGeometry
 from lifecircle.errors import InputError, OfflineError, Problem
 from lifecircle.i18n import Note
 
-__all__ = ["OsmLayers", "fetch_osm", "is_ground_level", "load_osm", "osm_bounds"]
+__all__ = [
+    "OsmLayers",
+    "fetch_osm",
+    "is_ground_level",
+    "load_admin_boundaries",
+    "load_osm",
+    "osm_bounds",
+]
 
 log = logging.getLogger(__name__)
 
@@ -384,9 +391,7 @@ def _load_xml(
         finally:
             ox.settings.useful_tags_way = saved
         edges = _graph_edges(G)
-        tags: dict[str, bool | str | list[str]] = {"building": True, "landuse": True}
-        for key, val in filt.items():
-            tags[key] = val
+        tags = _merge_filters({"building": True, "landuse": True}, filt)
         try:
             feats = ox.features_from_xml(src, tags=tags)
         except Exception as exc:  # osmnx raises its own InsufficientResponseError on no match
@@ -406,6 +411,26 @@ def _load_xml(
         extent=clip if clip is not None else _hull(edges_n),
         source=str(path),
     )
+
+
+def _merge_filters(*filters: Mapping[str, bool | list[str]]) -> dict[str, bool | str | list[str]]:
+    """One OSM tag filter from several: a key any of them wants whole stays whole.
+
+    Examples
+    --------
+    >>> _merge_filters({"building": True}, {"building": ["kindergarten"], "shop": ["bakery"]})
+    {'building': True, 'shop': ['bakery']}
+    """
+    out: dict[str, bool | str | list[str]] = {}
+    for filt in filters:
+        for key, val in filt.items():
+            have = out.get(key)
+            if have is True or val is True:
+                out[key] = True
+            else:
+                values = list(val) if not isinstance(val, bool) else []
+                out[key] = sorted(set(values) | set(have if isinstance(have, list) else []))
+    return out
 
 
 def _split_features(
@@ -560,7 +585,7 @@ def fetch_osm(
     G = ox.graph_from_polygon(polygon, network_type="walk", simplify=False, retain_all=True)
     edges = _normalise_edges(_graph_edges(G))
     filt = dict(feature_filter or {"amenity": True, "shop": True, "leisure": True})
-    tags: dict[str, bool | str | list[str]] = {"building": True, "landuse": True, **filt}
+    tags = _merge_filters({"building": True, "landuse": True}, filt)
     buildings, features, landuse = _split_features(
         ox.features_from_polygon(polygon, tags=tags), filt
     )
@@ -572,3 +597,55 @@ def fetch_osm(
         extent=polygon,
         source=f"OpenStreetMap via Overpass: {query}",
     )
+
+
+def load_admin_boundaries(
+    path: str | Path, *, clip: BaseGeometry | None = None
+) -> gpd.GeoDataFrame:
+    """Administrative boundary polygons of an OSM extract (``osm_id``, ``name``, ``admin_level``).
+
+    Raises
+    ------
+    InputError
+        When the file holds no administrative boundaries.
+    """
+    p = Path(path).expanduser()
+    name = str(path)
+    lower = p.name.lower()
+    if lower.endswith(PBF_SUFFIXES):
+        import pyrosm
+
+        osm = pyrosm.OSM(str(p), bounding_box=list(clip.bounds) if clip is not None else None)
+        raw = osm.get_boundaries(boundary_type="administrative")
+    else:
+        import osmnx as ox
+
+        try:
+            raw = ox.features_from_xml(p, tags={"boundary": "administrative"}).reset_index()
+        except Exception as exc:
+            if type(exc).__name__ != "InsufficientResponseError":
+                raise
+            raw = None
+        if raw is not None:
+            raw = raw.rename(columns={"element": "osm_type", "id": "osm_id"})
+    if raw is None or len(raw) == 0:
+        raise InputError(
+            Problem(
+                name,
+                "holds no administrative boundaries",
+                fix="give a boundary file (--units) or use a generated grid (--grid-m)",
+            )
+        )
+    raw = raw.loc[raw.geom_type.isin(["Polygon", "MultiPolygon"])]
+    tags = _with_tags(raw)
+    ids = raw["osm_id"] if "osm_id" in raw.columns else raw["id"]
+    out = gpd.GeoDataFrame(
+        {
+            "osm_id": pd.to_numeric(ids, errors="coerce").to_numpy(),
+            "name": [t.get("name:zh") or t.get("name") or "" for t in tags],
+            "admin_level": [t.get("admin_level") for t in tags],
+        },
+        geometry=shapely.make_valid(raw.geometry.to_numpy()),
+        crs=WGS84,
+    )
+    return _clip(out, clip)

@@ -10,8 +10,10 @@ person`` (DOMAIN.md). The defaults, all configurable in :class:`ResidentModel`:
   dormitory... are residential; office, retail, school... are not), then by tags on the
   building that say it is used for something else (shop, office, amenity...), then by the
   land-use polygon the building stands in (``landuse=residential`` yes; commercial,
-  industrial, retail and similar no), and last by ``generic_use`` for buildings tagged only
-  ``building=yes`` outside any telling land use (residential by default).
+  industrial, retail and similar no; campus, school and hospital sites drawn as amenity
+  areas no; where areas nest, the smallest decides, so staff housing on a campus stays
+  residential), and last by ``generic_use`` for buildings tagged only ``building=yes``
+  outside any telling land use (residential by default).
 """
 
 from __future__ import annotations
@@ -23,11 +25,20 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from lifecircle.errors import InputError, Problem
 from lifecircle.i18n import Note
 
-__all__ = ["ResidentModel", "classify_buildings", "estimate_residents", "scale_to_units"]
+__all__ = [
+    "PopulationFile",
+    "ResidentModel",
+    "classify_buildings",
+    "estimate_residents",
+    "residents_from_file",
+    "scale_to_units",
+    "site_landuse",
+]
 
 RESIDENTIAL_BUILDINGS = frozenset(
     {
@@ -62,6 +73,15 @@ NON_RESIDENTIAL_BUILDINGS = frozenset(
     }
 )  # fmt: skip
 USE_TAGS = ("shop", "office", "amenity", "tourism", "craft", "healthcare", "leisure", "industrial")
+# sites drawn as amenity areas rather than land use: buildings on them are not homes
+SITE_AMENITIES = {
+    "university": "education",
+    "college": "education",
+    "school": "education",
+    "kindergarten": "education",
+    "hospital": "hospital",
+    "prison": "institutional",
+}
 RESIDENTIAL_LANDUSE = frozenset({"residential"})
 NON_RESIDENTIAL_LANDUSE = frozenset(
     {
@@ -120,6 +140,22 @@ def _first_number(value: Any) -> float:
     return float(m.group().replace(",", ".")) if m else np.nan
 
 
+def site_landuse(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Campus, school and hospital sites (amenity areas) as land-use polygons."""
+    if len(features) == 0:
+        return gpd.GeoDataFrame(
+            {"landuse": []}, geometry=gpd.GeoSeries([], crs=features.crs), crs=features.crs
+        )
+    kind = [SITE_AMENITIES.get(str(t.get("amenity"))) if t else None for t in features["tags"]]
+    polygon = features.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    keep = polygon & np.array([k is not None for k in kind])
+    return gpd.GeoDataFrame(
+        {"landuse": np.array(kind, dtype=object)[keep]},
+        geometry=features.geometry.to_numpy()[keep],
+        crs=features.crs,
+    )
+
+
 def classify_buildings(
     buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame | None, model: ResidentModel
 ) -> pd.DataFrame:
@@ -154,8 +190,13 @@ def classify_buildings(
         pts = gpd.GeoDataFrame(
             geometry=undecided.geometry.representative_point(), crs=buildings.crs
         )
-        lu = landuse.to_crs(buildings.crs)
-        joined = gpd.sjoin(pts, lu[["landuse", "geometry"]], how="left", predicate="within")
+        lu = landuse.to_crs(buildings.crs)[["landuse", "geometry"]]
+        kind = lu["landuse"].astype(str).str.lower()
+        lu = lu.loc[kind.isin(list(RESIDENTIAL_LANDUSE | NON_RESIDENTIAL_LANDUSE)).to_numpy()]
+        lu = lu.assign(area=lu.geometry.area)
+        joined = gpd.sjoin(pts, lu, how="inner", predicate="within")
+        # nested areas (staff housing on a campus): the smallest one decides
+        joined = joined.sort_values("area", kind="stable")
         joined = joined[~joined.index.duplicated(keep="first")]
         lu_val = joined["landuse"].reindex(undecided.index).astype("string").str.lower()
         pos = np.flatnonzero(~decided)
@@ -272,6 +313,7 @@ def scale_to_units(
                         "use_rule": "spread over unit",
                     },
                     geometry=pts,
+                    index=range(len(pts)),
                     crs=units.crs,
                 )
             )
@@ -298,3 +340,123 @@ def _lattice(geom: Any, n: int) -> list[Any]:
     )
     inside = [p for p in grid if geom.contains(p)]
     return inside or [geom.representative_point()]
+
+
+@dataclass(frozen=True)
+class PopulationFile:
+    """A user's population layer: points with residents, or polygons with a population."""
+
+    path: str
+    population_col: str | None = None
+    crs: str | int | None = None
+    encoding: str | None = None
+    lon_col: str | None = None
+    lat_col: str | None = None
+
+
+def residents_from_file(
+    spec: PopulationFile, homes: gpd.GeoDataFrame, *, crs: Any
+) -> tuple[gpd.GeoDataFrame, list[Problem], list[Note]]:
+    """Resident points from a user's population file, in the metric ``crs``.
+
+    Points keep their residents. A polygon's population goes to the residential buildings
+    whose point lies inside it, in proportion to their floor area (footprint x floors);
+    a polygon with none spreads its residents over its area, and a note says so.
+
+    Parameters
+    ----------
+    spec
+        The file and its columns.
+    homes
+        Residential building points from :func:`estimate_residents` (same ``crs``).
+    """
+    from lifecircle.geo.tables import find_column, parse_numbers, read_points
+
+    table = read_points(
+        spec.path, crs=spec.crs, encoding=spec.encoding, lon_col=spec.lon_col, lat_col=spec.lat_col
+    )
+    problems = list(table.problems)
+    notes: list[Note] = []
+    frame = table.frame
+    cols = [c for c in frame.columns if c != "geometry"]
+    pop_col = find_column(cols, "population", spec.population_col, source=spec.path)
+    empty = gpd.GeoDataFrame(
+        {"residents": [], "use_rule": []}, geometry=gpd.GeoSeries([], crs=crs), crs=crs
+    )
+    if pop_col is None:
+        problems.append(
+            Problem(
+                spec.path,
+                "no population column found",
+                fix="name it population (or 人口), or give --population-col; "
+                f"the columns are: {', '.join(cols)}",
+            )
+        )
+        return empty, problems, notes
+    pop = parse_numbers(frame[pop_col])
+    bad = pop.isna() & frame[pop_col].notna()
+    if bad.any():
+        rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:5])
+        problems.append(
+            Problem(
+                spec.path,
+                f"population is not a number in column {pop_col!r}",
+                where=f"rows {rows}",
+                fix="write plain numbers",
+            )
+        )
+    frame = frame.loc[pop.notna() & frame.geometry.notna()].to_crs(crs)
+    pop = pop.loc[frame.index]
+    geoms = frame.geometry.to_numpy()
+    is_poly = shapely.get_type_id(geoms) >= 3
+    parts: list[gpd.GeoDataFrame] = []
+    if (~is_poly).any():
+        parts.append(
+            gpd.GeoDataFrame(
+                {"residents": pop.to_numpy()[~is_poly], "use_rule": "population points"},
+                geometry=geoms[~is_poly],
+                crs=crs,
+            )
+        )
+    if is_poly.any():
+        polys = gpd.GeoDataFrame(
+            {"pop": pop.to_numpy()[is_poly]}, geometry=geoms[is_poly], crs=crs
+        ).reset_index(drop=True)
+        floor = homes.assign(floor_area=homes["footprint_m2"] * homes["floors"])
+        hit = gpd.sjoin(floor[["floor_area", "geometry"]], polys, how="inner", predicate="within")
+        totals = hit.groupby("index_right")["floor_area"].sum()
+        hit = hit.assign(residents=hit["pop"] * hit["floor_area"] / hit["index_right"].map(totals))
+        parts.append(
+            gpd.GeoDataFrame(
+                {"residents": hit["residents"].to_numpy(), "use_rule": "population areas"},
+                geometry=hit.geometry.to_numpy(),
+                crs=crs,
+            )
+        )
+        bare = polys.loc[~polys.index.isin(totals.index) & (polys["pop"] > 0)]
+        for i, row in bare.iterrows():
+            pts = _lattice(row.geometry, n=max(1, min(50, int(np.ceil(row["pop"] / 200.0)))))
+            parts.append(
+                gpd.GeoDataFrame(
+                    {"residents": row["pop"] / len(pts), "use_rule": "spread over area"},
+                    geometry=pts,
+                    index=range(len(pts)),
+                    crs=crs,
+                )
+            )
+            notes.append(
+                Note(
+                    "note_spread_population",
+                    {
+                        "unit": f"{spec.path} #{int(i) + 1}",
+                        "population": f"{row['pop']:g}",
+                        "points": len(pts),
+                    },
+                )
+            )
+    if not parts:
+        return empty, problems, notes
+    out = pd.concat(parts, ignore_index=True)
+    out = gpd.GeoDataFrame(out, geometry="geometry", crs=crs)
+    out.insert(0, "building_id", np.arange(len(out)))
+    return out.loc[out["residents"] > 0].reset_index(drop=True), problems, notes

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -16,12 +15,9 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from lifecircle.geo.catalog import ServiceCatalog
-from lifecircle.geo.osm import OsmLayers, load_osm
-from lifecircle.geo.residents import ResidentModel, estimate_residents
-from lifecircle.geo.units import assign_units, make_grid
 from lifecircle.i18n import Note
 
-__all__ = ["StudyArea", "facilities_from_osm", "metric_crs_for", "study_area_from_osm"]
+__all__ = ["StudyArea", "facilities_from_osm", "metric_crs_for", "units_at_data_edge"]
 
 log = logging.getLogger(__name__)
 
@@ -148,81 +144,17 @@ def _number(value: Any) -> float:
     return float(m.group()) if m else np.nan
 
 
-def study_area_from_osm(
-    osm: str | Path | OsmLayers,
-    *,
-    catalog: ServiceCatalog,
-    units: gpd.GeoDataFrame | None = None,
-    grid_m: float = 250.0,
-    grid_shape: str = "square",
-    resident_model: ResidentModel | None = None,
-    speed_kmh: float = 4.5,
-    crs: CRS | str | None = None,
-) -> StudyArea:
-    """Build a StudyArea from an OSM extract: streets, buildings and services all from OSM.
-
-    Parameters
-    ----------
-    osm
-        An OSM file (``.osm.pbf``, ``.osm``) or layers already loaded.
-    catalog
-        Which services to look for.
-    units
-        Analysis units (metric CRS or WGS84). Without them, a management grid of
-        ``grid_m`` cells covers the extract.
-    grid_m, grid_shape
-        The generated grid's cell size and shape.
-    resident_model
-        Numbers for resident estimates.
-    speed_kmh
-        Walking speed, to convert thresholds given in minutes.
-    crs
-        The metric CRS; the UTM zone of the data by default.
-    """
-    layers = (
-        osm if isinstance(osm, OsmLayers) else load_osm(osm, feature_filter=catalog.osm_filter())
-    )
-    metric = CRS.from_user_input(crs) if crs is not None else metric_crs_for(layers.extent.centroid)
-    extent = gpd.GeoSeries([layers.extent], crs="EPSG:4326").to_crs(metric).iloc[0]
-    if units is None:
-        units = make_grid(extent, crs=metric, cell_m=grid_m, shape=grid_shape)
-    else:
-        units = units.to_crs(metric)
-
-    buildings = layers.buildings.to_crs(metric)
-    demand = estimate_residents(buildings, landuse=layers.landuse, model=resident_model)
-    demand["unit_id"] = assign_units(demand, units)
-    demand = demand.loc[demand["unit_id"].notna()].reset_index(drop=True)
-    demand.insert(0, "demand_id", [f"b{int(b)}" for b in demand["building_id"]])
-
-    facilities = facilities_from_osm(layers.features, catalog, metric)
-    max_threshold = max(c.threshold(speed_kmh) for c in catalog)
-    edge_units = _units_at_data_edge(units, extent, max_threshold)
-    notes = list(layers.notes)
-    if edge_units:
-        values = {"n": len(edge_units), "total": len(units), "distance": f"{max_threshold:.0f}"}
-        notes.append(Note("note_edge_units", values))
-    return StudyArea(
-        crs=metric,
-        units=units.reset_index(drop=True),
-        demand=demand,
-        facilities=facilities,
-        edges=layers.edges.to_crs(metric),
-        catalog=catalog,
-        extent=extent,
-        sources=[{"role": "osm", "path": layers.source}],
-        notes=notes,
-        edge_units=edge_units,
-    )
-
-
-def _units_at_data_edge(
-    units: gpd.GeoDataFrame, extent: BaseGeometry, buffer_m: float
+def units_at_data_edge(
+    units: gpd.GeoDataFrame, data_area: BaseGeometry, buffer_m: float
 ) -> list[str]:
-    inner = extent.buffer(-buffer_m)
-    inside = (
-        shapely.within(units.geometry.to_numpy(), inner)
-        if not inner.is_empty
-        else np.zeros(len(units), bool)
-    )
+    """Units whose walking surroundings reach beyond the data (facilities there are unknown).
+
+    A unit is at the edge when the area within three quarters of ``buffer_m`` of it is not
+    inside ``data_area`` (the hull of the streets read): streets never quite reach the
+    line the data was cut at, hence the allowance.
+    """
+    if data_area.is_empty:
+        return units["unit_id"].astype(str).tolist()
+    grown = shapely.buffer(units.geometry.to_numpy(), 0.75 * buffer_m)
+    inside = shapely.within(grown, data_area.buffer(1.0))
     return units.loc[~inside, "unit_id"].astype(str).tolist()

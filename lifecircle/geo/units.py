@@ -15,7 +15,10 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["UNIT_COLUMNS", "assign_units", "make_grid"]
+from lifecircle.errors import Problem
+from lifecircle.i18n import Note
+
+__all__ = ["UNIT_COLUMNS", "admin_units", "assign_units", "load_units", "make_grid"]
 
 UNIT_COLUMNS = ["unit_id", "name", "population", "geometry"]
 
@@ -131,3 +134,194 @@ def assign_units(points: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> pd.Series
     )
     first = joined[~joined.index.duplicated(keep="first")]
     return first["unit_id"].reindex(points.index).astype("string")
+
+
+def load_units(
+    path: str,
+    *,
+    id_col: str | None = None,
+    name_col: str | None = None,
+    population_col: str | None = None,
+    encoding: str | None = None,
+    crs: str | int | None = None,
+) -> tuple[gpd.GeoDataFrame, list[Problem], list[Note]]:
+    """Analysis units from a boundary file (GeoJSON, GeoPackage, Shapefile), in WGS84.
+
+    Columns for id, name and known population are taken from the arguments or detected
+    (``id``/``编码``, ``name``/``名称``/``社区``, ``population``/``人口``/``常住人口``).
+    Invalid polygons are repaired (``make_valid``) and reported as notes; problems (no
+    CRS, no polygons, duplicate ids, populations that are not numbers) are returned, not
+    raised, so that every input's problems can be reported together.
+    """
+    from lifecircle.geo.crs import parse_crs, to_wgs84
+    from lifecircle.geo.tables import find_column, parse_numbers, read_table
+
+    problems: list[Problem] = []
+    notes: list[Note] = []
+    frame, _info = read_table(path, encoding=encoding)
+    if not isinstance(frame, gpd.GeoDataFrame):
+        problems.append(
+            Problem(
+                path,
+                "is a table, not a boundary layer",
+                fix="give polygons as GeoJSON, GeoPackage or Shapefile",
+            )
+        )
+        return (
+            gpd.GeoDataFrame(columns=UNIT_COLUMNS, geometry="geometry", crs="EPSG:4326"),
+            problems,
+            notes,
+        )
+    declared = parse_crs(crs, source=path) if crs is not None else None
+    if declared in ("gcj02", "bd09"):
+        coords = shapely.get_coordinates(frame.geometry.to_numpy())
+        lon, lat = to_wgs84(coords[:, 0], coords[:, 1], declared)
+        frame = frame.set_geometry(
+            shapely.set_coordinates(frame.geometry.to_numpy().copy(), np.column_stack([lon, lat])),
+            crs="EPSG:4326",
+        )
+    elif declared is not None:
+        frame = frame.set_crs("EPSG:4326" if declared == "wgs84" else declared, allow_override=True)
+    elif frame.crs is None:
+        problems.append(
+            Problem(
+                path,
+                "the layer has no coordinate system",
+                fix="save it with a CRS, or declare it with --units-crs (e.g. EPSG:4326)",
+            )
+        )
+        frame = frame.set_crs("EPSG:4326")
+    geoms = frame.geometry.to_numpy()
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        rows = ", ".join(str(i + 1) for i in np.flatnonzero(missing)[:5])
+        problems.append(
+            Problem(
+                path,
+                "features without geometry",
+                where=f"features {rows}",
+                fix="delete them or draw their boundary",
+            )
+        )
+    kinds = shapely.get_type_id(geoms)
+    not_poly = ~missing & ~np.isin(kinds, [3, 6, 7])
+    if not_poly.any():
+        rows = ", ".join(str(i + 1) for i in np.flatnonzero(not_poly)[:5])
+        problems.append(
+            Problem(
+                path,
+                "features that are not polygons",
+                where=f"features {rows}",
+                fix="units must be areas (polygons)",
+            )
+        )
+    invalid = ~missing & ~shapely.is_valid(geoms)
+    cols = [c for c in frame.columns if c != "geometry"]
+    id_name = find_column(cols, "id", id_col, source=path)
+    name_name = find_column(cols, "name", name_col, source=path)
+    pop_name = find_column(cols, "population", population_col, source=path)
+    if id_name is None and name_name is not None and not frame[name_name].duplicated().any():
+        ids = frame[name_name].astype(str)
+    elif id_name is not None:
+        ids = frame[id_name].astype(str).str.strip()
+    else:
+        ids = pd.Series([f"U{i + 1}" for i in range(len(frame))], index=frame.index)
+    if invalid.any():
+        for i in np.flatnonzero(invalid)[:20]:
+            notes.append(
+                Note(
+                    "note_repaired_geometry",
+                    {
+                        "source": path,
+                        "unit": ids.iloc[i],
+                        "reason": shapely.is_valid_reason(geoms[i]),
+                    },
+                )
+            )
+        fixed = shapely.make_valid(geoms[invalid])
+        # keep only the polygon parts of what make_valid returns
+        fixed = np.array([_polygonal(g) for g in fixed], dtype=object)
+        geoms = geoms.copy()
+        geoms[invalid] = fixed
+    dup = ids.duplicated(keep=False) & ~missing
+    if dup.any():
+        problems.append(
+            Problem(
+                path,
+                f"duplicate unit ids: {', '.join(sorted(set(ids[dup]))[:8])}",
+                where=f"column {id_name!r}",
+                fix="give each unit its own id",
+            )
+        )
+    population = pd.Series(np.nan, index=frame.index)
+    if pop_name is not None:
+        population = parse_numbers(frame[pop_name])
+        bad = (
+            frame[pop_name].notna()
+            & (frame[pop_name].astype(str).str.strip() != "")
+            & population.isna()
+        )
+        if bad.any():
+            rows = ", ".join(str(i + 1) for i in np.flatnonzero(bad.to_numpy())[:5])
+            problems.append(
+                Problem(
+                    path,
+                    f"population is not a number in column {pop_name!r}",
+                    where=f"features {rows}",
+                    fix="write plain numbers (1234 or 1.2万)",
+                )
+            )
+        negative = population < 0
+        if negative.any():
+            problems.append(
+                Problem(
+                    path,
+                    "negative population",
+                    where=f"column {pop_name!r}",
+                    fix="correct those values",
+                )
+            )
+    units = gpd.GeoDataFrame(
+        {
+            "unit_id": ids.to_numpy(),
+            "name": frame[name_name].astype(str).to_numpy() if name_name else ids.to_numpy(),
+            "population": population.to_numpy(float),
+        },
+        geometry=geoms,
+        crs=frame.crs,
+    )
+    units = units.loc[~missing & ~not_poly].to_crs("EPSG:4326").reset_index(drop=True)
+    return units, problems, notes
+
+
+def _polygonal(geom: BaseGeometry) -> BaseGeometry:
+    """The polygon parts of a geometry (``make_valid`` may return a collection)."""
+    parts = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) in (3, 6)]
+    if not parts:
+        return shapely.Polygon()
+    return shapely.union_all(parts)
+
+
+def admin_units(layers_boundaries: gpd.GeoDataFrame, admin_level: int) -> gpd.GeoDataFrame:
+    """Units from OSM administrative boundaries of one ``admin_level`` (WGS84)."""
+    b = layers_boundaries
+    level = (
+        b["admin_level"].astype(str).str.strip()
+        if "admin_level" in b.columns
+        else pd.Series(dtype=str)
+    )
+    sel = b.loc[
+        (level == str(admin_level)).to_numpy()
+        & b.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    ]
+    names = sel["name"].astype(str) if "name" in sel.columns else pd.Series("", index=sel.index)
+    ids = (
+        sel["osm_id"].astype("Int64").astype(str)
+        if "osm_id" in sel.columns
+        else pd.Series(range(len(sel)), index=sel.index).astype(str)
+    )
+    return gpd.GeoDataFrame(
+        {"unit_id": ids.to_numpy(), "name": names.to_numpy(), "population": np.nan},
+        geometry=sel.geometry.to_numpy(),
+        crs=b.crs,
+    ).reset_index(drop=True)

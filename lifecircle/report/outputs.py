@@ -165,7 +165,9 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def run_record(result: PlanResult, *, command: str) -> dict[str, Any]:
+def run_record(
+    result: PlanResult, *, command: str, plan_doc: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """What a run used and how long it took: the content of ``run.json``."""
     from dataclasses import asdict
 
@@ -181,6 +183,7 @@ def run_record(result: PlanResult, *, command: str) -> dict[str, Any]:
     return {
         "tool": _MARK,
         "command": command,
+        "plan": plan_doc,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
         "inputs": inputs,
@@ -274,6 +277,7 @@ def write_outputs(
     lang: str = "en",
     offline: bool | None = None,
     command: str = "plan",
+    plan_doc: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write the tables, the map and ``run.json`` into ``folder``; return the files."""
     from lifecircle.maps.coverage_map import coverage_map, save_map, tiles_reachable
@@ -296,7 +300,7 @@ def write_outputs(
     m = coverage_map(result, lang=lang, offline=offline)
     save_map(m, folder / "map.html")
     written.append(folder / "map.html")
-    record = run_record(result, command=command)
+    record = run_record(result, command=command, plan_doc=plan_doc)
     (folder / RUN_FILE).write_text(
         json.dumps(record, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8"
     )

@@ -54,7 +54,7 @@ def placement_summary(result: PlanResult, *, lang: str = "en") -> list[str]:
                 lang,
                 n=len(rec.sites),
                 category=result.area.catalog[cid].name(lang),
-                status=r.status,
+                status=tr("status_" + r.status.replace(" ", "_"), lang),
                 gap=gap,
             )
         )

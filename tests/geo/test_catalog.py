@@ -172,3 +172,22 @@ def test_missing_catalog_names_the_choices() -> None:
     with pytest.raises(CatalogError, match="gb50180"):
         load_catalog("nonexistent")
     assert "gb50180" in list_catalogs()
+
+
+@pytest.mark.parametrize("name", ["gb50180", "mofcom", "fifteen-minute-city"])
+def test_every_bundled_catalog_loads_and_finds_helsinki_services(
+    name: str, helsinki_layers
+) -> None:
+    cat = load_catalog(name)
+    assert len(cat) >= 10 and all(c.rules for c in cat)
+    hits = cat.match(helsinki_layers.features)
+    found = set(hits["category"])
+    assert "pharmacy" in found
+    assert len(found) >= len(cat) // 2
+
+
+def test_mofcom_minutes_become_metres_at_the_walking_speed() -> None:
+    cat = load_catalog("mofcom")
+    assert cat["convenience_store"].threshold(4.0) == pytest.approx(5 * 4000 / 60)
+    assert cat["pharmacy"].threshold(4.8) == pytest.approx(8 * 80)
+    assert cat.resolve("早点") == "breakfast" and cat.resolve("菜鸟驿站") == "parcel_point"

@@ -1,0 +1,299 @@
+"""Facilities from the user's own files, merged with those found in OpenStreetMap.
+
+A facility table has coordinates (see :func:`lifecircle.geo.tables.read_points`), a
+category column (or one category for the whole file), and optionally name, id and
+capacity columns. Category labels map to catalog categories by id, Chinese or English
+name, or alias (``幼儿园``, ``Kindergarten``, ``kindergarten`` all work); other labels go
+through a mapping file the user writes (TOML ``"label" = "category_id"`` lines, or a CSV of
+two columns), where ``"ignore"`` drops a label's rows. Labels still unknown are reported,
+with how many rows each has.
+
+Per category, the user's facilities either *replace* OSM's (the default: an official
+list is usually complete where OSM is not) or are *added* to them (OSM facilities within
+25 m of a user facility of the same category are taken to be the same one and dropped).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from lifecircle.errors import InputError, Problem
+from lifecircle.geo.catalog import ServiceCatalog
+from lifecircle.geo.study_area import FACILITY_COLUMNS
+from lifecircle.geo.tables import find_column, parse_numbers, read_points
+
+__all__ = ["FacilityFile", "merge_facilities", "read_category_map", "read_facilities"]
+
+SAME_PLACE_M = 25.0
+IGNORE = "ignore"
+
+
+@dataclass(frozen=True)
+class FacilityFile:
+    """A user's facility file and how to read it.
+
+    Parameters
+    ----------
+    path
+        CSV/TSV, Excel, GeoJSON or GeoPackage.
+    crs
+        Coordinate system of the coordinates: ``wgs84`` (default), ``gcj02``, ``bd09`` or EPSG.
+    encoding
+        Text encoding of a CSV (detected when omitted).
+    category
+        One category id for every row (a file per category); else ``category_col``.
+    category_col, name_col, id_col, capacity_col, lon_col, lat_col
+        Column names; detected from the usual English and Chinese names when omitted.
+    category_map
+        A mapping file for labels the catalog does not know.
+    mode
+        ``"replace"`` or ``"add"`` (see the module docs).
+    sheet
+        Excel sheet (name or number).
+    """
+
+    path: str
+    crs: str | int | None = None
+    encoding: str | None = None
+    category: str | None = None
+    category_col: str | None = None
+    name_col: str | None = None
+    id_col: str | None = None
+    capacity_col: str | None = None
+    lon_col: str | None = None
+    lat_col: str | None = None
+    category_map: str | None = None
+    mode: str = "replace"
+    sheet: str | int | None = None
+
+
+def read_category_map(path: str | Path) -> dict[str, str]:
+    """A user's label -> category id mapping (TOML or two-column CSV).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> f = os.path.join(tempfile.mkdtemp(), "map.toml")
+    >>> text = '"民办幼儿园" = "kindergarten"\\n"餐饮服务" = "ignore"\\n'
+    >>> _ = open(f, "w", encoding="utf-8").write(text)
+    >>> read_category_map(f)
+    {'民办幼儿园': 'kindergarten', '餐饮服务': 'ignore'}
+    """
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise InputError(
+            Problem(str(path), "category mapping file not found", fix="check the path")
+        )
+    if p.suffix.lower() == ".toml":
+        try:
+            doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(
+                Problem(
+                    str(path),
+                    f"not a valid UTF-8 TOML file: {exc}",
+                    fix='write lines like "label" = "category_id"',
+                )
+            ) from None
+        table = doc.get("map", doc)
+        return {str(k): str(v) for k, v in table.items()}
+    from lifecircle.geo.tables import read_table
+
+    frame, _ = read_table(p)
+    if frame.shape[1] < 2:
+        raise InputError(
+            Problem(
+                str(path),
+                "a mapping table needs two columns: label, category id",
+                fix="add the category column",
+            )
+        )
+    return dict(
+        zip(
+            frame.iloc[:, 0].astype(str).str.strip(),
+            frame.iloc[:, 1].astype(str).str.strip(),
+            strict=True,
+        )
+    )
+
+
+def read_facilities(
+    spec: FacilityFile, catalog: ServiceCatalog, *, crs: CRS | str
+) -> tuple[gpd.GeoDataFrame, list[Problem], dict]:
+    """Facilities from a user's file, in the study's metric ``crs``.
+
+    Returns
+    -------
+    (facilities, problems, info)
+        The facilities (``facility_id``, ``category``, ``name``, ``source``, ``capacity``,
+        point), every problem found (not raised), and what was detected.
+    """
+    source = spec.path
+    table = read_points(
+        spec.path,
+        crs=spec.crs,
+        encoding=spec.encoding,
+        lon_col=spec.lon_col,
+        lat_col=spec.lat_col,
+        sheet=spec.sheet,
+    )
+    problems = list(table.problems)
+    frame = table.frame
+    info = dict(table.info)
+    cols = [c for c in frame.columns if c != "geometry"]
+    if spec.mode not in ("replace", "add"):
+        problems.append(Problem(source, f"mode {spec.mode!r} is unknown", fix="use replace or add"))
+    user_map = read_category_map(spec.category_map) if spec.category_map else {}
+    for label, target in user_map.items():
+        if target != IGNORE and target not in catalog:
+            problems.append(
+                Problem(
+                    str(spec.category_map),
+                    f"label {label!r} maps to unknown category {target!r}",
+                    fix=f"use one of {', '.join(catalog.ids)} or ignore",
+                )
+            )
+    if spec.category:
+        if spec.category not in catalog:
+            problems.append(
+                Problem(
+                    source,
+                    f"unknown category {spec.category!r}",
+                    fix=f"use one of {', '.join(catalog.ids)}",
+                )
+            )
+        cats = pd.Series(spec.category, index=frame.index, dtype=object)
+    else:
+        cat_col = find_column(cols, "category", spec.category_col, source=source)
+        if cat_col is None:
+            problems.append(
+                Problem(
+                    source,
+                    "no category column found",
+                    fix="name it category (or 类别), give --category-col, or one category "
+                    f"for the whole file; the columns are: {', '.join(cols)}",
+                )
+            )
+            cats = pd.Series(None, index=frame.index, dtype=object)
+        else:
+            info.setdefault("columns", {})["category"] = cat_col
+            labels = frame[cat_col].astype("string").str.strip()
+            resolved = {
+                lab: (user_map.get(lab) or catalog.resolve(lab)) for lab in labels.dropna().unique()
+            }
+            cats = labels.map(
+                lambda lab: resolved.get(lab) if isinstance(lab, str) else None
+            ).astype(object)
+            unknown = Counter(lab for lab in labels.dropna() if resolved.get(lab) is None)
+            missing = labels.isna()
+            if unknown:
+                listed = "; ".join(f"{lab!r} ({n} rows)" for lab, n in unknown.most_common(12))
+                more = f" and {len(unknown) - 12} more labels" if len(unknown) > 12 else ""
+                problems.append(
+                    Problem(
+                        source,
+                        f"unknown categories: {listed}{more}",
+                        where=f"column {cat_col!r}",
+                        fix='map each label to a category id (or "ignore") '
+                        "in a mapping file given with --category-map",
+                    )
+                )
+            if missing.any():
+                problems.append(
+                    Problem(
+                        source,
+                        "empty category",
+                        where=f"column {cat_col!r}",
+                        fix="fill in the category or delete those rows",
+                    )
+                )
+    keep = cats.notna() & (cats != IGNORE) & frame.geometry.notna()
+    name_col = find_column(cols, "name", spec.name_col, source=source)
+    id_col = find_column(cols, "id", spec.id_col, source=source)
+    cap_col = find_column(cols, "capacity", spec.capacity_col, source=source)
+    capacity = parse_numbers(frame[cap_col]) if cap_col else pd.Series(np.nan, index=frame.index)
+    if cap_col:
+        bad_cap = frame[cap_col].notna() & capacity.isna()
+        if bad_cap.any():
+            rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad_cap.to_numpy())[:5])
+            problems.append(
+                Problem(
+                    source,
+                    f"capacity is not a number in column {cap_col!r}",
+                    where=f"rows {rows}",
+                    fix="write plain numbers",
+                )
+            )
+    stem = Path(source).stem
+    ids = (
+        frame[id_col].astype(str)
+        if id_col
+        else pd.Series([f"{stem}:{i + 2}" for i in range(len(frame))], index=frame.index)
+    )
+    if id_col:
+        dup = ids[keep].duplicated(keep=False)
+        if dup.any():
+            problems.append(
+                Problem(
+                    source,
+                    f"duplicate ids in column {id_col!r}: "
+                    + ", ".join(sorted(set(ids[keep][dup]))[:8]),
+                    fix="give each facility its own id",
+                )
+            )
+    sub = frame.loc[keep]
+    out = gpd.GeoDataFrame(
+        {
+            "facility_id": ids[keep].to_numpy(),
+            "category": cats[keep].to_numpy(),
+            "name": sub[name_col].to_numpy() if name_col else None,
+            "source": Path(source).name,
+            "capacity": capacity[keep].to_numpy(float),
+        },
+        geometry=sub.geometry.to_numpy(),
+        crs="EPSG:4326",
+    ).to_crs(crs)
+    geoms = out.geometry.to_numpy()
+    out.geometry = np.where(shapely.get_type_id(geoms) >= 3, shapely.point_on_surface(geoms), geoms)
+    info["rows"] = len(frame)
+    info["facilities"] = len(out)
+    info["ignored_rows"] = int((cats == IGNORE).sum())
+    return out[FACILITY_COLUMNS], problems, info
+
+
+def merge_facilities(
+    osm: gpd.GeoDataFrame, user: list[tuple[gpd.GeoDataFrame, str]]
+) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
+    """OSM facilities merged with users' files, per category (see the module docs).
+
+    Returns
+    -------
+    (facilities, dropped)
+        The merged facilities, and per category how many OSM facilities were dropped.
+    """
+    parts = [osm]
+    dropped: dict[str, int] = {}
+    for frame, mode in user:
+        for cat in frame["category"].unique():
+            osm_cat = parts[0]["category"] == cat
+            if mode == "replace":
+                gone = osm_cat
+            else:
+                mine = shapely.union_all(
+                    frame.loc[frame["category"] == cat].geometry.buffer(SAME_PLACE_M).to_numpy()
+                )
+                gone = osm_cat & parts[0].geometry.intersects(mine)
+            dropped[cat] = dropped.get(cat, 0) + int(gone.sum())
+            parts[0] = parts[0].loc[~gone.to_numpy()]
+        parts.append(frame)
+    merged = pd.concat(parts, ignore_index=True)
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs=osm.crs), dropped

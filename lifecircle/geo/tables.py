@@ -1,0 +1,384 @@
+"""Reading the tables and layers planners bring: CSV/TSV, Excel, GeoJSON, GeoPackage, Shapefile.
+
+CSV files may be UTF-8, UTF-8 with a byte-order mark, or GBK/GB18030 (Excel on Chinese
+Windows): the encoding is detected (UTF-8 first, then GB18030, a superset of GBK) or
+given. Columns are found by their usual English and Chinese names (``lon``/``lng``/
+``longitude``/``x``/``经度``, ``lat``/``纬度``, a combined ``location`` column of
+``"lon,lat"``, ``category``/``类别``, ``name``/``名称``...) or named by the user. Every
+problem is gathered with its file, row and fix; inputs are only read, never written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from lifecircle.errors import InputError, Problem
+from lifecircle.geo.crs import parse_crs, to_wgs84
+
+__all__ = ["ALIASES", "PointTable", "find_column", "parse_numbers", "read_points", "read_table"]
+
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+GEO_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb")
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    role: tuple(words.split())
+    for role, words in {
+        "lon": "lon lng long longitude x 经度 东经 lon_wgs84 wgs84_lon gcj02_lon bd09_lon",
+        "lat": "lat latitude y 纬度 北纬 lat_wgs84 wgs84_lat gcj02_lat bd09_lat",
+        "location": "location lnglat lonlat 坐标 经纬度 经纬度坐标 位置坐标 coordinates",
+        "category": "category type class kind 类别 类型 分类 设施类型 设施类别 大类 设施分类",
+        "name": "name 名称 名字 设施名称 poi名称 title 社区名称 社区 村居 居委会",
+        "id": "id unit_id facility_id 编号 编码 代码 code poi_id uid 社区编码 社区代码",
+        "capacity": "capacity places beds 学位 学位数 床位 床位数 容量 规模",
+        "population": "population pop residents 人口 常住人口 户籍人口 居民数 人数 人口数",
+    }.items()
+}
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s_\-()（）:：]+", "", str(name).replace("\ufeff", "")).casefold()
+
+
+def find_column(
+    columns: Iterable[Any], role: str, given: str | None = None, *, source: str = "input"
+) -> str | None:
+    """The column playing ``role``: the one the user named, else the first alias found.
+
+    Raises
+    ------
+    InputError
+        When the user named a column that is not there (the message lists the columns).
+
+    Examples
+    --------
+    >>> find_column(["名称", "经度", "纬度"], "lon")
+    '经度'
+    >>> find_column(["Name", "LNG", "Lat"], "lon")
+    'LNG'
+    """
+    cols = [str(c) for c in columns]
+    if given:
+        for c in cols:
+            if c == given or _norm(c) == _norm(given):
+                return c
+        raise InputError(
+            Problem(source, f"no column named {given!r}", fix=f"the columns are: {', '.join(cols)}")
+        )
+    by_norm = {_norm(c): c for c in cols}
+    for alias in ALIASES[role]:
+        if _norm(alias) in by_norm:
+            return by_norm[_norm(alias)]
+    return None
+
+
+def parse_numbers(values: pd.Series) -> pd.Series:
+    """Numbers from text as people write them: ``1,234``, ``1.2万``, `` 56 `` (NaN if not).
+
+    Examples
+    --------
+    >>> parse_numbers(pd.Series(["1,234", "1.5万", "abc", None, "  7 "])).tolist()
+    [1234.0, 15000.0, nan, nan, 7.0]
+    """
+    text = (
+        values.astype("string")
+        .str.strip()
+        .str.replace(",", "", regex=False)
+        .str.replace("，", "", regex=False)
+    )
+    wan = text.str.endswith("万", na=False)
+    text = text.str.removesuffix("万")
+    nums = pd.to_numeric(text, errors="coerce").astype(float)
+    return nums.where(~wan, nums * 10000.0)
+
+
+def _rows(index: Iterable[int], limit: int = 5) -> str:
+    """Spreadsheet row numbers (header = row 1) of some data rows."""
+    rows = [int(i) + 2 for i in index]
+    shown = ", ".join(map(str, rows[:limit]))
+    return f"row{'s' if len(rows) > 1 else ''} {shown}" + (
+        f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    )
+
+
+def _decode(raw: bytes, encoding: str | None, source: str) -> tuple[str, str]:
+    if encoding:
+        try:
+            return raw.decode(encoding), encoding
+        except (UnicodeDecodeError, LookupError) as exc:
+            detail = f"at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else str(exc)
+            raise InputError(
+                Problem(
+                    source,
+                    f"cannot be read as {encoding} ({detail})",
+                    fix="pass the right --encoding (utf-8 or gbk), or leave it out to detect it",
+                )
+            ) from None
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(enc), ("utf-8" if enc == "utf-8-sig" else enc)
+        except UnicodeDecodeError:
+            continue
+    raise InputError(
+        Problem(
+            source,
+            "is neither UTF-8 nor GBK/GB18030 text",
+            fix="save it as UTF-8 CSV, or pass --encoding",
+        )
+    )
+
+
+def read_table(
+    path: str | Path, *, encoding: str | None = None, sheet: str | int | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read a CSV/TSV/Excel table (all values as text) or a vector layer.
+
+    Returns
+    -------
+    (frame, info)
+        A DataFrame (a GeoDataFrame for vector layers) and what was detected
+        (``encoding``, ``delimiter``, ``format``).
+    """
+    p = Path(path).expanduser()
+    source = str(path)
+    if not p.is_file():
+        raise InputError(Problem(source, "file not found", fix="check the path"))
+    suffix = p.suffix.lower()
+    info: dict[str, Any] = {"format": suffix.lstrip(".")}
+    if suffix in TEXT_SUFFIXES:
+        text, enc = _decode(p.read_bytes(), encoding, source)
+        info["encoding"] = enc
+        sample = text[:8192]
+        if suffix == ".tsv":
+            delim = "\t"
+        else:
+            try:
+                delim = csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
+            except csv.Error:
+                delim = ","
+        info["delimiter"] = delim
+        frame = pd.read_csv(
+            io.StringIO(text), sep=delim, dtype=str, keep_default_na=False, na_values=[""]
+        )
+    elif suffix in EXCEL_SUFFIXES:
+        frame = pd.read_excel(p, sheet_name=sheet if sheet is not None else 0, dtype=str)
+    elif suffix in GEO_SUFFIXES:
+        kwargs = {"encoding": encoding} if encoding else {}
+        try:
+            frame = gpd.read_file(p, **kwargs)
+        except Exception as exc:  # pyogrio raises its own DataSourceError
+            raise InputError(
+                Problem(source, f"cannot be read as a vector layer ({exc})", fix="check the file")
+            ) from None
+        info["crs"] = frame.crs.to_string() if frame.crs is not None else None
+    else:
+        raise InputError(
+            Problem(
+                source,
+                f"unknown file type {suffix!r}",
+                fix="use CSV, TSV, Excel (.xlsx), GeoJSON, GeoPackage or Shapefile",
+            )
+        )
+    frame.columns = [str(c).replace("\ufeff", "").strip() for c in frame.columns]
+    if len(frame) == 0:
+        raise InputError(Problem(source, "has no rows", fix="check that the file holds data"))
+    return frame, info
+
+
+@dataclass
+class PointTable:
+    """Points read from a user's file, in WGS84, with what was detected and any problems."""
+
+    frame: gpd.GeoDataFrame
+    source: str
+    info: dict[str, Any] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def read_points(
+    path: str | Path,
+    *,
+    crs: str | int | CRS | None = None,
+    encoding: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    sheet: str | int | None = None,
+) -> PointTable:
+    """Points from a table with coordinate columns, or from a vector layer.
+
+    Tables: coordinates in the declared ``crs`` (default WGS84; ``gcj02``, ``bd09`` or an
+    EPSG code). Vector layers: their own CRS, unless ``gcj02``/``bd09`` is declared (Chinese
+    data saved as GeoJSON still carries the shifted coordinates). Polygons (parcels) keep
+    their polygon; callers take a point inside where they need one.
+
+    Problems (missing columns, text where numbers belong, coordinates out of range or
+    apparently swapped, no CRS) are collected in ``PointTable.problems``, not raised,
+    so that the caller can report every input's problems at once.
+    """
+    source = str(path)
+    frame, info = read_table(path, encoding=encoding, sheet=sheet)
+    system = parse_crs(crs, source=source) if crs is not None else None
+    problems: list[Problem] = []
+    if isinstance(frame, gpd.GeoDataFrame) and "geometry" in frame.columns:
+        gdf = _points_from_layer(frame, system, source, problems)
+    else:
+        gdf = _points_from_columns(
+            frame, system or "wgs84", source, lon_col, lat_col, problems, info
+        )
+    info["crs_declared"] = str(system) if system is not None else None
+    return PointTable(gdf, source, info, problems)
+
+
+def _points_from_layer(
+    frame: gpd.GeoDataFrame, system: str | CRS | None, source: str, problems: list[Problem]
+) -> gpd.GeoDataFrame:
+    geoms = frame.geometry.to_numpy()
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if empty.any():
+        problems.append(
+            Problem(
+                source,
+                "empty geometry",
+                where=_rows(np.flatnonzero(empty)),
+                fix="delete those rows or add their geometry",
+            )
+        )
+    if system in ("gcj02", "bd09"):
+        lonlat = shapely.get_coordinates(geoms[~empty])
+        lon, lat = to_wgs84(lonlat[:, 0], lonlat[:, 1], system)
+        fixed = geoms.copy()
+        fixed[~empty] = shapely.set_coordinates(geoms[~empty].copy(), np.column_stack([lon, lat]))
+        return gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=fixed, crs="EPSG:4326")
+    layer_crs = CRS.from_user_input(system) if isinstance(system, CRS) else frame.crs
+    if layer_crs is None and system in (None, "wgs84"):
+        if system is None and frame.crs is None:
+            problems.append(
+                Problem(
+                    source,
+                    "the layer has no coordinate system",
+                    fix="save it with a CRS, or declare its coordinate system (e.g. EPSG:4326)",
+                )
+            )
+            layer_crs = CRS.from_epsg(4326)
+        else:
+            layer_crs = CRS.from_epsg(4326)
+    gdf = gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs=layer_crs)
+    return gdf.to_crs("EPSG:4326")
+
+
+def _points_from_columns(
+    frame: pd.DataFrame,
+    system: str | CRS,
+    source: str,
+    lon_col: str | None,
+    lat_col: str | None,
+    problems: list[Problem],
+    info: dict[str, Any],
+) -> gpd.GeoDataFrame:
+    cols = list(frame.columns)
+    lon_name = find_column(cols, "lon", lon_col, source=source)
+    lat_name = find_column(cols, "lat", lat_col, source=source)
+    if lon_name and lat_name:
+        x = parse_numbers(frame[lon_name])
+        y = parse_numbers(frame[lat_name])
+        info["columns"] = {"lon": lon_name, "lat": lat_name}
+        bad = x.isna() | y.isna()
+        label = f"columns {lon_name!r}/{lat_name!r}"
+    else:
+        loc = find_column(cols, "location", None, source=source)
+        if loc is None:
+            problems.append(
+                Problem(
+                    source,
+                    "no coordinate columns found",
+                    fix="name them lon/lat (or 经度/纬度), or give --lon-col and --lat-col; "
+                    f"the columns are: {', '.join(cols)}",
+                )
+            )
+            return gpd.GeoDataFrame(
+                frame, geometry=gpd.GeoSeries([None] * len(frame)), crs="EPSG:4326"
+            )
+        parts = frame[loc].astype("string").str.split(r"[,，\s]+", n=1, expand=True, regex=True)
+        parts = parts.reindex(columns=[0, 1])
+        x, y = parse_numbers(parts[0]), parse_numbers(parts[1])
+        info["columns"] = {"location": loc}
+        bad = x.isna() | y.isna()
+        label = f"column {loc!r}"
+    if bad.any():
+        problems.append(
+            Problem(
+                source,
+                f"coordinates missing or not numbers in {label}",
+                where=_rows(np.flatnonzero(bad)),
+                fix="correct or delete those rows",
+            )
+        )
+    xv, yv = x.to_numpy(float), y.to_numpy(float)
+    ok = ~bad.to_numpy()
+    geographic = isinstance(system, str) or (isinstance(system, CRS) and system.is_geographic)
+    if geographic and ok.any():
+        out = ok & ((np.abs(xv) > 180) | (np.abs(yv) > 90))
+        if out.any():
+            swapped = out & (np.abs(yv) <= 180) & (np.abs(xv) <= 90)
+            projected = out & ((np.abs(xv) > 1000) | (np.abs(yv) > 1000))
+            if projected.any():
+                problems.append(
+                    Problem(
+                        source,
+                        "coordinates look like projected metres, not degrees",
+                        where=_rows(np.flatnonzero(projected)),
+                        fix="declare the coordinate system, e.g. --facilities-crs EPSG:32650",
+                    )
+                )
+            flipped = out & ~projected & swapped
+            if flipped.any():
+                problems.append(
+                    Problem(
+                        source,
+                        "coordinates out of range: longitude and latitude look swapped",
+                        where=_rows(np.flatnonzero(flipped)),
+                        fix="swap the columns, or name them with --lon-col/--lat-col",
+                    )
+                )
+            rest = out & ~projected & ~swapped
+            if rest.any():
+                problems.append(
+                    Problem(
+                        source,
+                        "coordinates out of range",
+                        where=_rows(np.flatnonzero(rest)),
+                        fix="correct those coordinates",
+                    )
+                )
+        china = system in ("gcj02", "bd09")
+        if china and ok.any():
+            # latitude-like values in the longitude column and vice versa: swapped columns
+            swapped = ok & (xv >= 0) & (xv < 60) & (yv > 70) & (yv < 140)
+            if swapped.sum() > 0.5 * ok.sum():
+                problems.append(
+                    Problem(
+                        source,
+                        "longitude and latitude look swapped (latitudes above 70 in China)",
+                        where=_rows(np.flatnonzero(swapped)),
+                        fix="swap the columns, or name them with --lon-col/--lat-col",
+                    )
+                )
+    lon = np.full(len(frame), np.nan)
+    lat = np.full(len(frame), np.nan)
+    if ok.any():
+        lo, la = to_wgs84(xv[ok], yv[ok], system)
+        lon[ok], lat[ok] = lo, la
+    geom = np.where(ok, shapely.points(np.column_stack([lon, lat])), None)
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geom, crs="EPSG:4326"), crs="EPSG:4326")
