@@ -19,7 +19,7 @@ import shapely
 from lifecircle.coverage.network import DEFAULT_MAX_SNAP_M, Snap, WalkNetwork
 from lifecircle.geo.catalog import ServiceCatalog
 
-__all__ = ["Access", "access_points", "nearest_facilities"]
+__all__ = ["Access", "access_points", "k_nearest_facilities", "nearest_facilities"]
 
 log = logging.getLogger(__name__)
 
@@ -234,3 +234,51 @@ def nearest_facilities(
         count_within=counts,
         unsnapped_facilities=unsnapped,
     )
+
+
+def k_nearest_facilities(
+    network: WalkNetwork,
+    demand: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    *,
+    k: int,
+    limit_m: float,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    edge_spacing_m: float = 50.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest distinct facilities of each demand point within ``limit_m``.
+
+    Returns
+    -------
+    (distance, facility)
+        ``(n_demand, k)`` arrays, nearest first: walking metres (inf where fewer than
+        ``k`` are within reach) and row positions in ``facilities`` (-1).
+
+    Examples
+    --------
+    >>> from shapely.geometry import LineString, Point
+    >>> crs = "EPSG:32650"
+    >>> street = [LineString([(0, 0), (300, 0)])]
+    >>> edges = gpd.GeoDataFrame({"u": [1], "v": [2]}, geometry=street, crs=crs)
+    >>> net = WalkNetwork.from_edges(edges)
+    >>> fac = gpd.GeoDataFrame(geometry=[Point(0, 0), Point(100, 0), Point(300, 0)], crs=crs)
+    >>> home = gpd.GeoDataFrame(geometry=[Point(120, 5)], crs=crs)
+    >>> d, f = k_nearest_facilities(net, home, fac, k=2, limit_m=1000)
+    >>> d.round(1).tolist(), f.tolist()
+    ([[25.0, 125.0]], [[1, 0]])
+    """
+    pts, fac_of = access_points(facilities, edge_spacing_m=edge_spacing_m)
+    pairs = network.pair_distances(
+        network.snap(pts, max_snap_m=max_snap_m),
+        network.snap(demand, max_snap_m=max_snap_m),
+        limit_m=limit_m,
+    )
+    frame = pd.DataFrame({"t": pairs.target, "f": fac_of[pairs.source], "d": pairs.dist})
+    frame = frame.sort_values(["t", "d", "f"]).drop_duplicates(["t", "f"])  # a facility once
+    frame["rank"] = frame.groupby("t").cumcount()
+    frame = frame.loc[frame["rank"] < k]
+    dist = np.full((len(demand), k), np.inf)
+    which = np.full((len(demand), k), -1, dtype=np.int64)
+    dist[frame["t"].to_numpy(), frame["rank"].to_numpy()] = frame["d"].to_numpy()
+    which[frame["t"].to_numpy(), frame["rank"].to_numpy()] = frame["f"].to_numpy()
+    return dist, which

@@ -258,3 +258,39 @@ def test_rings_loops_and_parallel_streets_equal_networkx() -> None:
     node_ref = np.array([ref.get(n, np.inf) for n in range(net.n_nodes)])
     np.testing.assert_allclose(reach.dist, node_ref, rtol=0, atol=1e-9)
     assert sorted(net.component_size.tolist()) == [3, 6]
+
+
+def test_k_nearest_and_counts_within_equal_the_oracle(helsinki_area, helsinki_network) -> None:
+    """Counts within the threshold and the 3 nearest pharmacies, against networkx."""
+    from lifecircle.coverage.access import access_points, k_nearest_facilities, nearest_facilities
+
+    area, net = helsinki_area, helsinki_network
+    fac = area.facilities.loc[area.facilities["category"] == "pharmacy"].reset_index(drop=True)
+    d, f = k_nearest_facilities(net, area.demand, fac, k=3, limit_m=900)
+    demand = net.snap(area.demand)
+    pts, fac_of = access_points(fac)
+    fsnap = net.snap(pts)
+    G = split_graph(net, {"r": demand, "f": fsnap})
+    per_facility = [
+        oracle_distances(G, "f", np.flatnonzero(fac_of == j), cutoff=900) for j in range(len(fac))
+    ]
+    for i in range(0, len(demand), 7):
+        ref = sorted((r.get(("r", i), np.inf), j) for j, r in enumerate(per_facility))
+        ref = [(dist, j) for dist, j in ref if dist <= 900][:3]
+        got = [(d[i, r], f[i, r]) for r in range(3) if f[i, r] >= 0]
+        assert len(got) == len(ref)
+        for (gd, gj), (rd, rj) in zip(got, ref, strict=True):
+            assert gd == pytest.approx(rd, abs=1e-6)
+            assert gj == rj or gd == pytest.approx(per_facility[gj].get(("r", i), np.inf), abs=1e-6)
+    acc = nearest_facilities(
+        net, area.demand, area.facilities, area.catalog.select(["pharmacy"]), count_within=True
+    )
+    threshold = acc.thresholds_m[0]
+    expect = np.array(
+        [
+            sum(r.get(("r", i), np.inf) <= threshold for r in per_facility)
+            for i in range(len(demand))
+        ]
+    )
+    np.testing.assert_array_equal(acc.count_within[:, 0], expect)
+    assert expect.max() >= 2  # the test covers points with several pharmacies in reach
