@@ -15,9 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 
-from lifecircle.coverage.access import Access, nearest_facilities
-from lifecircle.coverage.network import DEFAULT_MAX_SNAP_M, WalkNetwork
+from lifecircle.coverage.access import Access, access_points, nearest_facilities
+from lifecircle.coverage.catchments import catchments
+from lifecircle.coverage.fca import two_step_fca
+from lifecircle.coverage.gaps import find_gaps
+from lifecircle.coverage.network import DEFAULT_MAX_SNAP_M, Snap, WalkNetwork
+from lifecircle.coverage.scenario import Comparison, scenario_coverage
 from lifecircle.coverage.sites import SiteRecommendation, network_candidates, recommend_sites
 from lifecircle.coverage.tables import DEFAULT_UNIT_SHARE, Coverage, coverage_tables
 from lifecircle.errors import InputError, Problem
@@ -91,6 +97,10 @@ class PlanParams:
     placements: tuple[PlacementSpec, ...] = (PlacementSpec(),)
     time_limit_s: float = 60.0
     count_within: bool = False
+    catchments: bool = True
+    catchment_width_m: float = 40.0
+    gap_link_m: float = 150.0
+    gap_walking: bool = False
 
 
 @dataclass
@@ -104,6 +114,10 @@ class PlanResult:
     coverage: Coverage
     sites: dict[str, SiteRecommendation]
     candidates: gpd.GeoDataFrame
+    catchments: gpd.GeoDataFrame | None = None
+    gaps: gpd.GeoDataFrame | None = None
+    capacity: pd.DataFrame | None = None
+    scenario: Comparison | None = None
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)
 
@@ -200,6 +214,29 @@ def run_plan(
         candidates = gpd.GeoDataFrame(
             {"candidate_id": []}, geometry=gpd.GeoSeries([], crs=area.crs), crs=area.crs
         )
+    with stages("gaps"):
+        gaps = _gaps(access, area, network, params)
+    with stages("capacity"):
+        capacity = _capacity(access, area, network, params)
+    scenario = None
+    if sites:
+        with stages("scenario"):
+            new_sites = {cat: rec.sites for cat, rec in sites.items()}
+            scenario = scenario_coverage(
+                network,
+                access,
+                area.demand,
+                area.units,
+                area.facilities,
+                area.catalog,
+                new_sites,
+                coverage,
+                edge_spacing_m=params.edge_spacing_m,
+            )
+    catchment_frame = None
+    if params.catchments:
+        with stages("catchments"):
+            catchment_frame = _catchments(access, area, network, params, sites)
     return PlanResult(
         area=area,
         params=params,
@@ -208,8 +245,125 @@ def run_plan(
         coverage=coverage,
         sites=sites,
         candidates=candidates,
+        catchments=catchment_frame,
+        gaps=gaps,
+        capacity=capacity,
+        scenario=scenario,
         timings=stages.timings,
         notes=notes,
+    )
+
+
+def _gaps(
+    access: Access, area: StudyArea, network: WalkNetwork, params: PlanParams
+) -> gpd.GeoDataFrame:
+    """Clusters of uncovered residents for every required category that has any."""
+    frames = []
+    for c in area.catalog:
+        if not c.required:
+            continue
+        found = find_gaps(
+            access,
+            area.demand,
+            area.facilities,
+            c.id,
+            link_m=params.gap_link_m,
+            walking=params.gap_walking,
+            network=network,
+        )
+        if len(found):
+            frames.append(found)
+    if not frames:
+        return gpd.GeoDataFrame(
+            {"gap_id": []}, geometry=gpd.GeoSeries([], crs=area.crs), crs=area.crs
+        )
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=area.crs)
+
+
+def _capacity(
+    access: Access, area: StudyArea, network: WalkNetwork, params: PlanParams
+) -> pd.DataFrame | None:
+    """2SFCA places per 1000 residents, per unit, for categories with capacities."""
+    res = area.demand["residents"].to_numpy(float)
+    rows = []
+    for k, cat in enumerate(access.categories):
+        fac = area.facilities.loc[area.facilities["category"] == cat].reset_index(drop=True)
+        if len(fac) == 0 or not fac["capacity"].notna().any():
+            continue
+        score, _ = two_step_fca(
+            network,
+            access.demand_snap,
+            res,
+            fac,
+            threshold_m=float(access.thresholds_m[k]),
+            edge_spacing_m=params.edge_spacing_m,
+            max_snap_m=params.max_snap_m,
+        )
+        frame = pd.DataFrame(
+            {"unit_id": area.demand["unit_id"].astype(str), "w": res, "s": score * res}
+        )
+        grouped = frame.groupby("unit_id")[["w", "s"]].sum()
+        w = grouped["w"].to_numpy()
+        per_1000 = np.divide(
+            1000 * grouped["s"].to_numpy(), w, out=np.full(len(w), np.nan), where=w > 0
+        )
+        rows.append(
+            pd.DataFrame(
+                {
+                    "unit_id": grouped.index,
+                    "category": cat,
+                    "residents": w,
+                    "places_per_1000": per_1000,
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True) if rows else None
+
+
+def _catchments(
+    access: Access,
+    area: StudyArea,
+    network: WalkNetwork,
+    params: PlanParams,
+    sites: dict[str, SiteRecommendation],
+) -> gpd.GeoDataFrame:
+    """Catchments: each category's at its threshold; the first placement category's also at
+    5/10/15 minutes; and what the proposed sites of each placement category would add.
+
+    Columns ``category``, ``kind`` (``existing`` or ``proposed``), ``band_m``, polygon.
+    """
+    pts, fac_of = access_points(area.facilities, edge_spacing_m=params.edge_spacing_m)
+    snaps = network.snap(pts, max_snap_m=params.max_snap_m)
+    cats = (
+        area.facilities["category"].to_numpy()[fac_of] if len(fac_of) else np.empty(0, dtype=object)
+    )
+    focus = next(iter(sites), None)
+    per_min = params.speed_kmh * 1000 / 60
+    frames = []
+
+    def add(src: Snap, points: np.ndarray, cat: str, kind: str, bands: list[float]) -> None:
+        groups = np.full(len(src), cat, dtype=object)
+        found = catchments(
+            network, src, groups, bands, width_m=params.catchment_width_m, source_points=points
+        )
+        frames.append(found.rename(columns={"group": "category"}).assign(kind=kind))
+
+    for k, cat in enumerate(access.categories):
+        bands = [float(access.thresholds_m[k])]
+        if cat == focus:
+            bands += [5 * per_min, 10 * per_min, 15 * per_min]
+        sel = np.flatnonzero(cats == cat)
+        if len(sel):
+            add(snaps.take(sel), pts[sel], cat, "existing", bands)
+        if cat in sites and len(sites[cat].sites):
+            new = sites[cat].sites.geometry.to_numpy()
+            add(network.snap(new, max_snap_m=params.max_snap_m), new, cat, "proposed", bands[:1])
+    if not frames:
+        empty: dict[str, list[object]] = {"category": [], "kind": [], "band_m": []}
+        return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=area.crs), crs=area.crs)
+    out = pd.concat(frames, ignore_index=True)
+    return gpd.GeoDataFrame(
+        out[["category", "kind", "band_m", "geometry"]], geometry="geometry", crs=area.crs
     )
 
 

@@ -119,3 +119,40 @@ def test_map_is_self_contained(demo_run) -> None:
     assert "<script src=" not in html and 'rel="stylesheet" href=' not in html
     assert "OpenStreetMap contributors" in html
     assert (out / "map.html").stat().st_size < 5_000_000
+
+
+def test_scenario_gains_equal_the_placement_gains(demo_run) -> None:
+    result, out = demo_run
+    rec = next(iter(result.sites.values()))
+    scen = result.scenario
+    assert scen is not None
+    row = scen.overall.set_index("category").loc[rec.category]
+    # a fresh search with the new sites finds exactly the residents placement promised
+    assert row["residents_gained"] == pytest.approx(rec.sites["new_residents"].sum(), rel=1e-9)
+    assert row["share_after"] > row["share_before"]
+    others = scen.overall.loc[scen.overall["category"] != rec.category]
+    assert (others["residents_gained"].abs() < 1e-9).all()
+    saved = read(out, "scenario_overall.csv").set_index("category")
+    assert saved.loc[rec.category, "residents_gained"] == pytest.approx(
+        row["residents_gained"], rel=1e-5
+    )
+
+
+def test_gaps_and_catchments_reach_the_result_and_the_outputs(demo_run) -> None:
+    result, out = demo_run
+    gaps = read(out, "gaps.csv")
+    assert len(gaps) == len(result.gaps) > 0
+    res = result.area.demand["residents"].to_numpy()
+    for cat, grp in result.gaps.groupby("category"):
+        k = result.access.column(cat)
+        uncovered = res[~result.access.covered[:, k]].sum()
+        assert grp["residents"].sum() == pytest.approx(
+            uncovered
+        )  # every uncovered resident in one gap
+        assert (grp["rank"].to_numpy() == np.arange(1, len(grp) + 1)).all()
+    cats = result.catchments
+    existing = cats.loc[cats["kind"] == "existing"]
+    assert set(existing["category"]) == set(result.area.facilities["category"])
+    proposed = cats.loc[cats["kind"] == "proposed"]
+    assert set(proposed["category"]) == set(result.sites)  # what the new sites would reach
+    assert cats.geometry.is_valid.all() and (cats.area > 0).all()

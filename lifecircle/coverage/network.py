@@ -31,7 +31,15 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 
 from lifecircle.coverage.snapping import EdgeIndex, Snap, as_points
 
-__all__ = ["DEFAULT_MAX_SNAP_M", "Located", "NodeReach", "PairDistances", "Snap", "WalkNetwork"]
+__all__ = [
+    "DEFAULT_MAX_SNAP_M",
+    "Located",
+    "NodeReach",
+    "PairDistances",
+    "Search",
+    "Snap",
+    "WalkNetwork",
+]
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +151,7 @@ class WalkNetwork:
             else np.asarray(names, dtype=object)
         )
         self._contract()
-        self._indexes: dict[bool, EdgeIndex] = {}
+        self._indexes: dict[tuple[bool, bool], EdgeIndex] = {}
 
     # ------------------------------------------------------------------ contraction
     def _contract(self) -> None:
@@ -224,21 +232,31 @@ class WalkNetwork:
         self.node_chain[h_end[canon][inner_end]] = chain_id[inner_end]
         self.node_pos[h_end[canon][inner_end]] = (off[canon] + h_len[canon])[inner_end]
 
+        # Dead ends (junctions at the end of one chain only) lead nowhere: searches skip
+        # them, and points on their chain are reached through the chain's other end.
         nj = len(self.junctions)
-        keep = self.chain_a != self.chain_b
-        rows = np.concatenate([self.chain_a[keep], self.chain_b[keep]])
-        cols = np.concatenate([self.chain_b[keep], self.chain_a[keep]])
+        ends = np.bincount(self.chain_a, minlength=nj) + np.bincount(self.chain_b, minlength=nj)
+        dead = ends == 1
+        both = dead[self.chain_a] & dead[self.chain_b]  # a lone street: keep one end
+        dead[self.chain_a[both]] = False
+        self.search_id = np.full(nj, -1, dtype=np.int64)
+        self.search_id[~dead] = np.arange(int((~dead).sum()))
+        ns = int((~dead).sum())
+        sa, sb = self.search_id[self.chain_a], self.search_id[self.chain_b]
+        keep = (sa != sb) & (sa >= 0) & (sb >= 0)
+        rows = np.concatenate([sa[keep], sb[keep]])
+        cols = np.concatenate([sb[keep], sa[keep]])
         w = np.concatenate([self.chain_len[keep], self.chain_len[keep]])
         order = np.lexsort((w, cols, rows))  # keep the shortest of parallel chains
         rows, cols, w = rows[order], cols[order], w[order]
         first_pair = np.ones(len(rows), dtype=bool)
         first_pair[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
         rows, cols, w = rows[first_pair], cols[first_pair], w[first_pair]
-        itype = np.int32 if nj < 2**30 else np.int64
-        self._indptr = np.searchsorted(rows, np.arange(nj + 1)).astype(itype)
+        itype = np.int32 if ns < 2**30 else np.int64
+        self._indptr = np.searchsorted(rows, np.arange(ns + 1)).astype(itype)
         self._indices = cols.astype(itype)
         self._data = w.astype(float)
-        self.csr = sp.csr_matrix((self._data, self._indices, self._indptr), shape=(nj, nj))
+        self.csr = sp.csr_matrix((self._data, self._indices, self._indptr), shape=(ns, ns))
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -386,11 +404,30 @@ class WalkNetwork:
         )
 
     # ------------------------------------------------------------------ snapping
-    def _index(self, ground_only: bool) -> EdgeIndex:
-        if ground_only not in self._indexes:
-            idx = np.flatnonzero(self.ground) if ground_only else np.arange(self.n_edges)
-            self._indexes[ground_only] = EdgeIndex(self.geometry[idx], idx)
-        return self._indexes[ground_only]
+    SMALL_PIECE_NODES = 50
+
+    def _in_small_piece(self) -> np.ndarray:
+        """Edges on pieces of the network too small to be more than a mapping gap.
+
+        A piece is small below ``SMALL_PIECE_NODES`` nodes and a tenth of the largest
+        piece (so that a small network as a whole is never small).
+        """
+        size = self.component_size[self.component[self.u]]
+        largest = int(self.component_size.max()) if len(self.component_size) else 0
+        return size < min(self.SMALL_PIECE_NODES, largest / 10.0)
+
+    def _index(self, tier: tuple[bool, bool]) -> EdgeIndex:
+        """The snapping index of one tier: (ground level only, connected pieces only)."""
+        if tier not in self._indexes:
+            ground, connected = tier
+            mask = np.ones(self.n_edges, dtype=bool)
+            if ground:
+                mask &= self.ground
+            if connected:
+                mask &= ~self._in_small_piece()
+            idx = np.flatnonzero(mask)
+            self._indexes[tier] = EdgeIndex(self.geometry[idx], idx)
+        return self._indexes[tier]
 
     def snap(
         self, points: Any, *, max_snap_m: float = DEFAULT_MAX_SNAP_M, ground_only: bool = True
@@ -407,6 +444,11 @@ class WalkNetwork:
         ground_only
             Snap to ground-level edges; a point falls back to a bridge or tunnel only when
             no ground-level edge is within ``max_snap_m``.
+
+        Points join the connected network before small disconnected pieces (fewer than
+        ``SMALL_PIECE_NODES`` nodes and a tenth of the largest piece: usually paths drawn
+        without their link to the street): a point joins such a piece only when nothing
+        larger is within ``max_snap_m``, and then reaches nothing off it.
         """
         arr = (
             np.asarray(points) if not isinstance(points, gpd.GeoDataFrame | gpd.GeoSeries) else None
@@ -424,12 +466,20 @@ class WalkNetwork:
         edge = np.full(n, -1, dtype=np.int64)
         t = np.zeros(n)
         dist = np.full(n, np.nan)
-        passes = [True, False] if ground_only and self.ground.any() else [False]
-        for ground in passes:
+        # tiers, tried in order: a point joins the first that has an edge within reach
+        small = self._in_small_piece()
+        if ground_only:
+            tiers = [(True, True), (True, False), (False, True), (False, False)]
+        else:
+            tiers = [(False, True), (False, False)]
+        tiers = [
+            t for t in tiers if (not t[0] or self.ground.any()) and (not t[1] or small.any())
+        ] or [(False, False)]
+        for tier in tiers:
             todo = np.flatnonzero(valid & (edge < 0))
             if len(todo) == 0:
                 break
-            e, tt, d = self._index(ground).nearest(xy[todo], max_snap_m)
+            e, tt, d = self._index(tier).nearest(xy[todo], max_snap_m)
             hit = e >= 0
             edge[todo[hit]], t[todo[hit]], dist[todo[hit]] = e[hit], tt[hit], d[hit]
         return Snap(edge, t, dist)
@@ -475,45 +525,60 @@ class WalkNetwork:
 
     # ------------------------------------------------------------------ searches
     def _with_sources(self, src: Located, idx: np.ndarray) -> sp.csr_matrix:
-        """The junction graph plus one virtual node per source, joined to its chain's ends."""
-        nj, m = self.n_junctions, len(idx)
+        """The search graph plus one virtual node per source, joined to its chain's live ends."""
+        ns, m = self.csr.shape[0], len(idx)
         c = src.chain[idx]
-        a, b = self.chain_a[c], self.chain_b[c]
+        a, b = self.search_id[self.chain_a[c]], self.search_id[self.chain_b[c]]
         L = self.chain_len[c]
         wa = src.access[idx] + src.s[idx]
         wb = src.access[idx] + (L - src.s[idx])
-        loop = a == b
+        loop = self.chain_a[c] == self.chain_b[c]
         wa[loop] = wb[loop] = np.minimum(wa[loop], wb[loop])
-        cols = np.empty(2 * m, dtype=self._indices.dtype)
-        cols[0::2], cols[1::2] = a, b
-        data = np.empty(2 * m)
-        data[0::2], data[1::2] = wa, wb
-        step = np.arange(1, m + 1, dtype=self._indptr.dtype)
-        indptr = np.concatenate([self._indptr, self._indptr[-1] + 2 * step])
+        use_b = (b >= 0) & ~loop  # a loop's two ends are one junction: one edge is enough
+        count = (a >= 0).astype(np.int64) + use_b
+        cols = np.concatenate([a, b])[np.concatenate([a >= 0, use_b])]
+        data = np.concatenate([wa, wb])[np.concatenate([a >= 0, use_b])]
+        order = np.argsort(
+            np.concatenate([np.flatnonzero(a >= 0), np.flatnonzero(use_b)]), kind="stable"
+        )
+        cols, data = cols[order], data[order]
+        indptr = np.concatenate(
+            [self._indptr, self._indptr[-1] + np.cumsum(count).astype(self._indptr.dtype)]
+        )
         return sp.csr_matrix(
-            (np.concatenate([self._data, data]), np.concatenate([self._indices, cols]), indptr),
-            shape=(nj + m, nj + m),
+            (
+                np.concatenate([self._data, data]),
+                np.concatenate([self._indices, cols.astype(self._indices.dtype)]),
+                indptr,
+            ),
+            shape=(ns + m, ns + m),
         )
 
     def _junction_reach(self, src: Located, limit_m: float) -> tuple[np.ndarray, np.ndarray]:
-        nj = self.n_junctions
+        """Distance and nearest source of every junction (dead ends get inf)."""
+        nj, ns = self.n_junctions, self.csr.shape[0]
+        jdist = np.full(nj, np.inf)
+        jsrc = np.full(nj, -1, dtype=np.int64)
         valid = np.flatnonzero(src.chain >= 0)
         if len(valid) == 0:
-            return np.full(nj, np.inf), np.full(nj, -1, dtype=np.int64)
+            return jdist, jsrc
         A = self._with_sources(src, valid)
         dist, _pred, origin = dijkstra(
             A,
             directed=True,
-            indices=nj + np.arange(len(valid)),
+            indices=ns + np.arange(len(valid)),
             min_only=True,
             limit=limit_m,
             return_predecessors=True,
         )
-        origin = origin[:nj]
-        who = np.full(nj, -1, dtype=np.int64)
-        hit = origin >= nj
-        who[hit] = valid[origin[hit] - nj]
-        return dist[:nj], who
+        origin = origin[:ns]
+        who = np.full(ns, -1, dtype=np.int64)
+        hit = origin >= ns
+        who[hit] = valid[origin[hit] - ns]
+        live = self.search_id >= 0
+        jdist[live] = dist[self.search_id[live]]
+        jsrc[live] = who[self.search_id[live]]
+        return jdist, jsrc
 
     def _compose(
         self, jdist: np.ndarray, jsrc: np.ndarray, src: Located, tgt: Located, limit_m: float
@@ -570,20 +635,23 @@ class WalkNetwork:
         direct = src.access[si] + tgt.access[tj] + np.abs(src.s[si] - tgt.s[tj])
         return si, tj, direct
 
-    def reach(self, sources: Points, *, limit_m: float = np.inf) -> NodeReach:
-        """One multi-source search: every node's distance to its nearest source.
+    def search(self, sources: Points, *, limit_m: float = np.inf) -> Search:
+        """One multi-source search from all ``sources`` at once, to ask about any points after.
 
         Parameters
         ----------
         sources
-            Snapped sources; unsnapped ones are ignored.
+            Snapped (or located) sources; unsnapped ones are ignored.
         limit_m
-            Stop at this distance (nodes farther away get inf).
+            Stop at this distance (farther points get inf).
         """
         src = self.locate(sources)
         jdist, jsrc = self._junction_reach(src, limit_m)
-        dist, who = self._compose(jdist, jsrc, src, self._node_positions(), limit_m)
-        return NodeReach(dist, who)
+        return Search(self, src, jdist, jsrc, limit_m)
+
+    def reach(self, sources: Points, *, limit_m: float = np.inf) -> NodeReach:
+        """Every node's distance to its nearest source (one multi-source search)."""
+        return self.search(sources, limit_m=limit_m).nodes()
 
     def distances(
         self, sources: Points, targets: Points, *, limit_m: float = np.inf
@@ -598,22 +666,21 @@ class WalkNetwork:
             Distances in metres (inf when none is within ``limit_m``, the target is not
             snapped, or no source is on its piece of the network) and source indices (-1).
         """
-        src = self.locate(sources)
-        jdist, jsrc = self._junction_reach(src, limit_m)
-        return self._compose(jdist, jsrc, src, self.locate(targets), limit_m)
+        return self.search(sources, limit_m=limit_m).to(targets)
 
     def _reach_each(
         self, src: Located, limit_m: float, max_bytes: float
     ) -> Iterator[tuple[np.ndarray, sp.csr_matrix]]:
+        """Bounded searches from each source, a chunk at a time: (sources, chunk x search nodes)."""
         valid = np.flatnonzero(src.chain >= 0)
-        nj = self.n_junctions
-        chunk = int(max(1, min(len(valid), max_bytes // (8 * (nj + 1) * 2)))) if len(valid) else 1
+        ns = self.csr.shape[0]
+        chunk = int(max(1, min(len(valid), max_bytes // (8 * (ns + 1) * 2)))) if len(valid) else 1
         for start in range(0, len(valid), chunk):
             idx = valid[start : start + chunk]
             A = self._with_sources(src, idx)
-            D = dijkstra(A, directed=True, indices=nj + np.arange(len(idx)), limit=limit_m)[:, :nj]
+            D = dijkstra(A, directed=True, indices=ns + np.arange(len(idx)), limit=limit_m)[:, :ns]
             r, c = np.nonzero(np.isfinite(D))
-            yield idx, sp.csr_matrix((D[r, c], (r, c)), shape=(len(idx), nj))
+            yield idx, sp.csr_matrix((D[r, c], (r, c)), shape=(len(idx), ns))
 
     def pair_distances(
         self, sources: Points, targets: Points, *, limit_m: float, max_bytes: float = 256e6
@@ -628,14 +695,18 @@ class WalkNetwork:
         t_ok = np.flatnonzero(tgt.chain >= 0)
         c = tgt.chain[t_ok]
         # junction -> attached targets, with the walk from the junction to the target
-        att_node = np.concatenate([self.chain_a[c], self.chain_b[c]])
+        att_node = np.concatenate(
+            [self.search_id[self.chain_a[c]], self.search_id[self.chain_b[c]]]
+        )
         att_target = np.concatenate([t_ok, t_ok])
         s = tgt.s[t_ok]
         att_cost = tgt.access[t_ok][None, :] + np.stack([s, self.chain_len[c] - s])
         att_cost = att_cost.ravel()
+        live = att_node >= 0  # through live chain ends only
+        att_node, att_target, att_cost = att_node[live], att_target[live], att_cost[live]
         order = np.argsort(att_node, kind="stable")
         att_node, att_target, att_cost = att_node[order], att_target[order], att_cost[order]
-        att_ptr = np.searchsorted(att_node, np.arange(self.n_junctions + 1))
+        att_ptr = np.searchsorted(att_node, np.arange(self.csr.shape[0] + 1))
         parts_s, parts_t, parts_d = [], [], []
         for idx, M in self._reach_each(src, limit_m, max_bytes):
             rows = np.repeat(np.arange(M.shape[0]), np.diff(M.indptr))
@@ -666,6 +737,33 @@ class WalkNetwork:
             first[1:] = (ss[1:] != ss[:-1]) | (tt[1:] != tt[:-1])
             ss, tt, dd = ss[first], tt[first], dd[first]
         return PairDistances(ss, tt, dd, len(sources), len(targets))
+
+
+@dataclass(frozen=True)
+class Search:
+    """The result of one multi-source search, from which any points' distances follow."""
+
+    network: WalkNetwork
+    sources: Located
+    junction_dist: np.ndarray
+    junction_source: np.ndarray
+    limit_m: float
+
+    def to(self, targets: Points) -> tuple[np.ndarray, np.ndarray]:
+        """Walking distance from the nearest source to each target, and which source."""
+        net = self.network
+        return net._compose(
+            self.junction_dist,
+            self.junction_source,
+            self.sources,
+            net.locate(targets),
+            self.limit_m,
+        )
+
+    def nodes(self) -> NodeReach:
+        """Walking distance from the nearest source to every node."""
+        dist, who = self.to(self.network._node_positions())
+        return NodeReach(dist, who)
 
 
 def _reversed(

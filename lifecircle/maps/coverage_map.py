@@ -222,6 +222,10 @@ def coverage_map(
     )
     unit_layer.add_to(m)
 
+    # ------------------------------------------------------------- catchments and gaps
+    _band_layer(m, result, cat_id, lang)
+    _gap_layer(m, result, cat_id, lang)
+
     # ------------------------------------------------------------- facilities
     fac = area.facilities
     served = _served(result)
@@ -247,6 +251,7 @@ def coverage_map(
             name=f"<span style='color:{colour}'>●</span> {catalog[cid].name(lang)} ({len(sel)})",
             show=cid == cat_id,
         )
+        _catchment(result, cid, "existing", colour, lang).add_to(group)  # its walking reach
         folium.GeoJson(
             _features(sub, fprops),
             marker=folium.CircleMarker(
@@ -319,12 +324,14 @@ def coverage_map(
         star = f"<span style='color:{SITE_COLOUR}'>★</span>"
         name = catalog[rec.category].name(lang)
         label = f"{star} {tr('proposed_sites', lang)}: {name} ({len(sprops)})"
+        site_group = folium.FeatureGroup(name=label, show=True)
+        _catchment(result, rec.category, "proposed", SITE_COLOUR, lang).add_to(site_group)
         folium.GeoJson(
             _features(s_ll, sprops),
-            name=label,
             marker=folium.Marker(),
             on_each_feature=folium.JsCode("lcBindSite"),
-        ).add_to(m)
+        ).add_to(site_group)
+        site_group.add_to(m)
 
     # ------------------------------------------------------------- study-area edge
     folium.GeoJson(
@@ -348,6 +355,126 @@ def _root(m: folium.Map) -> Figure:
     root = m.get_root()
     assert isinstance(root, Figure)
     return root
+
+
+BAND_COLOURS = ["#08519c", "#3182bd", "#6baed6", "#bdd7e7"]
+
+
+def _catchment(result: PlanResult, cat: str, kind: str, colour: str, lang: str) -> folium.GeoJson:
+    """One category's catchment at its threshold, existing or proposed (empty if none)."""
+    frame = result.catchments
+    k = result.access.column(cat)
+    threshold = float(result.access.thresholds_m[k])
+    if frame is not None and len(frame):
+        rows = frame.loc[
+            (frame["category"] == cat) & (frame["kind"] == kind) & (frame["band_m"] == threshold)
+        ]
+    else:
+        rows = gpd.GeoDataFrame(
+            {"band_m": []}, geometry=gpd.GeoSeries([], crs=result.area.crs), crs=result.area.crs
+        )
+    label = tr(
+        "walk_reach" if kind == "existing" else "walk_reach_new",
+        lang,
+        category=result.area.catalog[cat].name(lang),
+        metres=f"{threshold:.0f}",
+    )
+    props = [{"label": label} for _ in range(len(rows))]
+    return folium.GeoJson(
+        _features(_to_wgs84(rows, simplify_m=3.0), props),
+        style_function=lambda f: {
+            "fillColor": colour,
+            "color": colour,
+            "weight": 1,
+            "fillOpacity": 0.15,
+        },
+        on_each_feature=folium.JsCode("lcBindLabel"),
+    )
+
+
+def _band_layer(m: folium.Map, result: PlanResult, cat_id: str, lang: str) -> None:
+    """The focus category's catchment in 5/10/15-minute bands, as a layer of its own."""
+    frame = result.catchments
+    if frame is None or len(frame) == 0:
+        return
+    k = result.access.column(cat_id)
+    own = frame.loc[
+        (frame["category"] == cat_id)
+        & (frame["kind"] == "existing")
+        & (frame["band_m"] != result.access.thresholds_m[k])
+    ]
+    if len(own) == 0:
+        return
+    own = own.sort_values("band_m", ascending=False)
+    minutes = own["band_m"].to_numpy() / (result.params.speed_kmh * 1000 / 60)
+    props = [
+        {
+            "label": tr("walk_minutes", lang, minutes=round(float(mn)), metres=f"{b:.0f}"),
+            "colour": BAND_COLOURS[i % len(BAND_COLOURS)],
+        }
+        for i, (b, mn) in enumerate(zip(own["band_m"], minutes, strict=True))
+    ]
+    folium.GeoJson(
+        _features(_to_wgs84(own, simplify_m=3.0), props),
+        name=f"{tr('catchments', lang)}: {result.area.catalog[cat_id].name(lang)} (5/10/15 min)",
+        style_function=lambda f: {
+            "fillColor": f["properties"]["colour"],
+            "color": f["properties"]["colour"],
+            "weight": 1,
+            "fillOpacity": 0.15,
+        },
+        on_each_feature=folium.JsCode("lcBindLabel"),
+        show=False,
+    ).add_to(m)
+
+
+def _gap_layer(m: folium.Map, result: PlanResult, cat_id: str, lang: str) -> None:
+    """Clusters of uncovered residents of the focus category, outlined and ranked."""
+    gaps = result.gaps
+    if gaps is None or len(gaps) == 0:
+        return
+    own = gaps.loc[gaps["category"] == cat_id]
+    if len(own) == 0:
+        return
+    ll = _to_wgs84(own, simplify_m=2.0)
+    fac_names = result.area.facilities.set_index("facility_id")["name"]
+    fac_names = fac_names[~fac_names.index.duplicated()]
+    props = [
+        {
+            "rank": int(r),
+            "res": _num(res, 0),
+            "units": str(u),
+            "nearest": (
+                None
+                if f is None
+                else str(fac_names.get(f) if isinstance(fac_names.get(f), str) else f)
+            ),
+            "d": _num(d, 0),
+            "limit": float(result.access.limits_m[result.access.column(cat_id)]),
+        }
+        for r, res, u, f, d in zip(
+            own["rank"],
+            own["residents"],
+            own["units"],
+            own["nearest_facility"],
+            own["nearest_m"],
+            strict=True,
+        )
+    ]
+    folium.GeoJson(
+        _features(ll, props),
+        name=f"{tr('gaps', lang)}: {result.area.catalog[cat_id].name(lang)} ({len(own)})",
+        style_function=lambda f: {
+            "fill": True,
+            "fillColor": "#e31a1c",
+            "fillOpacity": 0.05,
+            "color": "#b10026",
+            "weight": 1.5,
+            "dashArray": "4 3",
+        },
+        on_each_feature=folium.JsCode("lcBindGap"),
+        show=False,
+    ).add_to(m)
 
 
 def _served(result: PlanResult) -> np.ndarray:
@@ -380,12 +507,14 @@ def _decorate(
     overall = result.coverage.overall.set_index("category")
     keys = (
         "unit residents no_residents complete_share category coverage median_distance_m missing "
-        "missing_none distance_m new_residents cumulative_share street units_gaining"
+        "missing_none distance_m new_residents cumulative_share street units_gaining units "
+        "uncovered_residents nearest_facility"
     )
     labels = {key: tr(key, lang) for key in keys.split()}
     labels["none_in_reach"] = tr("none_in_reach", lang, limit="{limit}")
     labels["nearest_at"] = tr("nearest_at", lang, distance="{distance}")
     labels["proposed_site"] = tr("proposed_site", lang, rank="{rank}")
+    labels["gap"] = tr("gap", lang, rank="{rank}")
     lc = {
         "cats": [
             {

@@ -74,3 +74,12 @@ function lcBindSite(feature, layer) {
   layer.bindTooltip(LC.t.proposed_site.replace("{rank}", p.rank));
   layer.bindPopup(lcSitePopup(p), LC_POPUP);
 }
+function lcBindLabel(feature, layer) { layer.bindTooltip(lcEsc(feature.properties.label), {sticky: true}); }
+function lcGapPopup(p) {
+  return "<div class='lc-popup'><b>" + LC.t.gap.replace("{rank}", p.rank) + "</b><br>" +
+    LC.t.uncovered_residents + ": " + Math.round(p.res).toLocaleString() + "<br>" +
+    LC.t.units + ": " + lcEsc(p.units) + "<br>" +
+    LC.t.nearest_facility + ": " + (p.nearest ? lcEsc(p.nearest) + " (" + lcFmtDist(p.d, p.limit) + ")" : lcFmtDist(null, p.limit)) +
+    "</div>";
+}
+function lcBindGap(feature, layer) { layer.bindPopup(lcGapPopup(feature.properties), LC_POPUP); }

@@ -25,6 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -270,6 +271,19 @@ def sites_table(result: PlanResult) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
 
 
+def gaps_table(result: PlanResult) -> pd.DataFrame:
+    """Clusters of uncovered residents, with their centres in WGS84."""
+    gaps = result.gaps
+    assert gaps is not None
+    centre = gpd.GeoSeries(gpd.points_from_xy(gaps["x"], gaps["y"]), crs=gaps.crs).to_crs(
+        "EPSG:4326"
+    )
+    frame = pd.DataFrame(gaps.drop(columns=["geometry", "x", "y"]))
+    frame["lon"] = centre.x.round(6).to_numpy()
+    frame["lat"] = centre.y.round(6).to_numpy()
+    return frame
+
+
 def write_outputs(
     result: PlanResult,
     folder: Path,
@@ -292,6 +306,14 @@ def write_outputs(
         "access.csv": access_table(result),
         "sites.csv": sites_table(result),
     }
+    if result.gaps is not None and len(result.gaps):
+        tables["gaps.csv"] = gaps_table(result)
+    if result.capacity is not None:
+        tables["capacity_by_unit.csv"] = result.capacity
+    if result.scenario is not None:
+        tables["scenario_overall.csv"] = result.scenario.overall
+        tables["scenario_by_unit.csv"] = result.scenario.by_unit
+        tables["scenario_completeness.csv"] = result.scenario.completeness
     for name, frame in tables.items():
         write_csv(frame, folder / name)
         written.append(folder / name)

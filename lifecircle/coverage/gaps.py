@@ -1,0 +1,147 @@
+"""Gaps: where uncovered residents live, grouped into places a planner can act on.
+
+For one category, the residents not within its threshold are grouped into contiguous
+clusters: two resident points belong to the same cluster when they are within
+``link_m`` of each other, as the crow flies (default) or walking. Each cluster reports its
+residents, its (residents-weighted) centre, the units it touches and the nearest
+existing facility, and clusters are ranked by residents.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from lifecircle.coverage.access import Access
+from lifecircle.coverage.network import WalkNetwork
+
+__all__ = ["find_gaps"]
+
+
+def find_gaps(
+    access: Access,
+    demand: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    category: str,
+    *,
+    link_m: float = 150.0,
+    walking: bool = False,
+    network: WalkNetwork | None = None,
+    min_residents: float = 0.0,
+) -> gpd.GeoDataFrame:
+    """Clusters of uncovered residents for ``category``, largest first.
+
+    Parameters
+    ----------
+    access, demand, facilities
+        The access result and the frames it was computed for.
+    category
+        The category id.
+    link_m
+        Resident points closer than this belong to one cluster.
+    walking
+        Measure ``link_m`` along the network (needs ``network``) instead of straight.
+    min_residents
+        Leave out clusters with fewer residents.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``gap_id``, ``category``, ``rank``, ``residents``, ``points``, ``units`` (ids,
+        comma-separated), ``nearest_facility`` (id), ``nearest_m`` (the shortest walk from
+        any of its residents to an existing facility; inf when none is within reach),
+        ``median_m``, the cluster's outline (buffered hull of its points) as geometry and
+        its centre in ``x`` and ``y``.
+    """
+    k = access.column(category)
+    unc = np.flatnonzero(~access.covered[:, k])
+    cols = [
+        "gap_id",
+        "category",
+        "rank",
+        "residents",
+        "points",
+        "units",
+        "nearest_facility",
+        "nearest_m",
+        "median_m",
+        "x",
+        "y",
+    ]
+    if len(unc) == 0:
+        return gpd.GeoDataFrame(
+            {c: [] for c in cols}, geometry=gpd.GeoSeries([], crs=demand.crs), crs=demand.crs
+        )
+    xy = shapely.get_coordinates(demand.geometry.to_numpy()[unc])
+    if walking:
+        if network is None:
+            raise ValueError("walking links need the network")
+        snap = access.demand_snap.take(unc)
+        pairs = network.pair_distances(snap, snap, limit_m=link_m)
+        rows, cols_ = pairs.source, pairs.target
+    else:
+        pairs_arr = cKDTree(xy).query_pairs(link_m, output_type="ndarray")
+        rows, cols_ = pairs_arr[:, 0], pairs_arr[:, 1]
+    graph = sp.coo_matrix((np.ones(len(rows)), (rows, cols_)), shape=(len(unc), len(unc)))
+    _, label = connected_components(graph, directed=False)
+    res = demand["residents"].to_numpy(float)[unc]
+    units = demand["unit_id"].astype(str).to_numpy()[unc]
+    dist = access.distance_m[unc, k]
+    fac = access.facility[unc, k]
+    fac_ids = facilities["facility_id"].astype(str).to_numpy()
+    frame = pd.DataFrame(
+        {
+            "label": label,
+            "res": res,
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "unit": units,
+            "d": dist,
+            "f": fac,
+        }
+    )
+    out = []
+    geoms = []
+    for _, grp in frame.groupby("label", sort=False):
+        total = float(grp["res"].sum())
+        if total < min_residents:
+            continue
+        w = grp["res"].to_numpy()
+        cx, cy = (
+            np.average(grp["x"], weights=w) if total > 0 else grp["x"].mean(),
+            np.average(grp["y"], weights=w) if total > 0 else grp["y"].mean(),
+        )
+        best = grp["d"].to_numpy().argmin()
+        near = grp["f"].to_numpy()[best]
+        d_sorted = np.sort(grp["d"].to_numpy())
+        out.append(
+            {
+                "category": category,
+                "residents": total,
+                "points": len(grp),
+                "units": ", ".join(sorted(set(grp["unit"]))),
+                "nearest_facility": fac_ids[near] if near >= 0 else None,
+                "nearest_m": float(grp["d"].to_numpy()[best]),
+                "median_m": float(d_sorted[len(d_sorted) // 2]),
+                "x": float(cx),
+                "y": float(cy),
+            }
+        )
+        pts = shapely.multipoints(grp[["x", "y"]].to_numpy())
+        geoms.append(shapely.convex_hull(pts).buffer(25.0))
+    if not out:
+        return gpd.GeoDataFrame(
+            {c: [] for c in cols}, geometry=gpd.GeoSeries([], crs=demand.crs), crs=demand.crs
+        )
+    gaps = gpd.GeoDataFrame(out, geometry=geoms, crs=demand.crs)
+    gaps = gaps.sort_values(["residents", "points"], ascending=False, kind="stable").reset_index(
+        drop=True
+    )
+    gaps.insert(0, "rank", np.arange(1, len(gaps) + 1))
+    gaps.insert(0, "gap_id", [f"{category}-{i}" for i in gaps["rank"]])
+    return gaps

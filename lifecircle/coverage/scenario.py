@@ -1,0 +1,150 @@
+"""Scenarios: the coverage tables again with proposed sites added, and the differences.
+
+Only the categories that receive new sites are searched again (existing facilities plus
+the new ones); every table is then recomputed, and :func:`compare_coverage` lines up the
+before and after values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from lifecircle.coverage.access import Access, access_points
+from lifecircle.coverage.network import WalkNetwork
+from lifecircle.coverage.tables import Coverage, coverage_tables
+from lifecircle.geo.catalog import ServiceCatalog
+
+__all__ = ["Comparison", "compare_coverage", "with_new_sites"]
+
+
+def with_new_sites(
+    network: WalkNetwork,
+    access: Access,
+    demand: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    sites: dict[str, gpd.GeoDataFrame],
+    *,
+    edge_spacing_m: float = 50.0,
+) -> tuple[Access, gpd.GeoDataFrame]:
+    """Access with the proposed sites added as facilities of their categories.
+
+    Returns
+    -------
+    (access, facilities)
+        The new access result, and the facilities with the sites appended
+        (``source="proposed"``), to which its facility indices refer.
+    """
+    extra = []
+    for cat, frame in sites.items():
+        if len(frame) == 0:
+            continue
+        extra.append(
+            gpd.GeoDataFrame(
+                {
+                    "facility_id": [f"new:{cat}:{r}" for r in frame["rank"]],
+                    "category": cat,
+                    "name": [f"proposed {r}" for r in frame["rank"]],
+                    "source": "proposed",
+                    "capacity": np.nan,
+                },
+                geometry=frame.geometry.to_numpy(),
+                crs=facilities.crs,
+            )
+        )
+    if not extra:
+        return access, facilities
+    all_fac = gpd.GeoDataFrame(
+        pd.concat([facilities, *extra], ignore_index=True), geometry="geometry", crs=facilities.crs
+    )
+    dist = access.distance_m.copy()
+    nearest = access.facility.copy()
+    pts, fac_of = access_points(all_fac, edge_spacing_m=edge_spacing_m)
+    snaps = network.snap(pts, max_snap_m=access.max_snap_m)
+    target = network.locate(access.demand_snap)
+    cats = all_fac["category"].to_numpy()[fac_of]
+    for cat in sites:
+        k = access.column(cat)
+        sel = np.flatnonzero(cats == cat)
+        d, w = network.distances(snaps.take(sel), target, limit_m=float(access.limits_m[k]))
+        dist[:, k] = d
+        nearest[:, k] = np.where(w >= 0, fac_of[sel][np.maximum(w, 0)], -1)
+    return replace(access, distance_m=dist, facility=nearest), all_fac
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Coverage before and after a scenario, side by side."""
+
+    overall: pd.DataFrame
+    """Per category: share of residents and of units covered, before, after, change."""
+    by_unit: pd.DataFrame
+    """Per unit and category whose coverage changed: residents covered before and after."""
+    completeness: pd.DataFrame
+    """Per level: share of residents in a complete life circle, before and after."""
+
+
+def compare_coverage(before: Coverage, after: Coverage) -> Comparison:
+    """Line up two sets of coverage tables of the same study."""
+    b, a = before.overall.set_index("category"), after.overall.set_index("category")
+    overall = pd.DataFrame(
+        {
+            "category": b.index,
+            "share_before": b["share"].to_numpy(),
+            "share_after": a.loc[b.index, "share"].to_numpy(),
+            "covered_before": b["covered_residents"].to_numpy(),
+            "covered_after": a.loc[b.index, "covered_residents"].to_numpy(),
+            "units_covered_before": b["units_covered"].to_numpy(),
+            "units_covered_after": a.loc[b.index, "units_covered"].to_numpy(),
+        }
+    )
+    overall["share_change"] = overall["share_after"] - overall["share_before"]
+    overall["residents_gained"] = overall["covered_after"] - overall["covered_before"]
+    keys = ["unit_id", "category"]
+    ub = before.by_unit.set_index(keys)
+    ua = after.by_unit.set_index(keys)
+    by_unit = pd.DataFrame(
+        {
+            "residents": ub["residents"],
+            "covered_before": ub["covered_residents"],
+            "covered_after": ua.loc[ub.index, "covered_residents"],
+            "share_before": ub["share"],
+            "share_after": ua.loc[ub.index, "share"],
+        }
+    ).reset_index()
+    by_unit["residents_gained"] = by_unit["covered_after"] - by_unit["covered_before"]
+    by_unit = by_unit.loc[by_unit["residents_gained"].abs() > 1e-9].reset_index(drop=True)
+    cb = before.completeness_overall.set_index("level")
+    ca = after.completeness_overall.set_index("level")
+    completeness = pd.DataFrame(
+        {
+            "level": cb.index,
+            "share_before": cb["share_complete"].to_numpy(),
+            "share_after": ca.loc[cb.index, "share_complete"].to_numpy(),
+        }
+    )
+    completeness["share_change"] = completeness["share_after"] - completeness["share_before"]
+    return Comparison(overall, by_unit, completeness)
+
+
+def scenario_coverage(
+    network: WalkNetwork,
+    access: Access,
+    demand: gpd.GeoDataFrame,
+    units: pd.DataFrame,
+    facilities: gpd.GeoDataFrame,
+    catalog: ServiceCatalog,
+    sites: dict[str, gpd.GeoDataFrame],
+    before: Coverage,
+    *,
+    edge_spacing_m: float = 50.0,
+) -> Comparison:
+    """Coverage with the proposed sites, compared with ``before``."""
+    after_access, _ = with_new_sites(
+        network, access, demand, facilities, sites, edge_spacing_m=edge_spacing_m
+    )
+    after = coverage_tables(after_access, demand, units, catalog, unit_share=before.unit_share)
+    return compare_coverage(before, after)
