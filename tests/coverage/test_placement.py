@@ -98,3 +98,31 @@ def test_greedy_is_exact_when_sets_are_disjoint() -> None:
     sets = sp.csr_matrix(np.eye(5, dtype=bool))
     w = np.array([5.0, 1.0, 4.0, 2.0, 3.0])
     assert greedy_cover(CoverageProblem(sets, w), p=3).tolist() == [0, 2, 4]
+
+
+def test_maximal_covering_equals_spopt_with_cbc_on_helsinki(
+    helsinki_area, helsinki_network
+) -> None:
+    """A medium instance from real walking distances: our optimum equals spopt's MCLP (CBC)."""
+    import pulp
+    from spopt.locate import MCLP
+
+    net = helsinki_network
+    rng = np.random.default_rng(11)
+    xy = np.vstack(
+        [np.asarray(g.coords[0]) for g in net.geometry[rng.choice(net.n_edges, 120, replace=False)]]
+    )
+    demand = helsinki_area.demand
+    weights = rng.integers(1, 500, len(demand)).astype(float)
+    pairs = net.pair_distances(net.snap(xy), net.snap(demand), limit_m=400.0)
+    problem = CoverageProblem(pairs.to_csr(), weights)
+    ours = MaximalCovering(6).solve(problem)
+    cost = np.full((len(demand), len(xy)), 1e9)
+    cost[pairs.target, pairs.source] = pairs.dist
+    model = MCLP.from_cost_matrix(cost, weights, service_radius=400.0, p_facilities=6).solve(
+        pulp.PULP_CBC_CMD(msg=False)
+    )
+    assert pulp.LpStatus[model.problem.status] == "Optimal"
+    assert ours.status == "optimal"
+    assert ours.covered == pytest.approx(pulp.value(model.problem.objective))
+    assert problem.sets.nnz > 1000 and problem.n_candidates == 120  # a real instance, not a toy
