@@ -102,6 +102,21 @@ def cli() -> None:
     default=None,
     help="Map without / with web tiles (default: online when the tile server answers).",
 )
+@click.option(
+    "--tiles",
+    default="osm",
+    show_default=True,
+    help="Base map: osm, none, amap (GCJ-02) or a tile URL.",
+)
+@click.option(
+    "--map-category", help="The category whose coverage colours the map (default: the placement's)."
+)
+@click.option(
+    "--map-measure",
+    type=click.Choice(["coverage", "completeness"]),
+    default="coverage",
+    show_default=True,
+)
 @click.option("--force", is_flag=True, help="Replace an earlier lifecircle output in --out.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors.")
 @click.option("--verbose", "-v", is_flag=True, help="Print debugging details.")
@@ -111,6 +126,9 @@ def demo(
     catalog: str,
     grid_m: float,
     offline: bool | None,
+    tiles: str,
+    map_category: str | None,
+    map_measure: str,
     force: bool,
     quiet: bool,
     verbose: bool,
@@ -128,6 +146,7 @@ def demo(
             catalog=catalog,
             grid_m=grid_m,
             offline=offline,
+            map_options={"tiles": tiles, "category": map_category, "measure": map_measure},
             progress=printer,
         )
     finally:
@@ -250,6 +269,9 @@ def _flags_to_doc(opts: dict) -> dict:
         doc["outputs"]["lang"] = opts["lang"]
     if opts.get("offline") is not None:
         doc["outputs"]["offline"] = opts["offline"]
+    for key in ("tiles", "map_category", "map_measure"):
+        if opts.get(key):
+            doc["outputs"][key] = opts[key]
     return {k: v for k, v in doc.items() if v not in ({}, None)}
 
 
@@ -307,6 +329,13 @@ def _merge(base: dict, over: dict) -> dict:
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--lang", type=click.Choice(LANGS), help="Language of outputs and messages.")
 @click.option("--offline/--online", default=None, help="Map without / with web tiles.")
+@click.option("--tiles", help="Base map: osm, none, amap (GCJ-02) or a tile URL.")
+@click.option("--map-category", help="The category whose coverage colours the map.")
+@click.option(
+    "--map-measure",
+    type=click.Choice(["coverage", "completeness"]),
+    help="What colours the map's units.",
+)
 @click.option("--force", is_flag=True, help="Replace an earlier lifecircle output in --out.")
 @click.option(
     "--inspect", is_flag=True, help="Only load and check the inputs, and print what was found."
@@ -361,6 +390,7 @@ def plan(
             force=force,
             offline=config.outputs.offline,
             plan_doc=config.model_dump(mode="json"),
+            map_options=config.map_options(),
             progress=printer,
         )
     finally:

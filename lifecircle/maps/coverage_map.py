@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -23,9 +24,12 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from branca.element import Element, Figure, MacroElement
+from folium.plugins import FastMarkerCluster
 from jinja2 import Template
 
+from lifecircle.geo.crs import wgs84_to_gcj02
 from lifecircle.i18n import tr
+from lifecircle.maps.basemaps import base_map
 
 if TYPE_CHECKING:
     from lifecircle.pipeline import PlanResult
@@ -38,6 +42,7 @@ CATEGORY_COLOURS = [
     "#e6550d", "#31a354", "#756bb1", "#636363", "#969696", "#9c9ede", "#cedb9c", "#e7ba52",
 ]  # fmt: skip
 SITE_COLOUR = "#6a00a8"
+CLUSTER_ABOVE = 80  # a category with more facilities than this is clustered
 NO_DATA = "#bdbdbd"
 WGS84 = "EPSG:4326"
 _PRECISION = 1e-5  # degrees, about 1 m
@@ -73,15 +78,26 @@ def _num(x: Any, digits: int = 1) -> float | None:
     return round(v, digits) if math.isfinite(v) else None
 
 
-def _to_wgs84(gdf: gpd.GeoDataFrame, *, simplify_m: float = 0.0) -> gpd.GeoDataFrame:
-    out = gdf
-    if simplify_m > 0:
-        out = out.copy()
-        out.geometry = out.geometry.simplify(simplify_m, preserve_topology=True)
-    out = out.to_crs(WGS84)
-    out = out.copy()
-    out.geometry = shapely.set_precision(out.geometry.to_numpy(), _PRECISION)
-    return out
+@dataclass(frozen=True)
+class _Display:
+    """How geometry is drawn: WGS84, or shifted to GCJ-02 to match Chinese commercial tiles."""
+
+    gcj02: bool = False
+
+    def frame(self, gdf: gpd.GeoDataFrame, *, simplify_m: float = 0.0) -> gpd.GeoDataFrame:
+        """``gdf`` simplified (metres), in display coordinates, rounded to about 1 m."""
+        out = gdf
+        if simplify_m > 0:
+            out = out.copy()
+            out.geometry = out.geometry.simplify(simplify_m, preserve_topology=True)
+        out = out.to_crs(WGS84).copy()
+        geoms = out.geometry.to_numpy()
+        if self.gcj02 and len(geoms):
+            geoms = shapely.transform(
+                geoms, lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1]))
+            )
+        out.geometry = shapely.set_precision(geoms, _PRECISION)
+        return out
 
 
 def _features(gdf: gpd.GeoDataFrame, props: list[dict[str, Any]]) -> dict[str, Any]:
@@ -138,8 +154,10 @@ def coverage_map(
     level
         With ``measure="completeness"``: ``"all"`` or a level such as ``"15min"``.
     tiles
-        ``"osm"`` (OpenStreetMap tiles), ``None`` (a plain background), or a tile URL
-        template (``https://.../{z}/{x}/{y}.png``).
+        ``"osm"`` (OpenStreetMap tiles), ``"none"`` (a plain background), ``"amap"``
+        (Gaode, GCJ-02: the overlays are shifted to match), or a tile URL template
+        (``https://.../{z}/{x}/{y}.png``; Baidu's are refused, see
+        :mod:`lifecircle.maps.basemaps`).
     offline
         Leave out the tile layer whatever ``tiles`` says (the page then needs no network).
     """
@@ -148,8 +166,12 @@ def coverage_map(
     catalog = area.catalog
     cat = catalog[cat_id]
     k = result.access.column(cat_id)
-    units = _to_wgs84(area.units, simplify_m=2.0)
-    extent_ll = gpd.GeoSeries([area.extent], crs=area.crs).to_crs(WGS84)
+    if measure not in ("coverage", "completeness"):
+        raise ValueError(f"unknown map measure {measure!r}: use coverage or completeness")
+    basemap = None if offline else base_map(tiles)
+    disp = _Display(gcj02=bool(basemap and basemap.gcj02))
+    units = disp.frame(area.units, simplify_m=2.0)
+    extent_ll = disp.frame(gpd.GeoDataFrame(geometry=[area.extent], crs=area.crs))
     minx, miny, maxx, maxy = extent_ll.total_bounds
     m = folium.Map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
@@ -160,18 +182,14 @@ def coverage_map(
     )
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     used_osm = any(str(s.get("role")) == "osm" for s in area.sources)
-    if tiles and not offline:
-        if tiles == "osm":
-            folium.TileLayer(
-                "OpenStreetMap",
-                name="OpenStreetMap",
-                attr=tr("osm_attribution", lang),
-                control=False,
-            ).add_to(m)
-        else:
-            folium.TileLayer(
-                tiles, name="tiles", attr=tr("data_source", lang), control=False
-            ).add_to(m)
+    if basemap is not None:
+        folium.TileLayer(
+            basemap.url,
+            name=basemap.name,
+            attr=basemap.attribution,
+            subdomains=basemap.subdomains,
+            control=False,
+        ).add_to(m)
 
     # ------------------------------------------------------------- units
     by_unit = result.coverage.by_unit
@@ -223,15 +241,15 @@ def coverage_map(
     unit_layer.add_to(m)
 
     # ------------------------------------------------------------- catchments and gaps
-    _band_layer(m, result, cat_id, lang)
-    _gap_layer(m, result, cat_id, lang)
+    _band_layer(m, result, cat_id, lang, disp)
+    _gap_layer(m, result, cat_id, lang, disp)
 
     # ------------------------------------------------------------- facilities
     fac = area.facilities
     served = _served(result)
     fac_pts = fac.copy()
     fac_pts.geometry = shapely.point_on_surface(fac.geometry.to_numpy())
-    fac_ll = _to_wgs84(fac_pts)
+    fac_ll = disp.frame(fac_pts)
     for i, cid in enumerate(catalog.ids):
         sel = np.flatnonzero(fac_ll["category"].to_numpy() == cid)
         if len(sel) == 0:
@@ -251,26 +269,33 @@ def coverage_map(
             name=f"<span style='color:{colour}'>●</span> {catalog[cid].name(lang)} ({len(sel)})",
             show=cid == cat_id,
         )
-        _catchment(result, cid, "existing", colour, lang).add_to(group)  # its walking reach
-        folium.GeoJson(
-            _features(sub, fprops),
-            marker=folium.CircleMarker(
-                radius=6,
-                weight=1.5,
-                color="#ffffff",
-                fill=True,
-                fill_color=colour,
-                fill_opacity=0.95,
-            ),
-            on_each_feature=folium.JsCode("lcBindFacility"),
-        ).add_to(group)
+        _catchment(result, cid, "existing", colour, lang, disp).add_to(group)  # its walking reach
+        if len(sel) > CLUSTER_ABOVE:  # many: clustered, markers made in the browser
+            rows = [
+                [round(g.y, 6), round(g.x, 6), p["name"] or p["id"], p["cat"], p["served"], colour]
+                for g, p in zip(sub.geometry, fprops, strict=True)
+            ]
+            FastMarkerCluster(rows, callback="lcClusterMarker", control=False).add_to(group)
+        else:
+            folium.GeoJson(
+                _features(sub, fprops),
+                marker=folium.CircleMarker(
+                    radius=6,
+                    weight=1.5,
+                    color="#ffffff",
+                    fill=True,
+                    fill_color=colour,
+                    fill_opacity=0.95,
+                ),
+                on_each_feature=folium.JsCode("lcBindFacility"),
+            ).add_to(group)
         group.add_to(m)
 
     # ------------------------------------------------------------- uncovered residents
     demand = area.demand
     unc = ~result.access.covered[:, k]
     if unc.any():
-        d_ll = _to_wgs84(demand.loc[unc])
+        d_ll = disp.frame(demand.loc[unc])
         dist = result.access.distance_m[unc, k]
         res = demand["residents"].to_numpy()[unc]
         rprops = [
@@ -302,7 +327,7 @@ def coverage_map(
     for rec in result.sites.values():
         if len(rec.sites) == 0:
             continue
-        s_ll = _to_wgs84(rec.sites)
+        s_ll = disp.frame(rec.sites)
         sprops = [
             {
                 "rank": int(r),
@@ -325,7 +350,7 @@ def coverage_map(
         name = catalog[rec.category].name(lang)
         label = f"{star} {tr('proposed_sites', lang)}: {name} ({len(sprops)})"
         site_group = folium.FeatureGroup(name=label, show=True)
-        _catchment(result, rec.category, "proposed", SITE_COLOUR, lang).add_to(site_group)
+        _catchment(result, rec.category, "proposed", SITE_COLOUR, lang, disp).add_to(site_group)
         folium.GeoJson(
             _features(s_ll, sprops),
             marker=folium.Marker(),
@@ -360,7 +385,9 @@ def _root(m: folium.Map) -> Figure:
 BAND_COLOURS = ["#08519c", "#3182bd", "#6baed6", "#bdd7e7"]
 
 
-def _catchment(result: PlanResult, cat: str, kind: str, colour: str, lang: str) -> folium.GeoJson:
+def _catchment(
+    result: PlanResult, cat: str, kind: str, colour: str, lang: str, disp: _Display
+) -> folium.GeoJson:
     """One category's catchment at its threshold, existing or proposed (empty if none)."""
     frame = result.catchments
     k = result.access.column(cat)
@@ -381,7 +408,7 @@ def _catchment(result: PlanResult, cat: str, kind: str, colour: str, lang: str) 
     )
     props = [{"label": label} for _ in range(len(rows))]
     return folium.GeoJson(
-        _features(_to_wgs84(rows, simplify_m=3.0), props),
+        _features(disp.frame(rows, simplify_m=3.0), props),
         style_function=lambda f: {
             "fillColor": colour,
             "color": colour,
@@ -392,7 +419,7 @@ def _catchment(result: PlanResult, cat: str, kind: str, colour: str, lang: str) 
     )
 
 
-def _band_layer(m: folium.Map, result: PlanResult, cat_id: str, lang: str) -> None:
+def _band_layer(m: folium.Map, result: PlanResult, cat_id: str, lang: str, disp: _Display) -> None:
     """The focus category's catchment in 5/10/15-minute bands, as a layer of its own."""
     frame = result.catchments
     if frame is None or len(frame) == 0:
@@ -415,7 +442,7 @@ def _band_layer(m: folium.Map, result: PlanResult, cat_id: str, lang: str) -> No
         for i, (b, mn) in enumerate(zip(own["band_m"], minutes, strict=True))
     ]
     folium.GeoJson(
-        _features(_to_wgs84(own, simplify_m=3.0), props),
+        _features(disp.frame(own, simplify_m=3.0), props),
         name=f"{tr('catchments', lang)}: {result.area.catalog[cat_id].name(lang)} (5/10/15 min)",
         style_function=lambda f: {
             "fillColor": f["properties"]["colour"],
@@ -428,7 +455,7 @@ def _band_layer(m: folium.Map, result: PlanResult, cat_id: str, lang: str) -> No
     ).add_to(m)
 
 
-def _gap_layer(m: folium.Map, result: PlanResult, cat_id: str, lang: str) -> None:
+def _gap_layer(m: folium.Map, result: PlanResult, cat_id: str, lang: str, disp: _Display) -> None:
     """Clusters of uncovered residents of the focus category, outlined and ranked."""
     gaps = result.gaps
     if gaps is None or len(gaps) == 0:
@@ -436,7 +463,7 @@ def _gap_layer(m: folium.Map, result: PlanResult, cat_id: str, lang: str) -> Non
     own = gaps.loc[gaps["category"] == cat_id]
     if len(own) == 0:
         return
-    ll = _to_wgs84(own, simplify_m=2.0)
+    ll = disp.frame(own, simplify_m=2.0)
     fac_names = result.area.facilities.set_index("facility_id")["name"]
     fac_names = fac_names[~fac_names.index.duplicated()]
     props = [

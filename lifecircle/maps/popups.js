@@ -83,3 +83,11 @@ function lcGapPopup(p) {
     "</div>";
 }
 function lcBindGap(feature, layer) { layer.bindPopup(lcGapPopup(feature.properties), LC_POPUP); }
+/* A facility marker in a cluster: row = [lat, lon, name, category, served, colour]. */
+function lcClusterMarker(row) {
+  var icon = L.divIcon({html: "<div class='lc-dot' style='background:" + row[5] + "'></div>",
+    className: "lc-dot-icon", iconSize: [14, 14], iconAnchor: [7, 7]});
+  var marker = L.marker(new L.LatLng(row[0], row[1]), {icon: icon});
+  marker.bindPopup(lcFacilityPopup({name: row[2], cat: row[3], served: row[4]}), LC_POPUP);
+  return marker;
+}

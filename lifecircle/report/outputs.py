@@ -292,8 +292,12 @@ def write_outputs(
     offline: bool | None = None,
     command: str = "plan",
     plan_doc: dict[str, Any] | None = None,
+    map_options: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write the tables, the map and ``run.json`` into ``folder``; return the files."""
+    from urllib.parse import urlparse
+
+    from lifecircle.maps.basemaps import base_map
     from lifecircle.maps.coverage_map import coverage_map, save_map, tiles_reachable
 
     cov = result.coverage
@@ -317,9 +321,13 @@ def write_outputs(
     for name, frame in tables.items():
         write_csv(frame, folder / name)
         written.append(folder / name)
+    options = dict(map_options or {})
     if offline is None:
-        offline = not tiles_reachable()
-    m = coverage_map(result, lang=lang, offline=offline)
+        chosen = base_map(options.get("tiles", "osm"))
+        offline = chosen is None or not tiles_reachable(
+            urlparse(chosen.url).netloc.replace("{s}", "a")
+        )
+    m = coverage_map(result, lang=lang, offline=offline, **options)
     save_map(m, folder / "map.html")
     written.append(folder / "map.html")
     record = run_record(result, command=command, plan_doc=plan_doc)
