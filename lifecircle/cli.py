@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from pathlib import Path
 
 import click
-from rich.status import Status
+from rich.progress import Progress, TaskID
 
-from lifecircle.errors import LifecircleError
+from lifecircle.errors import InternalError, LifecircleError
 from lifecircle.i18n import LANGS, tr
 
 __all__ = ["cli", "main"]
@@ -22,7 +23,8 @@ log = logging.getLogger("lifecircle")
 
 
 class _Printer:
-    """Stage progress on stderr (rich), quiet or verbose."""
+    """Stage progress on stderr: a rich progress bar per stage (a moving bar for stages
+    that cannot tell how far they are), the time each took; nothing when quiet."""
 
     def __init__(self, lang: str, quiet: bool) -> None:
         from rich.console import Console
@@ -30,26 +32,44 @@ class _Printer:
         self.lang = lang
         self.quiet = quiet
         self.console = Console(stderr=True, highlight=False)
-        self._status: Status | None = None
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
 
-    def __call__(self, event: str, stage: str, seconds: float | None) -> None:
+    def _progress(self) -> Progress:
+        from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        if self._bar is None:
+            self._bar = Progress(
+                SpinnerColumn(finished_text="[green]✓[/green]"),
+                TextColumn("{task.description}"),
+                BarColumn(bar_width=30),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=False,
+            )
+            self._bar.start()
+        return self._bar
+
+    def __call__(self, event: str, stage: str, value: float | None) -> None:
         if self.quiet:
             return
         label = tr(f"stage_{stage}", self.lang)
+        bar = self._progress()
         if event == "start":
-            self._status = self.console.status(label + " …")
-            self._status.start()
+            self._task = bar.add_task(label, total=None)
+        elif self._task is None:
+            return
+        elif event == "step":
+            bar.update(self._task, total=1.0, completed=float(value or 0.0))
         else:
-            if self._status is not None:
-                self._status.stop()
-                self._status = None
-            done = tr("stage_done", self.lang, stage=label, seconds=seconds or 0.0)
-            self.console.print(f"[green]✓[/green] {done}")
+            done = tr("stage_done", self.lang, stage=label, seconds=value or 0.0)
+            bar.update(self._task, description=done, total=1.0, completed=1.0)
+            self._task = None
 
     def stop(self) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:
@@ -272,6 +292,10 @@ def _flags_to_doc(opts: dict) -> dict:
     for key in ("tiles", "map_category", "map_measure"):
         if opts.get(key):
             doc["outputs"][key] = opts[key]
+    if opts.get("formats"):
+        doc["outputs"]["formats"] = list(dict.fromkeys(opts["formats"]))
+    if opts.get("no_catchments"):
+        doc["analysis"]["catchments"] = False
     return {k: v for k, v in doc.items() if v not in ({}, None)}
 
 
@@ -330,6 +354,14 @@ def _merge(base: dict, over: dict) -> dict:
 @click.option("--lang", type=click.Choice(LANGS), help="Language of outputs and messages.")
 @click.option("--offline/--online", default=None, help="Map without / with web tiles.")
 @click.option("--tiles", help="Base map: osm, none, amap (GCJ-02) or a tile URL.")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(["map", "csv", "xlsx", "gpkg", "html"]),
+    help="An output to write (repeatable; default: all). run.json is always written.",
+)
+@click.option("--no-catchments", is_flag=True, help="Skip the catchment polygons (faster).")
 @click.option("--map-category", help="The category whose coverage colours the map.")
 @click.option(
     "--map-measure",
@@ -391,6 +423,8 @@ def plan(
             offline=config.outputs.offline,
             plan_doc=config.model_dump(mode="json"),
             map_options=config.map_options(),
+            formats=config.outputs.formats,
+            title=config.title,
             progress=printer,
         )
     finally:
@@ -485,13 +519,32 @@ def catalog_show(name: str, lang: str, speed_kmh: float) -> None:
     click.echo(cat.to_frame(lang=lang, speed_kmh=speed_kmh).to_string(index=False))
 
 
+def _lang_of(args: list[str]) -> str:
+    """The ``--lang`` given on the command line (messages before parsing use it too)."""
+    for i, a in enumerate(args):
+        value = a.split("=", 1)[1] if a.startswith("--lang=") else None
+        if a == "--lang" and i + 1 < len(args):
+            value = args[i + 1]
+        if value in LANGS:
+            return value
+    return "en"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the command, turn user errors into exit code 2."""
+    """Entry point: run the command; exit code 2 for a user error, 1 for an internal one."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    lang = _lang_of(args)
     try:
-        cli.main(args=argv, prog_name="lifecircle", standalone_mode=False)
+        cli.main(args=args, prog_name="lifecircle", standalone_mode=False)
     except LifecircleError as exc:
-        click.echo(f"{tr('error_prefix')}: {exc}", err=True)
+        click.echo(f"{tr('error_prefix', lang)}: {exc}", err=True)
         return 2
+    except InternalError as exc:
+        where = exc.log_path or "the output above"
+        click.echo(tr("internal_error", lang, error=str(exc), log=where), err=True)
+        if exc.log_path is None:
+            traceback.print_exception(exc.__cause__ or exc)
+        return 1
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
@@ -500,6 +553,11 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
+    except Exception as exc:
+        traceback.print_exception(exc)
+        error = f"{type(exc).__name__}: {exc}"
+        click.echo(tr("internal_error", lang, error=error, log="the traceback above"), err=True)
+        return 1
     return 0
 
 

@@ -133,6 +133,8 @@ class AnalysisConfig(_Strict):
     crs: str | None = None
     count_within: bool = False
     time_limit_s: float = Field(60.0, gt=0)
+    catchments: bool = True
+    catchment_width_m: float = Field(40.0, gt=0)
 
 
 class PlacementConfig(_Strict):
@@ -230,6 +232,8 @@ class PlanConfig(_Strict):
             ),
             time_limit_s=a.time_limit_s,
             count_within=a.count_within,
+            catchments=a.catchments,
+            catchment_width_m=a.catchment_width_m,
         )
 
 
@@ -288,7 +292,7 @@ def plan_from_dict(
     if base is not None:
         doc = _resolve_paths(doc, base)
     try:
-        return PlanConfig.model_validate(doc)
+        config = PlanConfig.model_validate(doc)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -310,6 +314,55 @@ def plan_from_dict(
                 )
             problems.append(Problem(source, msg, where=f"key {where}", fix=fix))
         raise PlanFileError(problems) from None
+    problems = _check_plan(config, source)
+    if problems:
+        raise PlanFileError(problems)
+    return config
+
+
+def _check_plan(config: PlanConfig, source: str) -> list[Problem]:
+    """What the types cannot say: files that do not exist, categories the catalog lacks."""
+    from lifecircle.errors import CatalogError
+    from lifecircle.geo.catalog import load_catalog
+
+    problems = []
+    i = config.inputs
+    files = [("inputs.osm", i.osm)]
+    files += [("inputs.units.path", i.units.path if i.units else None)]
+    files += [("inputs.grid.boundary", i.grid.boundary)]
+    files += [("inputs.population.path", i.population.path if i.population else None)]
+    files += [("inputs.candidates.path", i.candidates.path)]
+    for n, f in enumerate(i.facilities):
+        files += [(f"inputs.facilities.{n}.path", f.path)]
+        files += [(f"inputs.facilities.{n}.category_map", f.category_map)]
+    for key, path in files:
+        if path is not None and not Path(path).expanduser().is_file():
+            problems.append(
+                Problem(
+                    source,
+                    f"file not found: {path}",
+                    where=f"key {key}",
+                    fix="check the path (relative paths are from the plan file's folder)",
+                )
+            )
+    try:
+        catalog = load_catalog(config.catalog)
+    except CatalogError as exc:
+        problems.extend(exc.problems)
+        return problems
+    wanted = [(f"placement.{n}.category", p.category) for n, p in enumerate(config.placement)]
+    wanted += [("outputs.map_category", config.outputs.map_category)]
+    for key, cat in wanted:
+        if cat is not None and cat not in catalog:
+            problems.append(
+                Problem(
+                    source,
+                    f"unknown category {cat!r} in catalog {catalog.id}",
+                    where=f"key {key}",
+                    fix=f"use one of {', '.join(catalog.ids)}",
+                )
+            )
+    return problems
 
 
 def load_plan(path: str | Path) -> PlanConfig:
@@ -386,6 +439,7 @@ search_factor = 3.0            # report distances up to 3 x each category's thre
 max_snap_m = 250
 unit_share = 0.5               # a unit is covered when this share of its residents is
 time_limit_s = 60              # for the placement solver
+catchments = true              # walking catchment polygons for the map (false saves time)
 
 [[placement]]
 category = "kindergarten"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 __all__ = [
     "CatalogError",
     "InputError",
+    "InternalError",
     "LifecircleError",
     "OfflineError",
     "OutputError",
@@ -99,3 +100,15 @@ class OfflineError(LifecircleError, ConnectionError):
 
 class SolverError(LifecircleError, RuntimeError):
     """The integer-programming solver failed to give a usable answer."""
+
+
+class InternalError(Exception):
+    """A bug or an unexpected failure inside lifecircle during a run (not the user's doing).
+
+    The traceback is written to ``log_path`` (in the output folder) so it can be reported;
+    the original exception is ``__cause__``.
+    """
+
+    def __init__(self, message: str, log_path: str | None = None) -> None:
+        super().__init__(message)
+        self.log_path = log_path

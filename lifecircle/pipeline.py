@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +46,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, str, float | None], None]
-"""``progress(event, stage, seconds)``: event is ``"start"`` or ``"done"``."""
+"""``progress(event, stage, value)``: ``"start"`` (value ``None``), ``"step"`` (value the
+fraction of the stage done, for stages that know it) or ``"done"`` (value the seconds taken)."""
 
 
 class Stages:
@@ -68,6 +69,11 @@ class Stages:
         log.info("%s took %.2f s", stage, seconds)
         if self.progress:
             self.progress("done", stage, seconds)
+
+    def step(self, stage: str, done: int, total: int) -> None:
+        """Tell the progress callback that ``done`` of ``total`` parts of ``stage`` are done."""
+        if self.progress and total > 0:
+            self.progress("step", stage, done / total)
 
 
 @dataclass(frozen=True)
@@ -198,7 +204,8 @@ def run_plan(
                 candidates = network_candidates(
                     network, area.boundary, spacing_m=params.candidate_spacing_m
                 )
-            for spec in params.placements:
+            for i, spec in enumerate(params.placements):
+                stages.step("placement", i, len(params.placements))
                 cat = spec.category or _placement_category(access, area)
                 sites[cat] = recommend_sites(
                     network,
@@ -236,7 +243,7 @@ def run_plan(
     catchment_frame = None
     if params.catchments:
         with stages("catchments"):
-            catchment_frame = _catchments(access, area, network, params, sites)
+            catchment_frame = _catchments(access, area, network, params, sites, stages)
     return PlanResult(
         area=area,
         params=params,
@@ -326,6 +333,7 @@ def _catchments(
     network: WalkNetwork,
     params: PlanParams,
     sites: dict[str, SiteRecommendation],
+    stages: Stages | None = None,
 ) -> gpd.GeoDataFrame:
     """Catchments: each category's at its threshold; the first placement category's also at
     5/10/15 minutes; and what the proposed sites of each placement category would add.
@@ -349,6 +357,8 @@ def _catchments(
         frames.append(found.rename(columns={"group": "category"}).assign(kind=kind))
 
     for k, cat in enumerate(access.categories):
+        if stages is not None:
+            stages.step("catchments", k, len(access.categories))
         bands = [float(access.thresholds_m[k])]
         if cat == focus:
             bands += [5 * per_min, 10 * per_min, 15 * per_min]
@@ -434,8 +444,9 @@ def demo(
 ) -> PlanResult:
     """Run the whole plan on central Helsinki and write the outputs into ``out``.
 
-    The outputs: ``map.html``, ``coverage_by_unit.csv``, ``coverage_summary.csv``,
-    ``checklist.csv``, ``access.csv``, ``sites.csv`` and ``run.json``. The folder is written
+    The outputs: ``map.html``, ``report.html``, ``report.xlsx``, ``results.gpkg``, the
+    tables as CSV (``coverage_by_unit.csv``, ``checklist.csv``, ``sites.csv``...) and
+    ``run.json``. The folder is written
     under a temporary name and moved into place when complete; an existing folder is
     refused unless ``force`` (and even then only when lifecircle wrote it).
 
@@ -474,7 +485,13 @@ def demo(
         result = run_plan(area, params, stages=stages)
         with stages("outputs"):
             write_outputs(
-                result, tmp, lang=lang, offline=offline, command="demo", map_options=map_options
+                result,
+                tmp,
+                lang=lang,
+                offline=offline,
+                command="demo",
+                map_options=map_options,
+                step=lambda i, n: stages.step("outputs", i, n),
             )
         result.timings["total"] = time.perf_counter() - started
     return result
@@ -490,15 +507,19 @@ def plan(
     offline: bool | None = None,
     plan_doc: dict | None = None,
     map_options: dict | None = None,
+    formats: Sequence[str] | None = None,
+    title: str = "",
     progress: Progress | None = None,
 ) -> PlanResult:
-    """Run a study from its inputs and write every output into ``out``.
+    """Run a study from its inputs and write its outputs into ``out``.
+
+    ``formats`` are some of :data:`lifecircle.report.outputs.FORMATS` (default: all).
 
     The output folder is checked before any work starts and written under a temporary
     name (see :func:`lifecircle.report.outputs.output_folder`).
     """
     from lifecircle.maps.basemaps import base_map
-    from lifecircle.report.outputs import output_folder, write_outputs
+    from lifecircle.report.outputs import FORMATS, output_folder, write_outputs
 
     base_map((map_options or {}).get("tiles", "osm"))  # a tile choice that cannot work fails first
     stages = Stages(progress)
@@ -517,6 +538,9 @@ def plan(
                 command="plan",
                 plan_doc=plan_doc,
                 map_options=map_options,
+                formats=FORMATS if formats is None else formats,
+                title=title,
+                step=lambda i, n: stages.step("outputs", i, n),
             )
         result.timings["total"] = time.perf_counter() - started
     return result

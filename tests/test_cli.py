@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lifecircle.cli import main
+from lifecircle.i18n import tr
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -84,7 +85,9 @@ def test_plan_example_is_a_valid_plan(tmp_path: Path, capsys) -> None:
     assert main(["plan", "--example"]) == 0
     text = capsys.readouterr().out
     doc = tomllib.loads(text)
-    config = plan_from_dict(doc)  # every key of the example is a real key
+    for name in ("haidian.osm.pbf", "communities.geojson", "poi_amap.csv", "category_map.toml"):
+        (tmp_path / name).write_bytes(b"")  # the files it names exist
+    config = plan_from_dict(doc, base=tmp_path)  # every key of the example is a real key
     assert config.inputs.facilities[0].crs == "gcj02"
     assert [p.category for p in config.placement] == ["kindergarten", "elderly_day_care"]
 
@@ -144,3 +147,129 @@ def test_plan_runs_end_to_end_from_a_plan_file(tmp_path: Path, capsys) -> None:
     assert run_json["command"] == "plan" and run_json["plan"]["title"] == "test"
     assert run_json["plan"]["inputs"]["osm"] == str((tmp_path / "x.osm").resolve())
     assert "pharmacy" in run_json["placement"]
+
+
+BAD_PLANS = {
+    # name: (plan text, facility file bytes or None, what the message must name)
+    "missing file": ('[inputs]\nosm = "nowhere.osm.pbf"\n', None, "key inputs.osm: file not found"),
+    "unknown key": (
+        '[inputs]\nosm = "x.osm"\nunits_file = "u.gpkg"\n',
+        None,
+        "key inputs.units_file: unknown key",
+    ),
+    "wrong type": (
+        '[inputs]\nosm = "x.osm"\n[analysis]\nunit_share = "half"\n',
+        None,
+        "key analysis.unit_share",
+    ),
+    "unknown category": (
+        '[inputs]\nosm = "x.osm"\n[[placement]]\ncategory = "spaceport"\nsites = 1\n',
+        None,
+        "key placement.0.category: unknown category 'spaceport'",
+    ),
+    "wrong encoding": (
+        '[inputs]\nosm = "x.osm"\n[[inputs.facilities]]\npath = "poi.csv"\nencoding = "utf-8"\n',
+        "name,category,lon,lat\n北大幼儿园,kindergarten,116.35,39.96\n".encode("gbk"),
+        "poi.csv: cannot be read as utf-8",
+    ),
+    "plan not UTF-8": ('title = "海淀"\n[inputs]\nosm = "x.osm"\n', None, "not UTF-8"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PLANS))
+def test_bad_plans_exit_2_naming_the_problem(case: str, tmp_path: Path, capsys) -> None:
+    from tests.geo.osm_fixture import write_osm
+
+    text, poi, expected = BAD_PLANS[case]
+    write_osm(tmp_path / "x.osm")
+    plan = tmp_path / "plan.toml"
+    if case == "plan not UTF-8":
+        plan.write_bytes(text.encode("gbk"))
+    else:
+        plan.write_text(text, encoding="utf-8")
+    if poi is not None:
+        (tmp_path / "poi.csv").write_bytes(poi)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, err = run(["plan", str(plan), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2, err
+    assert expected in err and "(fix: " in err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no output folder, no temp
+
+
+def test_existing_output_folder_exits_2_and_is_kept(tmp_path: Path, capsys) -> None:
+    from tests.geo.osm_fixture import write_osm
+
+    write_osm(tmp_path / "x.osm")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "last-year.xlsx").write_bytes(b"keep me")
+    code, err = run(["plan", "--osm", str(tmp_path / "x.osm"), "--out", str(out)], capsys)
+    assert code == 2 and str(out) in err and "--force" in err
+    assert [p.name for p in out.iterdir()] == ["last-year.xlsx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "x.osm"]
+
+
+def test_all_problems_of_a_plan_are_listed_at_once(tmp_path: Path, capsys) -> None:
+    plan = tmp_path / "plan.toml"
+    plan.write_text(
+        '[inputs]\nosm = "gone.osm"\n[[inputs.facilities]]\npath = "gone.csv"\n'
+        '[[placement]]\ncategory = "spaceport"\nsites = 1\n[outputs]\nmap_category = "moon"\n',
+        encoding="utf-8",
+    )
+    code, err = run(["plan", str(plan), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2 and "4 problems" in err
+    keys = (
+        "inputs.osm",
+        "inputs.facilities.0.path",
+        "placement.0.category",
+        "outputs.map_category",
+    )
+    for key in keys:
+        assert f"key {key}" in err
+
+
+def test_internal_error_exits_1_with_the_traceback_in_the_output_folder(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    import json
+
+    import lifecircle.report.gpkg
+    from tests.geo.osm_fixture import write_osm
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("simulated bug")
+
+    monkeypatch.setattr(lifecircle.report.gpkg, "write_gpkg", broken)
+    write_osm(tmp_path / "x.osm")
+    out = tmp_path / "out"
+    args = ["plan", "--osm", str(tmp_path / "x.osm"), "--out", str(out), "--offline", "-q"]
+    code, err = run(args, capsys)
+    assert code == 1
+    assert "internal error" in err and "lifecircle-error.log" in err and "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["lifecircle-error.log", "run.json"]
+    log = (out / "lifecircle-error.log").read_text(encoding="utf-8")
+    assert "Traceback" in log and "ZeroDivisionError: simulated bug" in log and "write_gpkg" in log
+    assert json.loads((out / "run.json").read_text(encoding="utf-8"))["status"] == "failed"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no partial folder
+    # once fixed, the next run replaces what the failed one left, without --force
+    monkeypatch.undo()
+    code, err = run(args, capsys)
+    assert code == 0, err
+    assert (out / "results.gpkg").is_file() and not (out / "lifecircle-error.log").exists()
+
+
+def test_quiet_prints_nothing_and_progress_goes_to_stderr(tmp_path: Path, capsys) -> None:
+    from tests.geo.osm_fixture import write_osm
+
+    write_osm(tmp_path / "x.osm")
+    base = ["plan", "--osm", str(tmp_path / "x.osm"), "--offline", "--format", "csv"]
+    assert main([*base, "--out", str(tmp_path / "q"), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    assert main([*base, "--out", str(tmp_path / "v"), "--lang", "zh"]) == 0
+    err = capsys.readouterr().err
+    assert tr("stage_access", "zh") in err and tr("stage_outputs", "zh") in err
+    assert sorted(p.name for p in (tmp_path / "q").iterdir()) == sorted(
+        p.name for p in (tmp_path / "v").iterdir()
+    )

@@ -28,6 +28,7 @@ __all__ = [
     "coverage_by_unit",
     "coverage_tables",
     "missing_checklist",
+    "residents_served",
     "weighted_quantile",
 ]
 
@@ -252,3 +253,15 @@ def coverage_tables(
         checklist=missing_checklist(by_unit, catalog, lang=lang),
         unit_share=unit_share,
     )
+
+
+def residents_served(access: Access, demand: pd.DataFrame, n_facilities: int) -> np.ndarray:
+    """Residents for whom each facility is the nearest of its category, within the threshold."""
+    out = np.zeros(n_facilities)
+    res = demand["residents"].to_numpy(float)
+    cov = access.covered
+    for k in range(len(access.categories)):
+        idx = access.facility[:, k]
+        ok = (idx >= 0) & cov[:, k]
+        np.add.at(out, idx[ok], res[ok])
+    return out

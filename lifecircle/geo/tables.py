@@ -123,7 +123,10 @@ def _decode(raw: bytes, encoding: str | None, source: str) -> tuple[str, str]:
                 Problem(
                     source,
                     f"cannot be read as {encoding} ({detail})",
-                    fix="pass the right --encoding (utf-8 or gbk), or leave it out to detect it",
+                    fix=(
+                        "give the right encoding, utf-8 or gbk (plan key encoding, or "
+                        "--encoding), or leave it out to detect it"
+                    ),
                 )
             ) from None
     for enc in ("utf-8-sig", "gb18030"):

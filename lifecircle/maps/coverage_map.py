@@ -27,6 +27,7 @@ from branca.element import Element, Figure, MacroElement
 from folium.plugins import FastMarkerCluster
 from jinja2 import Template
 
+from lifecircle.coverage.tables import residents_served
 from lifecircle.geo.crs import wgs84_to_gcj02
 from lifecircle.i18n import tr
 from lifecircle.maps.basemaps import base_map
@@ -34,7 +35,14 @@ from lifecircle.maps.basemaps import base_map
 if TYPE_CHECKING:
     from lifecircle.pipeline import PlanResult
 
-__all__ = ["CATEGORY_COLOURS", "coverage_map", "save_map", "share_colour", "tiles_reachable"]
+__all__ = [
+    "CATEGORY_COLOURS",
+    "coverage_map",
+    "map_html",
+    "save_map",
+    "share_colour",
+    "tiles_reachable",
+]
 
 CATEGORY_COLOURS = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -246,7 +254,7 @@ def coverage_map(
 
     # ------------------------------------------------------------- facilities
     fac = area.facilities
-    served = _served(result)
+    served = residents_served(result.access, result.area.demand, len(result.area.facilities))
     fac_pts = fac.copy()
     fac_pts.geometry = shapely.point_on_surface(fac.geometry.to_numpy())
     fac_ll = disp.frame(fac_pts)
@@ -504,19 +512,6 @@ def _gap_layer(m: folium.Map, result: PlanResult, cat_id: str, lang: str, disp: 
     ).add_to(m)
 
 
-def _served(result: PlanResult) -> np.ndarray:
-    """Residents whose nearest facility of its category is each facility (within threshold)."""
-    fac = result.area.facilities
-    out = np.zeros(len(fac))
-    res = result.area.demand["residents"].to_numpy(float)
-    cov = result.access.covered
-    for k in range(len(result.access.categories)):
-        idx = result.access.facility[:, k]
-        ok = (idx >= 0) & cov[:, k]
-        np.add.at(out, idx[ok], res[ok])
-    return out
-
-
 def _decorate(
     m: folium.Map,
     result: PlanResult,
@@ -611,9 +606,13 @@ def tiles_reachable(host: str = "tile.openstreetmap.org", timeout_s: float = 2.0
         return False
 
 
-def save_map(m: folium.Map, path: str | Path) -> None:
-    """Write the map as one self-contained HTML file (scripts and styles inlined)."""
+def map_html(m: folium.Map) -> str:
+    """The map as one self-contained HTML page (scripts and styles inlined)."""
     from lifecircle.maps.offline import inline_assets
 
-    html = m.get_root().render()
-    Path(path).write_text(inline_assets(html), encoding="utf-8")
+    return inline_assets(m.get_root().render())
+
+
+def save_map(m: folium.Map, path: str | Path) -> None:
+    """Write the map as one self-contained HTML file (scripts and styles inlined)."""
+    Path(path).write_text(map_html(m), encoding="utf-8")

@@ -18,7 +18,8 @@ import platform
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
@@ -29,25 +30,47 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from lifecircle.errors import OutputError
+from lifecircle.errors import InternalError, LifecircleError, OutputError
 
 if TYPE_CHECKING:
     from lifecircle.pipeline import PlanResult
 
-__all__ = ["RUN_FILE", "check_output_folder", "output_folder", "write_csv", "write_outputs"]
+__all__ = [
+    "ERROR_LOG",
+    "FORMATS",
+    "RUN_FILE",
+    "check_output_folder",
+    "csv_tables",
+    "output_folder",
+    "write_csv",
+    "write_outputs",
+]
 
 log = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
+ERROR_LOG = "lifecircle-error.log"
 _MARK = "lifecircle"
 
 
-def _is_lifecircle_output(folder: Path) -> bool:
+def _run_file(folder: Path) -> dict[str, Any] | None:
+    """The folder's ``run.json`` if lifecircle wrote it."""
     try:
         data = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and data.get("tool") == _MARK
+        return None
+    return data if isinstance(data, dict) and data.get("tool") == _MARK else None
+
+
+def _is_lifecircle_output(folder: Path) -> bool:
+    return _run_file(folder) is not None
+
+
+def _is_failed_run(folder: Path) -> bool:
+    """A folder holding only what a failed run left: its error log and ``run.json``."""
+    data = _run_file(folder)
+    names = {p.name for p in folder.iterdir()}
+    return data is not None and data.get("status") == "failed" and names <= {RUN_FILE, ERROR_LOG}
 
 
 def check_output_folder(out: str | Path, *, force: bool) -> Path:
@@ -58,13 +81,14 @@ def check_output_folder(out: str | Path, *, force: bool) -> Path:
     OutputError
         When ``out`` is a file, exists and is not empty (without ``force``), holds files
         lifecircle did not write (even with ``force``), or its parent cannot be written.
+        A folder that only holds what a failed run left is replaced without ``force``.
     """
     path = Path(out).expanduser().absolute()
     if path.exists() and not path.is_dir():
         raise OutputError(
             f"{path} is a file, not a folder: choose a folder for the outputs (--out)"
         )
-    if path.is_dir() and any(path.iterdir()):
+    if path.is_dir() and any(path.iterdir()) and not _is_failed_run(path):
         if not force:
             raise OutputError(
                 f"{path} already exists and is not empty: "
@@ -91,7 +115,10 @@ def output_folder(out: str | Path, *, force: bool = False) -> Iterator[Path]:
     """A temporary folder to write into; moved to ``out`` when the block succeeds.
 
     On any error inside the block the temporary folder (and any parent folders this
-    created) are removed and ``out`` is left as it was.
+    created) are removed and ``out`` is left as it was. An unexpected error (not a
+    :class:`~lifecircle.errors.LifecircleError`) also leaves its traceback in
+    ``out/lifecircle-error.log`` and is raised again as
+    :class:`~lifecircle.errors.InternalError`.
     """
     path = check_output_folder(out, force=force)
     created: list[Path] = []
@@ -121,11 +148,42 @@ def output_folder(out: str | Path, *, force: bool = False) -> Iterator[Path]:
         tmp.rename(path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, Exception) and not isinstance(exc, LifecircleError):
+            log_file = _crash_log(path, exc)
+            raise InternalError(f"{type(exc).__name__}: {exc}", log_file) from exc
         for folder in reversed(created):
             shutil.rmtree(folder, ignore_errors=True)
         raise
+
+
+def _crash_log(path: Path, exc: Exception) -> str | None:
+    """Write the traceback of an internal error into the output folder; return its path.
+
+    An earlier run's outputs there (``--force``) are kept whole: only the log is added. A new
+    folder gets the log and a ``run.json`` marking the run as failed, so the next run may
+    replace it.
+    """
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    report = (
+        f"lifecircle {_versions().get('lifecircle', '?')} failed at {stamp}\n"
+        f"command: {' '.join(sys.argv)}\n"
+        f"versions: {json.dumps(_versions())}\n\n{text}"
+    )
+    try:
+        fresh = not path.exists() or _is_failed_run(path) or not any(path.iterdir())
+        path.mkdir(parents=True, exist_ok=True)
+        (path / ERROR_LOG).write_text(report, encoding="utf-8")
+        if fresh:
+            record = {"tool": _MARK, "status": "failed", "created": stamp, "error": str(exc)}
+            (path / RUN_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    except OSError:  # pragma: no cover - nowhere to write: the traceback goes to stderr
+        return None
+    return str(path / ERROR_LOG)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -284,6 +342,10 @@ def gaps_table(result: PlanResult) -> pd.DataFrame:
     return frame
 
 
+FORMATS = ("map", "csv", "xlsx", "gpkg", "html")
+"""The outputs a run can write besides ``run.json`` (which it always writes)."""
+
+
 def write_outputs(
     result: PlanResult,
     folder: Path,
@@ -293,15 +355,85 @@ def write_outputs(
     command: str = "plan",
     plan_doc: dict[str, Any] | None = None,
     map_options: dict[str, Any] | None = None,
+    formats: Sequence[str] = FORMATS,
+    title: str = "",
+    step: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
-    """Write the tables, the map and ``run.json`` into ``folder``; return the files."""
+    """Write the chosen ``formats`` and ``run.json`` into ``folder``; return the files.
+
+    ``map`` is ``map.html``; ``csv`` the main tables as CSV (UTF-8 with a byte-order mark);
+    ``xlsx`` is ``report.xlsx``; ``gpkg`` is ``results.gpkg``; ``html`` is ``report.html``
+    (with the map embedded). ``step(done, total)`` is told of each output written.
+    """
     from urllib.parse import urlparse
 
     from lifecircle.maps.basemaps import base_map
-    from lifecircle.maps.coverage_map import coverage_map, save_map, tiles_reachable
+    from lifecircle.maps.coverage_map import coverage_map, map_html, tiles_reachable
 
-    cov = result.coverage
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise ValueError(f"unknown output formats {unknown}: use some of {list(FORMATS)}")
+    started = time.perf_counter()
     written = []
+    parts = {"csv", "xlsx", "gpkg", "html"} & set(formats)
+    total = len(parts) + ("map" in formats or "html" in formats)
+    count = 0
+
+    def done() -> None:
+        nonlocal count
+        count += 1
+        if step is not None:
+            step(count, total)
+
+    if "csv" in formats:
+        for name, frame in csv_tables(result).items():
+            write_csv(frame, folder / name)
+            written.append(folder / name)
+        done()
+    page = ""
+    if "map" in formats or "html" in formats:
+        options = dict(map_options or {})
+        if offline is None:
+            chosen = base_map(options.get("tiles", "osm"))
+            offline = chosen is None or not tiles_reachable(
+                urlparse(chosen.url).netloc.replace("{s}", "a")
+            )
+        page = map_html(coverage_map(result, lang=lang, offline=offline, **options))
+        done()
+    if "map" in formats:
+        (folder / "map.html").write_text(page, encoding="utf-8")
+        written.append(folder / "map.html")
+    record = run_record(result, command=command, plan_doc=plan_doc)
+    if "xlsx" in formats:
+        from lifecircle.report.xlsx import write_xlsx
+
+        write_xlsx(result, folder / "report.xlsx", lang=lang, inputs=record["inputs"])
+        written.append(folder / "report.xlsx")
+        done()
+    if "gpkg" in formats:
+        from lifecircle.report.gpkg import write_gpkg
+
+        write_gpkg(result, folder / "results.gpkg")
+        written.append(folder / "results.gpkg")
+        done()
+    if "html" in formats:
+        from lifecircle.report.html import write_html
+
+        write_html(result, folder / "report.html", lang=lang, map_html=page, title=title)
+        written.append(folder / "report.html")
+        done()
+    record["outputs"] = [p.name for p in written]
+    record["timings_s"]["outputs"] = round(time.perf_counter() - started, 3)
+    (folder / RUN_FILE).write_text(
+        json.dumps(record, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8"
+    )
+    written.append(folder / RUN_FILE)
+    return written
+
+
+def csv_tables(result: PlanResult) -> dict[str, pd.DataFrame]:
+    """The tables written as CSV, by file name."""
+    cov = result.coverage
     tables = {
         "coverage_by_unit.csv": cov.by_unit,
         "coverage_summary.csv": cov.overall,
@@ -318,24 +450,7 @@ def write_outputs(
         tables["scenario_overall.csv"] = result.scenario.overall
         tables["scenario_by_unit.csv"] = result.scenario.by_unit
         tables["scenario_completeness.csv"] = result.scenario.completeness
-    for name, frame in tables.items():
-        write_csv(frame, folder / name)
-        written.append(folder / name)
-    options = dict(map_options or {})
-    if offline is None:
-        chosen = base_map(options.get("tiles", "osm"))
-        offline = chosen is None or not tiles_reachable(
-            urlparse(chosen.url).netloc.replace("{s}", "a")
-        )
-    m = coverage_map(result, lang=lang, offline=offline, **options)
-    save_map(m, folder / "map.html")
-    written.append(folder / "map.html")
-    record = run_record(result, command=command, plan_doc=plan_doc)
-    (folder / RUN_FILE).write_text(
-        json.dumps(record, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8"
-    )
-    written.append(folder / RUN_FILE)
-    return written
+    return tables
 
 
 def _json_default(obj: Any) -> Any:

@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from lifecircle.i18n import tr
+from lifecircle.i18n import tr, translations
 
 if TYPE_CHECKING:
     from lifecircle.pipeline import PlanResult
 
-__all__ = ["category_summary", "placement_summary"]
+__all__ = [
+    "SITE_COLUMNS",
+    "category_summary",
+    "headers",
+    "parameter_rows",
+    "placement_summary",
+]
+
+SITE_COLUMNS = (
+    "rank",
+    "col_lon",
+    "col_lat",
+    "street",
+    "new_residents",
+    "cumulative_share",
+    "units_gaining",
+)
+"""Translation keys of the columns of a recommended-sites table, in order."""
+
+
+def headers(keys: tuple[str, ...] | list[str], lang: str = "en") -> list[str]:
+    """Column headers in ``lang`` from translation keys."""
+    return [tr(k, lang) for k in keys]
 
 
 def category_summary(result: PlanResult, *, lang: str = "en") -> pd.DataFrame:
@@ -77,3 +99,32 @@ def placement_summary(result: PlanResult, *, lang: str = "en") -> list[str]:
                 "  " + tr("uncoverable", lang, residents=f"{rec.uncoverable_residents:,.0f}")
             )
     return lines
+
+
+def _param_value(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return "; ".join(_param_value(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items() if v is not None)
+    return "–" if value is None else str(value)
+
+
+def parameter_rows(result: PlanResult, lang: str = "en") -> list[tuple[str, str]]:
+    """The analysis parameters as (label, value) rows, then the metric CRS and catalog."""
+    from dataclasses import asdict
+
+    en, local = translations("en"), translations(lang)
+    rows = []
+    for key, value in asdict(result.params).items():
+        label = local.get(f"param_{key}") or en.get(f"param_{key}") or key
+        if key == "candidate_spacing_m" and value is None:
+            text = tr("param_candidate_nodes", lang)
+        else:
+            text = _param_value(value)
+        rows.append((f"{label} ({key})", text))
+    area = result.area
+    rows += [
+        (tr("col_metric_crs", lang), area.crs.to_string()),
+        (tr("col_catalog", lang), f"{area.catalog.name(lang)} ({area.catalog.id})"),
+    ]
+    return rows

@@ -1,0 +1,259 @@
+"""``report.html``: one self-contained page a planning office can file or send on.
+
+What was studied, the headline figures, charts (coverage by category, walking distance
+distributions), the tables (coverage, new sites, gaps, the services each unit misses),
+the map embedded, the method and its parameters, the data sources and their attribution,
+and which font drew the Chinese in the charts. Charts are PNG data URIs and the map sits in
+an ``iframe`` ``srcdoc``, so the page is one file with nothing to fetch but map tiles.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from importlib import metadata, resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment
+
+from lifecircle.i18n import tr, translations
+from lifecircle.report.charts import cjk_font, coverage_chart, distance_chart, png_data_uri
+from lifecircle.report.summary import SITE_COLUMNS, headers, parameter_rows
+
+if TYPE_CHECKING:
+    from lifecircle.pipeline import PlanResult
+
+__all__ = ["write_html"]
+
+UNIT_ROWS = 300
+"""Units listed in the page's checklist (those with the most residents missing a
+service first); report.xlsx has them all."""
+
+GAP_ROWS = 15
+
+
+def _num(v: Any, fmt: str = "{:,.0f}") -> dict[str, Any]:
+    """A right-aligned number cell; a dash for a missing value."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return {"v": "–", "n": True}
+    return {"v": fmt.format(v), "n": True}
+
+
+def _text(v: Any) -> dict[str, Any]:
+    """A text cell."""
+    missing = v is None or (isinstance(v, float) and math.isnan(v))
+    return {"v": "" if missing else str(v), "n": False}
+
+
+def _table(header: list[str], rows: list[list[dict[str, Any]]], **extra: Any) -> dict[str, Any]:
+    return {"header": header, "rows": rows, **extra}
+
+
+def _figures(result: PlanResult, lang: str) -> list[dict[str, str]]:
+    area = result.area
+    comp = result.coverage.completeness_overall.set_index("level")["share_complete"]
+    complete = float(comp.get("all", float("nan")))
+    return [
+        {"value": f"{float(area.demand['residents'].sum()):,.0f}", "label": tr("residents", lang)},
+        {"value": f"{len(area.units):,}", "label": tr("units", lang)},
+        {"value": f"{float(area.units.area.sum()) / 1e6:.2f}", "label": tr("area_km2", lang)},
+        {"value": f"{len(area.facilities):,}", "label": tr("facilities", lang)},
+        {"value": f"{complete:.1%}", "label": tr("complete_share", lang)},
+    ]
+
+
+def _coverage(result: PlanResult, lang: str) -> dict[str, Any]:
+    catalog = result.area.catalog
+    overall = result.coverage.overall.set_index("category")
+    counts = result.area.facilities["category"].value_counts()
+    header = [
+        tr("category", lang),
+        tr("level", lang),
+        tr("threshold_m", lang),
+        tr("facilities", lang),
+        tr("share_covered", lang),
+        tr("share_units_covered", lang),
+        tr("median_distance_m", lang),
+    ]
+    rows, low = [], []
+    for c in catalog:
+        o = overall.loc[c.id]
+        rows.append(
+            [
+                _text(c.name(lang) + ("" if c.required else " *")),
+                _text(tr(f"level_{c.level}", lang)),
+                _num(o["threshold_m"]),
+                _num(int(counts.get(c.id, 0))),
+                _num(o["share"], "{:.1%}"),
+                _num(o["share_units"], "{:.1%}"),
+                _num(o["p50_m"]),
+            ]
+        )
+        low.append(bool(c.required and not o["share"] >= 0.5))
+    return _table(header, rows, low=low)
+
+
+def _sites(result: PlanResult, lang: str) -> list[dict[str, Any]]:
+    catalog = result.area.catalog
+    header = headers(SITE_COLUMNS, lang)
+    blocks = []
+    for cat, rec in result.sites.items():
+        r = rec.result
+        title = tr(
+            "placement_header",
+            lang,
+            n=len(rec.sites),
+            category=catalog[cat].name(lang),
+            status=tr("status_" + r.status.replace(" ", "_"), lang),
+            gap="0%" if r.gap == 0 else f"{r.gap:.2%}",
+        )
+        rows = [
+            [
+                _num(s["rank"]),
+                _num(s["lon"], "{:.5f}"),
+                _num(s["lat"], "{:.5f}"),
+                _text(s["street"] if isinstance(s["street"], str) else ""),
+                _num(s["new_residents"]),
+                _num(s["cumulative_share"], "{:.1%}"),
+                _text(s["units"]),
+            ]
+            for _, s in rec.sites.iterrows()
+        ]
+        blocks.append(_table(header, rows, title=title))
+    return blocks
+
+
+def _gaps(result: PlanResult, lang: str) -> dict[str, Any] | None:
+    if result.gaps is None or not len(result.gaps):
+        return None
+    catalog = result.area.catalog
+    header = [
+        tr("category", lang),
+        tr("rank", lang),
+        tr("uncovered_residents", lang),
+        tr("units", lang),
+        tr("col_nearest_m", lang),
+    ]
+    top = result.gaps.sort_values("residents", ascending=False, kind="stable").head(GAP_ROWS)
+    rows = [
+        [
+            _text(catalog[g["category"]].name(lang)),
+            _num(g["rank"]),
+            _num(g["residents"]),
+            _text(g["units"]),
+            _num(g["nearest_m"])
+            if math.isfinite(g["nearest_m"])
+            else _text(tr("col_none_in_reach", lang)),
+        ]
+        for _, g in top.iterrows()
+    ]
+    return _table(header, rows, more=max(0, len(result.gaps) - GAP_ROWS))
+
+
+def _units(result: PlanResult, lang: str) -> dict[str, Any]:
+    """Per unit: the required services most of its residents cannot reach in time."""
+    catalog = result.area.catalog
+    units = result.area.units
+    check = result.coverage.checklist
+    check = check.loc[check["required"]]
+    residents = result.coverage.by_unit.groupby("unit_id")["residents"].first()
+    names = dict(zip(units["unit_id"].astype(str), units["name"].astype(str), strict=True))
+    show_name = any(k != v for k, v in names.items())
+    order = residents.reindex(check["unit_id"].unique()).sort_values(ascending=False)
+    header = [tr("unit", lang)]
+    header += [tr("col_unit_name", lang)] if show_name else []
+    header += [tr("residents", lang), tr("col_missing_count", lang), tr("col_missing", lang)]
+    by_unit = dict(tuple(check.groupby("unit_id", sort=False)))
+    rows = []
+    for uid in order.index[:UNIT_ROWS]:
+        missing = by_unit[uid]
+        parts = []
+        for _, r in missing.iterrows():
+            d = r["distance_m"]
+            dist = f"{d:,.0f} m" if math.isfinite(d) else tr("col_none_in_reach", lang)
+            parts.append(f"{catalog[r['category']].name(lang)} ({dist})")
+        row = [_text(uid)]
+        row += [_text(names.get(str(uid)))] if show_name else []
+        row += [_num(order[uid]), _num(len(missing)), _text(", ".join(parts))]
+        rows.append(row)
+    return _table(header, rows, more=max(0, len(order) - UNIT_ROWS))
+
+
+def _method(result: PlanResult, lang: str) -> tuple[list[str], list[tuple[str, str]]]:
+    area = result.area
+    p = result.params
+    population = next((s for s in area.sources if s.get("role") == "population"), None)
+    residents = (
+        tr("report_method_population", lang, file=Path(str(population["path"])).name)
+        if population is not None
+        else tr("report_method_residents", lang)
+    )
+    method = [
+        residents,
+        tr("report_method_walk", lang, snap=f"{p.max_snap_m:.0f}", speed=f"{p.speed_kmh:g}"),
+        tr("report_method_coverage", lang, share=f"{p.unit_share:.0%}"),
+        tr("report_method_sites", lang),
+        tr("report_method_catchments", lang, width=f"{p.catchment_width_m:.0f}"),
+    ]
+    return method, parameter_rows(result, lang)
+
+
+def _sources(result: PlanResult, lang: str) -> list[str]:
+    out = []
+    for s in result.area.sources:
+        path = Path(str(s.get("path")))
+        size = f", {path.stat().st_size / 1e6:,.1f} MB" if path.is_file() else ""
+        out.append(f"{tr('col_input', lang)}: {s.get('role')} — {path.name}{size}")
+    return out
+
+
+def _font_note(lang: str) -> str:
+    if lang != "zh":
+        return ""
+    font = cjk_font()
+    if font.family:
+        return tr("report_font", lang, font=font.family, source=font.source)
+    return tr("report_no_font", lang)
+
+
+def write_html(
+    result: PlanResult, path: Path, *, lang: str = "en", map_html: str = "", title: str = ""
+) -> None:
+    """Write ``report.html`` (``map_html`` is the map page to embed, if any)."""
+    area = result.area
+    strings = translations("en") | translations(lang)
+    method, parameters = _method(result, lang)
+    template = Environment(autoescape=True).from_string(
+        (resources.files("lifecircle.report") / "templates" / "report.html.j2").read_text(
+            encoding="utf-8"
+        )
+    )
+    try:
+        version = metadata.version("lifecircle")
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        version = "?"
+    page = template.render(
+        lang=lang,
+        t=strings,
+        title=title or tr("report_title", lang, catalog=area.catalog.name(lang)),
+        date=date.today().isoformat(),
+        figures=_figures(result, lang),
+        notes=[n.text(lang) for n in result.notes],
+        coverage_chart=png_data_uri(coverage_chart(result, lang=lang)),
+        distance_chart=png_data_uri(distance_chart(result, lang=lang)),
+        coverage=_coverage(result, lang),
+        sites=_sites(result, lang),
+        gaps=_gaps(result, lang),
+        units=_units(result, lang),
+        map_html=map_html,
+        method=method,
+        parameters=parameters,
+        sources=_sources(result, lang),
+        font_note=_font_note(lang),
+        attribution=tr("osm_attribution", lang)
+        if any(s.get("role") == "osm" for s in area.sources)
+        else "",
+        version=version,
+    )
+    Path(path).write_text(page, encoding="utf-8")

@@ -1,0 +1,269 @@
+"""The Excel report a planning office opens: one sheet per table, headers in its language.
+
+Sheets: summary; coverage per unit and category; the grid managers' checklist of missing
+services per unit; recommended sites; gaps; before and after the sites; inputs and
+parameters. Numbers are numbers (shares formatted as percentages), columns are sized to
+their contents and header rows are frozen.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lifecircle.i18n import tr
+from lifecircle.report.summary import SITE_COLUMNS, headers, parameter_rows
+
+if TYPE_CHECKING:
+    from lifecircle.pipeline import PlanResult
+
+__all__ = ["sheet_names", "write_xlsx"]
+
+PERCENT = "0.0%"
+METRES = "#,##0"
+COUNT = "#,##0"
+
+
+def sheet_names(lang: str) -> dict[str, str]:
+    """The sheets' titles in ``lang`` (Excel allows at most 31 characters)."""
+    keys = ("summary", "coverage", "checklist", "sites", "gaps", "scenario", "inputs")
+    return {k: tr(f"sheet_{k}", lang)[:31] for k in keys}
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+    return value
+
+
+def _write(
+    ws: Any, header: list[str], rows: list[list[Any]], formats: dict[int, str] | None = None
+) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    ws.append(header)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+        cell.alignment = Alignment(vertical="center", wrap_text=True)
+    for row in rows:
+        ws.append([_cell(v) for v in row])
+    for col, fmt in (formats or {}).items():
+        for cell in ws.iter_cols(min_col=col, max_col=col, min_row=2):
+            for c in cell:
+                c.number_format = fmt
+    ws.freeze_panes = "A2"
+    for column in ws.columns:
+        width = max(_width(c.value) for c in column)
+        ws.column_dimensions[column[0].column_letter].width = min(60, max(8, width + 2))
+
+
+def _width(value: Any) -> int:
+    if value is None:
+        return 0
+    text = str(value)
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)  # CJK characters are double width
+
+
+def write_xlsx(
+    result: PlanResult, path: Path, *, lang: str = "en", inputs: list[dict[str, Any]] | None = None
+) -> None:
+    """Write ``report.xlsx``."""
+    from openpyxl import Workbook
+
+    names = sheet_names(lang)
+    catalog = result.area.catalog
+    wb = Workbook()
+    ws = wb.active
+    ws.title = names["summary"]
+    overall = result.coverage.overall.set_index("category")
+    counts = result.area.facilities["category"].value_counts()
+    rows = []
+    for c in catalog:
+        o = overall.loc[c.id]
+        rows.append(
+            [
+                c.id,
+                c.name(lang),
+                tr(f"level_{c.level}", lang),
+                tr("yes" if c.required else "no", lang),
+                o["threshold_m"],
+                int(counts.get(c.id, 0)),
+                o["share"],
+                o["share_units"],
+                o["p50_m"],
+                o["p90_m"],
+                o["covered_residents"],
+                o["unreachable_residents"],
+            ]
+        )
+    header = [
+        tr("col_category_id", lang),
+        tr("category", lang),
+        tr("level", lang),
+        tr("col_required", lang),
+        tr("threshold_m", lang),
+        tr("facilities", lang),
+        tr("share_covered", lang),
+        tr("share_units_covered", lang),
+        tr("median_distance_m", lang),
+        tr("p90_distance_m", lang),
+        tr("covered_residents", lang),
+        tr("col_unreachable", lang),
+    ]
+    _write(
+        ws,
+        header,
+        rows,
+        {5: METRES, 6: COUNT, 7: PERCENT, 8: PERCENT, 9: METRES, 10: METRES, 11: COUNT, 12: COUNT},
+    )
+    comp = result.coverage.completeness_overall
+    ws.append([])
+    ws.append([tr("complete_share", lang)])
+    for _, r in comp.iterrows():
+        ws.append([tr(f"level_{r['level']}", lang), _cell(r["share_complete"])])
+        ws.cell(ws.max_row, 2).number_format = PERCENT
+
+    # coverage per unit: one row per unit, one column per category (share covered)
+    ws = wb.create_sheet(names["coverage"])
+    units = result.area.units
+    share = result.coverage.by_unit.pivot(index="unit_id", columns="category", values="share")
+    res = result.coverage.by_unit.groupby("unit_id")["residents"].first()
+    complete = result.coverage.completeness_by_unit.set_index("unit_id")
+    header = [
+        tr("unit", lang),
+        tr("col_unit_name", lang),
+        tr("residents", lang),
+        tr("complete_share", lang),
+    ]
+    header += [catalog[c].name(lang) for c in catalog.ids]
+    rows = []
+    for uid, name in zip(units["unit_id"].astype(str), units["name"].astype(str), strict=True):
+        row = [
+            uid,
+            name,
+            res.get(uid),
+            complete.at[uid, "share_complete_all"] if uid in complete.index else None,
+        ]
+        row += [share.at[uid, c] if uid in share.index else None for c in catalog.ids]
+        rows.append(row)
+    fmts = {3: COUNT, 4: PERCENT} | {5 + i: PERCENT for i in range(len(catalog.ids))}
+    _write(ws, header, rows, fmts)
+
+    # the grid managers' checklist
+    ws = wb.create_sheet(names["checklist"])
+    unit_name = dict(zip(units["unit_id"].astype(str), units["name"].astype(str), strict=True))
+    header = [
+        tr("unit", lang),
+        tr("col_unit_name", lang),
+        tr("category", lang),
+        tr("level", lang),
+        tr("col_required", lang),
+        tr("share_covered", lang),
+        tr("col_nearest_m", lang),
+    ]
+    rows = [
+        [
+            r["unit_id"],
+            unit_name.get(str(r["unit_id"])),
+            catalog[r["category"]].name(lang),
+            tr(f"level_{r['level']}", lang),
+            tr("yes" if r["required"] else "no", lang),
+            r["share"],
+            r["distance_m"] if math.isfinite(r["distance_m"]) else tr("col_none_in_reach", lang),
+        ]
+        for _, r in result.coverage.checklist.iterrows()
+    ]
+    _write(ws, header, rows, {6: PERCENT, 7: METRES})
+
+    # recommended sites
+    ws = wb.create_sheet(names["sites"])
+    header = headers(("category", *SITE_COLUMNS, "col_status", "col_gap"), lang)
+    rows = []
+    for cat, rec in result.sites.items():
+        for _, s in rec.sites.iterrows():
+            rows.append(
+                [
+                    catalog[cat].name(lang),
+                    s["rank"],
+                    round(s["lon"], 6),
+                    round(s["lat"], 6),
+                    s["street"] if isinstance(s["street"], str) else None,
+                    s["new_residents"],
+                    s["cumulative_share"],
+                    s["units"],
+                    tr("status_" + rec.result.status.replace(" ", "_"), lang),
+                    rec.result.gap,
+                ]
+            )
+    _write(ws, header, rows, {6: COUNT, 7: PERCENT, 10: "0.00%"})
+
+    # gaps
+    ws = wb.create_sheet(names["gaps"])
+    header = [
+        tr("category", lang),
+        tr("rank", lang),
+        tr("uncovered_residents", lang),
+        tr("units", lang),
+        tr("nearest_facility", lang),
+        tr("col_nearest_m", lang),
+    ]
+    rows = []
+    if result.gaps is not None and len(result.gaps):
+        for _, g in result.gaps.iterrows():
+            d = g["nearest_m"]
+            rows.append(
+                [
+                    catalog[g["category"]].name(lang),
+                    g["rank"],
+                    g["residents"],
+                    g["units"],
+                    g["nearest_facility"],
+                    d if math.isfinite(d) else tr("col_none_in_reach", lang),
+                ]
+            )
+    _write(ws, header, rows, {3: COUNT, 6: METRES})
+
+    # before and after the proposed sites
+    if result.scenario is not None:
+        ws = wb.create_sheet(names["scenario"])
+        header = [
+            tr("category", lang),
+            tr("col_share_before", lang),
+            tr("col_share_after", lang),
+            tr("col_residents_gained", lang),
+        ]
+        rows = [
+            [
+                catalog[r["category"]].name(lang),
+                r["share_before"],
+                r["share_after"],
+                r["residents_gained"],
+            ]
+            for _, r in result.scenario.overall.iterrows()
+        ]
+        _write(ws, header, rows, {2: PERCENT, 3: PERCENT, 4: COUNT})
+
+    # inputs and parameters
+    ws = wb.create_sheet(names["inputs"])
+    rows = []
+    for src in inputs or []:
+        rows.append(
+            [
+                f"{tr('col_input', lang)}: {src.get('role')}",
+                str(src.get("path")),
+                src.get("bytes"),
+                src.get("sha256"),
+            ]
+        )
+    rows += [[label, value] for label, value in parameter_rows(result, lang)]
+    _write(ws, [tr("col_item", lang), tr("col_value", lang), tr("col_bytes", lang), "sha256"], rows)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
