@@ -148,4 +148,39 @@ def _connect(
         }
     )
     lines = shapely.linestrings(np.stack([pa, pb[nearest]], axis=1))
-    return gpd.GeoDataFrame(rows, geometry=lines)
+    return gpd.GeoDataFrame(rows, geometry=lines, crs=helsinki().crs)
+
+
+def tiled_study(k: int, *, grid_m: float = 250.0, categories: list[str] | None = None):
+    """A whole :class:`StudyArea` on the tiled network: a ``grid_m`` grid over the tiles,
+    the tiled residents assigned to its cells, the tiled facilities, the catalog restricted
+    to ``categories`` (default :data:`BENCH_CATEGORIES`)."""
+    from shapely.geometry import box
+
+    from lifecircle.geo.units import assign_units, make_grid
+
+    cats = categories or BENCH_CATEGORIES
+    t = tile(k, categories=cats)
+    area = helsinki()
+    minx, miny, _, _ = t.edges.total_bounds
+    extent = box(minx, miny, minx + k * t.width, miny + k * t.height)
+    units = make_grid(extent, crs=area.crs, cell_m=grid_m)
+    units = units.loc[units.intersects(shapely.union_all(t.demand.geometry.to_numpy()).convex_hull)]
+    demand = t.demand.copy()
+    demand["unit_id"] = assign_units(demand, units).to_numpy()
+    demand = demand.loc[demand["unit_id"].notna()].reset_index(drop=True)
+    fac = t.facilities.copy()
+    for col in ("name", "source", "capacity"):
+        fac[col] = None if col != "source" else "osm"
+    edges = t.edges.copy()
+    edges["highway"] = "footway"
+    return StudyArea(
+        crs=area.crs,
+        units=units.reset_index(drop=True),
+        demand=demand[["demand_id", "residents", "unit_id", "geometry"]],
+        facilities=fac.reset_index(drop=True),
+        edges=edges,
+        catalog=area.catalog.select(cats),
+        extent=extent,
+        sources=[{"role": "osm", "path": f"Helsinki.osm.pbf tiled {k}x{k}"}],
+    )

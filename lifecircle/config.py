@@ -135,6 +135,7 @@ class AnalysisConfig(_Strict):
     time_limit_s: float = Field(60.0, gt=0)
     catchments: bool = True
     catchment_width_m: float = Field(40.0, gt=0)
+    catchments_max_edges: int = Field(250_000, ge=0)
 
 
 class PlacementConfig(_Strict):
@@ -234,6 +235,7 @@ class PlanConfig(_Strict):
             count_within=a.count_within,
             catchments=a.catchments,
             catchment_width_m=a.catchment_width_m,
+            catchments_max_edges=a.catchments_max_edges,
         )
 
 
@@ -320,12 +322,9 @@ def plan_from_dict(
     return config
 
 
-def _check_plan(config: PlanConfig, source: str) -> list[Problem]:
-    """What the types cannot say: files that do not exist, categories the catalog lacks."""
-    from lifecircle.errors import CatalogError
-    from lifecircle.geo.catalog import load_catalog
-
-    problems = []
+def plan_files(config: PlanConfig) -> dict[str, str]:
+    """The files a plan reads, by plan key (``inputs.osm``, ``inputs.facilities.0.path``...,
+    and ``catalog`` when it is a TOML file)."""
     i = config.inputs
     files = [("inputs.osm", i.osm)]
     files += [("inputs.units.path", i.units.path if i.units else None)]
@@ -335,8 +334,19 @@ def _check_plan(config: PlanConfig, source: str) -> list[Problem]:
     for n, f in enumerate(i.facilities):
         files += [(f"inputs.facilities.{n}.path", f.path)]
         files += [(f"inputs.facilities.{n}.category_map", f.category_map)]
-    for key, path in files:
-        if path is not None and not Path(path).expanduser().is_file():
+    if config.catalog.endswith(".toml"):
+        files += [("catalog", config.catalog)]
+    return {key: path for key, path in files if path is not None}
+
+
+def _check_plan(config: PlanConfig, source: str) -> list[Problem]:
+    """What the types cannot say: files that do not exist, categories the catalog lacks."""
+    from lifecircle.errors import CatalogError
+    from lifecircle.geo.catalog import load_catalog
+
+    problems = []
+    for key, path in plan_files(config).items():
+        if key != "catalog" and not Path(path).expanduser().is_file():  # the catalog: below
             problems.append(
                 Problem(
                     source,
@@ -440,6 +450,7 @@ max_snap_m = 250
 unit_share = 0.5               # a unit is covered when this share of its residents is
 time_limit_s = 60              # for the placement solver
 catchments = true              # walking catchment polygons for the map (false saves time)
+catchments_max_edges = 250000  # not drawn on bigger networks (a whole city): see the README
 
 [[placement]]
 category = "kindergarten"

@@ -105,6 +105,7 @@ class PlanParams:
     count_within: bool = False
     catchments: bool = True
     catchment_width_m: float = 40.0
+    catchments_max_edges: int = 250_000
     gap_link_m: float = 150.0
     gap_walking: bool = False
 
@@ -241,7 +242,11 @@ def run_plan(
                 edge_spacing_m=params.edge_spacing_m,
             )
     catchment_frame = None
-    if params.catchments:
+    if params.catchments and network.n_edges > params.catchments_max_edges:
+        # drawing grows faster than the network and a city-wide map cannot show them
+        limit = params.catchments_max_edges
+        notes.append(Note("note_catchments_skipped", {"edges": network.n_edges, "limit": limit}))
+    elif params.catchments:
         with stages("catchments"):
             catchment_frame = _catchments(access, area, network, params, sites, stages)
     return PlanResult(

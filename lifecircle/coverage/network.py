@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import geopandas as gpd
@@ -94,6 +95,10 @@ class Located:
 
 
 Points = Snap | Located
+
+
+LOCAL_SEARCH_NODES = 50_000
+"""Above this many search nodes, bounded per-source searches run on local subgraphs."""
 
 
 class WalkNetwork:
@@ -403,6 +408,18 @@ class WalkNetwork:
             crs=self.crs,
         )
 
+    def use_piece_sizes(self, node_sizes: np.ndarray) -> None:
+        """Take each piece's size from a larger network this one was cut from.
+
+        ``node_sizes`` gives, per node, the number of nodes of its piece in the larger
+        network: a piece the cut left small is then not mistaken for an island.
+        """
+        sizes = np.asarray(node_sizes, dtype=np.int64)
+        per_piece = np.zeros(len(self.component_size), dtype=np.int64)
+        np.maximum.at(per_piece, self.component, sizes)
+        self.component_size = np.maximum(per_piece, self.component_size)
+        self._indexes.clear()
+
     # ------------------------------------------------------------------ snapping
     SMALL_PIECE_NODES = 50
 
@@ -524,11 +541,26 @@ class WalkNetwork:
         return Located(chain, s, np.zeros(n))
 
     # ------------------------------------------------------------------ searches
-    def _with_sources(self, src: Located, idx: np.ndarray) -> sp.csr_matrix:
-        """The search graph plus one virtual node per source, joined to its chain's live ends."""
-        ns, m = self.csr.shape[0], len(idx)
+    def _with_sources(
+        self, src: Located, idx: np.ndarray, nodes: np.ndarray | None = None
+    ) -> sp.csr_matrix:
+        """The search graph plus one virtual node per source, joined to its chain's live ends.
+
+        With ``nodes`` (sorted search-node ids holding every source's live ends), only the
+        graph between those nodes is used, numbered by their position in ``nodes``.
+        """
+        m = len(idx)
         c = src.chain[idx]
         a, b = self.search_id[self.chain_a[c]], self.search_id[self.chain_b[c]]
+        if nodes is None:
+            indptr0, indices0, data0 = self._indptr, self._indices, self._data
+            ns = self.csr.shape[0]
+        else:
+            sub = self.csr[nodes][:, nodes]
+            indptr0, indices0, data0 = sub.indptr, sub.indices, sub.data
+            ns = len(nodes)
+            a = np.where(a >= 0, np.searchsorted(nodes, a), -1)
+            b = np.where(b >= 0, np.searchsorted(nodes, b), -1)
         L = self.chain_len[c]
         wa = src.access[idx] + src.s[idx]
         wb = src.access[idx] + (L - src.s[idx])
@@ -542,17 +574,29 @@ class WalkNetwork:
             np.concatenate([np.flatnonzero(a >= 0), np.flatnonzero(use_b)]), kind="stable"
         )
         cols, data = cols[order], data[order]
-        indptr = np.concatenate(
-            [self._indptr, self._indptr[-1] + np.cumsum(count).astype(self._indptr.dtype)]
-        )
+        indptr = np.concatenate([indptr0, indptr0[-1] + np.cumsum(count).astype(indptr0.dtype)])
         return sp.csr_matrix(
             (
-                np.concatenate([self._data, data]),
-                np.concatenate([self._indices, cols.astype(self._indices.dtype)]),
+                np.concatenate([data0, data]),
+                np.concatenate([indices0, cols.astype(indices0.dtype)]),
                 indptr,
             ),
             shape=(ns + m, ns + m),
         )
+
+    @cached_property
+    def _search_xy(self) -> np.ndarray:
+        """Coordinates of the search graph's nodes."""
+        xy = np.full((self.n_nodes, 2), np.nan)
+        coords, which = shapely.get_coordinates(self.geometry, return_index=True)
+        last = np.flatnonzero(np.r_[which[1:] != which[:-1], True])
+        first = np.r_[0, last[:-1] + 1]
+        xy[self.u[which[first]]] = coords[first]
+        xy[self.v[which[last]]] = coords[last]
+        live = self.search_id >= 0
+        out = np.empty((self.csr.shape[0], 2))
+        out[self.search_id[live]] = xy[self.junctions[live]]
+        return out
 
     def _junction_reach(self, src: Located, limit_m: float) -> tuple[np.ndarray, np.ndarray]:
         """Distance and nearest source of every junction (dead ends get inf)."""
@@ -671,16 +715,74 @@ class WalkNetwork:
     def _reach_each(
         self, src: Located, limit_m: float, max_bytes: float
     ) -> Iterator[tuple[np.ndarray, sp.csr_matrix]]:
-        """Bounded searches from each source, a chunk at a time: (sources, chunk x search nodes)."""
+        """Bounded searches from each source, a chunk at a time: (sources, chunk x search nodes).
+
+        A walk of at most ``limit_m`` from a source never leaves the disc of that radius
+        around the ends of the source's chain (a walk is never shorter than the straight
+        line). So on a large network the sources are grouped into blocks of ``2 * limit_m``
+        and each block searches only the graph within ``limit_m`` of its sources' chain
+        ends: time and memory follow the sources times their neighbourhoods, not the sources
+        times the whole network.
+        """
         valid = np.flatnonzero(src.chain >= 0)
         ns = self.csr.shape[0]
-        chunk = int(max(1, min(len(valid), max_bytes // (8 * (ns + 1) * 2)))) if len(valid) else 1
-        for start in range(0, len(valid), chunk):
-            idx = valid[start : start + chunk]
-            A = self._with_sources(src, idx)
-            D = dijkstra(A, directed=True, indices=ns + np.arange(len(idx)), limit=limit_m)[:, :ns]
-            r, c = np.nonzero(np.isfinite(D))
-            yield idx, sp.csr_matrix((D[r, c], (r, c)), shape=(len(idx), ns))
+        if len(valid) == 0:
+            return
+        if not np.isfinite(limit_m) or ns <= LOCAL_SEARCH_NODES:
+            chunk = int(max(1, min(len(valid), max_bytes // (8 * (ns + 1) * 2))))
+            for start in range(0, len(valid), chunk):
+                idx = valid[start : start + chunk]
+                yield idx, self._reach_chunk(src, idx, None, limit_m)
+            return
+        xy = self._search_xy
+        c = src.chain[valid]
+        ends = np.stack([self.search_id[self.chain_a[c]], self.search_id[self.chain_b[c]]], 1)
+        end_xy = np.where((ends >= 0)[..., None], xy[np.maximum(ends, 0)], np.nan)
+        anchor = np.nanmean(end_xy, axis=1)  # every valid source has a live end
+        block = 2.0 * limit_m
+        origin = np.nanmin(xy, axis=0)
+        bx = np.floor((anchor[:, 0] - origin[0]) / block).astype(np.int64)
+        by = np.floor((anchor[:, 1] - origin[1]) / block).astype(np.int64)
+        order = np.lexsort((by, bx))
+        key = bx[order] * (int(by.max()) + 1) + by[order]
+        bounds = np.flatnonzero(np.diff(key)) + 1
+        # nodes bucketed on a grid of ``limit_m`` cells, for the neighbourhood of a block
+        cell = limit_m
+        ok = np.isfinite(xy[:, 0])
+        cx = np.floor((xy[:, 0] - origin[0]) / cell).astype(np.int64)
+        cy = np.floor((xy[:, 1] - origin[1]) / cell).astype(np.int64)
+        ny = int(cy[ok].max()) + 1
+        node_key = np.where(ok, cx * ny + cy, -1)
+        node_order = np.argsort(node_key, kind="stable")
+        sorted_key = node_key[node_order]
+        for group in np.split(order, bounds):
+            pts = end_xy[group].reshape(-1, 2)
+            lo = np.nanmin(pts, axis=0) - limit_m
+            hi = np.nanmax(pts, axis=0) + limit_m
+            x0, x1 = np.floor((np.array([lo[0], hi[0]]) - origin[0]) / cell).astype(np.int64)
+            y0, y1 = np.floor((np.array([lo[1], hi[1]]) - origin[1]) / cell).astype(np.int64)
+            y0, y1 = max(y0, 0), min(y1, ny - 1)
+            cols = np.arange(max(x0, 0), x1 + 1)
+            start = np.searchsorted(sorted_key, cols * ny + y0, side="left")
+            stop = np.searchsorted(sorted_key, cols * ny + y1, side="right")
+            picked = [node_order[a:b] for a, b in zip(start, stop, strict=True)]
+            nodes = np.sort(np.concatenate(picked))
+            chunk = int(max(1, max_bytes // (8 * (len(nodes) + 1) * 2)))
+            for first in range(0, len(group), chunk):
+                idx = valid[np.sort(group[first : first + chunk])]
+                yield idx, self._reach_chunk(src, idx, nodes, limit_m)
+
+    def _reach_chunk(
+        self, src: Located, idx: np.ndarray, nodes: np.ndarray | None, limit_m: float
+    ) -> sp.csr_matrix:
+        """Searches from the sources ``idx`` (within ``nodes`` if given): sources x nodes."""
+        ns = self.csr.shape[0]
+        A = self._with_sources(src, idx, nodes)
+        k = A.shape[0] - len(idx)
+        D = dijkstra(A, directed=True, indices=k + np.arange(len(idx)), limit=limit_m)[:, :k]
+        r, c = np.nonzero(np.isfinite(D))
+        cols = c if nodes is None else nodes[c]
+        return sp.csr_matrix((D[r, c], (r, cols)), shape=(len(idx), ns))
 
     def pair_distances(
         self, sources: Points, targets: Points, *, limit_m: float, max_bytes: float = 256e6

@@ -18,6 +18,7 @@ Each model is a small class whose ``solve()`` returns a :class:`PlacementResult`
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import sys
@@ -88,9 +89,9 @@ class CoverageProblem:
         """An equivalent smaller problem and the original index of each kept candidate.
 
         Demand points of zero weight or that no candidate covers are dropped; demand points
-        with identical coverage sets are merged (weights summed). With ``dominance``,
-        a candidate whose set is contained in another candidate's set is dropped (of equal
-        sets the first is kept): some optimum never needs it.
+        with identical coverage sets are merged (weights summed); of candidates with
+        identical sets the first is kept. With ``dominance``, a candidate whose set is
+        contained in another candidate's set is dropped: some optimum never needs it.
         """
         A = sp.csc_matrix(self.sets, dtype=bool)
         A.eliminate_zeros()
@@ -110,22 +111,41 @@ class CoverageProblem:
         first[group[::-1]] = np.arange(len(keys))[::-1]
         merged_w = np.bincount(group, weights=w, minlength=len(uniq))
         B = sp.csr_matrix(A[:, first], dtype=bool)
+        B.sort_indices()
         cand = np.arange(B.shape[0])
         nz = np.diff(B.indptr) > 0
         B, cand = B[nz], cand[nz]
-        if dominance and B.shape[0] > 1 and B.shape[0] <= 20000:
+        # candidates with identical sets (neighbouring street nodes often are): keep the first
+        seen: dict[bytes, int] = {}
+        for j in range(B.shape[0]):
+            seen.setdefault(B.indices[B.indptr[j] : B.indptr[j + 1]].tobytes(), j)
+        if len(seen) < B.shape[0]:
+            rows = np.fromiter(seen.values(), dtype=np.int64, count=len(seen))
+            B, cand = B[rows], cand[rows]
+        # the containment test costs about sum(candidates per demand point ^ 2)
+        work = float((np.diff(B.tocsc().indptr).astype(float) ** 2).sum())
+        if dominance and B.shape[0] > 1 and work <= DOMINANCE_WORK:
             B, cand = _drop_dominated(B, cand)
         return CoverageProblem(B.tocsr(), merged_w), cand
 
 
+DOMINANCE_WORK = 5e8
+"""Largest containment test :meth:`CoverageProblem.reduce` runs (pairs of candidates that
+share a demand point); bigger problems keep their dominated candidates."""
+
+
 def _drop_dominated(B: sp.csr_matrix, cand: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
     size = np.diff(B.indptr).astype(np.int64)
-    Bi = B.astype(np.int32)
+    Bi = sp.csr_matrix(B, dtype=np.int32)
+    BT = Bi.T.tocsr()  # transposed once, not once per block
+    # rows in blocks of about the same number of candidate pairs (the product's size)
+    per_demand = np.diff(BT.indptr).astype(np.float64)
+    pairs = Bi @ per_demand
+    ends = np.searchsorted(np.cumsum(pairs), np.arange(1, 1 + int(pairs.sum() // 2e7)) * 2e7)
+    bounds = np.unique(np.concatenate([[0], ends, [B.shape[0]]]))
     drop = np.zeros(B.shape[0], dtype=bool)
-    step = max(1, int(2e7 // max(1, B.shape[0])))
-    for start in range(0, B.shape[0], step):
-        rows = slice(start, min(B.shape[0], start + step))
-        overlap = (Bi[rows] @ Bi.T).tocoo()
+    for start, stop in itertools.pairwise(bounds):
+        overlap = (Bi[start:stop] @ BT).tocoo()
         j = overlap.row + start
         k = overlap.col
         contained = (overlap.data == size[j]) & (j != k)

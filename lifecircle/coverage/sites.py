@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -25,7 +26,7 @@ from lifecircle.coverage.placement import (
     SetCovering,
 )
 
-__all__ = ["SiteRecommendation", "network_candidates", "recommend_sites"]
+__all__ = ["SiteRecommendation", "coverage_sets", "network_candidates", "recommend_sites"]
 
 
 def network_candidates(
@@ -139,8 +140,9 @@ def recommend_sites(
     weights = np.where(uncovered & access.snapped, residents, 0.0)
     pts = shapely.point_on_surface(candidates.to_crs(network.crs).geometry.to_numpy())
     c_snap = network.snap(pts, max_snap_m=max_snap_m or access.max_snap_m)
-    pairs = network.pair_distances(c_snap, access.demand_snap, limit_m=threshold)
-    problem = CoverageProblem(pairs.to_csr(), weights)
+    problem = CoverageProblem(
+        coverage_sets(network, c_snap, access.demand_snap, weights, threshold), weights
+    )
     if p is not None:
         result = MaximalCovering(p, time_limit_s=time_limit_s, method=method).solve(problem)
     else:
@@ -160,6 +162,30 @@ def recommend_sites(
         p=p,
         share=share,
     )
+
+
+def coverage_sets(
+    network: WalkNetwork,
+    candidates: Snap,
+    demand: Snap,
+    weights: np.ndarray,
+    threshold_m: float,
+) -> sp.csr_matrix:
+    """``(candidates, demand)`` boolean matrix: which candidate reaches which demand point
+    within ``threshold_m``, for the demand points of positive weight (others stay empty).
+
+    The walk network is undirected, so the bounded searches start from whichever side has
+    fewer points: usually the residents still to cover, not the (many) candidate sites.
+    """
+    live = np.flatnonzero(weights > 0)
+    n_c, n_d = len(candidates), len(demand)
+    if len(live) <= n_c:
+        pairs = network.pair_distances(demand.take(live), candidates, limit_m=threshold_m)
+        rows, cols = pairs.target, live[pairs.source]
+    else:
+        pairs = network.pair_distances(candidates, demand.take(live), limit_m=threshold_m)
+        rows, cols = pairs.source, live[pairs.target]
+    return sp.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(n_c, n_d))
 
 
 def _sites_frame(

@@ -224,6 +224,16 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def input_hashes(plan_doc: dict[str, Any] | None) -> dict[str, str]:
+    """SHA-256 of every file a plan reads, by path (what a rerun compares)."""
+    if not plan_doc:
+        return {}
+    from lifecircle.config import PlanConfig, plan_files
+
+    files = plan_files(PlanConfig.model_validate(plan_doc))
+    return {path: _sha256(Path(path)) for path in files.values() if Path(path).is_file()}
+
+
 def run_record(
     result: PlanResult, *, command: str, plan_doc: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -242,7 +252,9 @@ def run_record(
     return {
         "tool": _MARK,
         "command": command,
+        "status": "done",
         "plan": plan_doc,
+        "input_files": input_hashes(plan_doc),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
         "inputs": inputs,

@@ -187,3 +187,19 @@ def test_helsinki_polygons_agree_with_network_coverage(helsinki_area, helsinki_n
         f"{outside_but_covered / total:.1%}; inside but not covered: {inside_but_not / total:.1%}"
     )
     assert share >= 0.95
+
+
+def test_catchments_are_left_out_on_networks_above_the_limit_with_a_note(helsinki_area) -> None:
+    from lifecircle.pipeline import PlanParams, run_plan
+
+    params = PlanParams(placements=(), catchments_max_edges=1000)
+    result = run_plan(helsinki_area, params)
+    assert result.catchments is None
+    note = next(n for n in result.notes if n.key == "note_catchments_skipped")
+    assert f"{result.network.n_edges} edges" in note.text("en")
+    assert "1000" in note.text("en") and "1000" in note.text("zh")
+    # the coverage itself is whole: every resident point has its distances
+    assert result.access.distance_m.shape == (
+        len(helsinki_area.demand),
+        len(result.access.categories),
+    )

@@ -294,3 +294,32 @@ def test_k_nearest_and_counts_within_equal_the_oracle(helsinki_area, helsinki_ne
     )
     np.testing.assert_array_equal(acc.count_within[:, 0], expect)
     assert expect.max() >= 2  # the test covers points with several pharmacies in reach
+
+
+def _pairs(p) -> dict[tuple[int, int], float]:
+    return {(int(s), int(t)): float(d) for s, t, d in zip(p.source, p.target, p.dist, strict=True)}
+
+
+def test_local_pair_searches_equal_whole_network_searches_and_are_symmetric(
+    helsinki_area, helsinki_network, monkeypatch
+) -> None:
+    """Per-source searches on local subgraphs (large networks) give exactly the pairs of
+    searches on the whole network, and swapping sources and targets changes nothing."""
+    import lifecircle.coverage.network as network_module
+
+    net = helsinki_network
+    rng = np.random.default_rng(3)
+    minx, miny, maxx, maxy = helsinki_area.units.total_bounds
+    xy = np.column_stack([rng.uniform(minx, maxx, 400), rng.uniform(miny, maxy, 400)])
+    sources = net.snap(shapely.points(xy))
+    targets = net.snap(helsinki_area.demand.geometry.to_numpy())
+    whole = _pairs(net.pair_distances(sources, targets, limit_m=400.0))
+    assert len(whole) > 1000
+    monkeypatch.setattr(network_module, "LOCAL_SEARCH_NODES", 0)
+    local = _pairs(net.pair_distances(sources, targets, limit_m=400.0, max_bytes=2e5))
+    assert local.keys() == whole.keys()
+    np.testing.assert_allclose([local[k] for k in whole], list(whole.values()), atol=1e-9)
+    back = net.pair_distances(targets, sources, limit_m=400.0)
+    swapped = {(t, s): d for (s, t), d in _pairs(back).items()}
+    assert swapped.keys() == whole.keys()
+    np.testing.assert_allclose([swapped[k] for k in whole], list(whole.values()), atol=1e-9)
