@@ -1,7 +1,7 @@
 """The ``lifecircle`` command. Thin: parses arguments, calls the pipeline, prints.
 
 Exit codes: 0 success, 2 a user error (a one-line message naming the file, row or key and
-the fix; no traceback), 1 an internal error.
+the fix; no traceback), 1 an internal error, 3 a batch in which some plans failed.
 """
 
 from __future__ import annotations
@@ -485,6 +485,75 @@ def _inspect(config, lang: str, quiet: bool) -> None:  # type: ignore[no-untyped
         out.print(f"! {note.text(lang)}")
 
 
+@cli.command()
+@click.argument("batch_file", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Folder of the plans' folders.")
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="An existing Dask scheduler (tcp://host:8786); default: a local cluster.",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Processes of the local cluster (default: cores)."
+)
+@click.option("--rerun", is_flag=True, help="Run every plan, even those already done.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only errors.")
+@click.option("--verbose", "-v", is_flag=True, help="Print debugging details.")
+def batch(
+    batch_file: Path,
+    out: Path | None,
+    scheduler: str | None,
+    workers: int | None,
+    rerun: bool,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Run the plans of a batch file as Dask tasks; write OUT/batch-summary.csv.
+
+    Exit code 3 when some plans failed (the others still ran).
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+    from lifecircle.batch import SUMMARY_FILE, dask_client, load_batch, run_batch
+
+    _setup_logging(verbose, quiet)
+    plans, folder = load_batch(batch_file, out=out)
+    console = Console(stderr=True, highlight=False)
+    bar = Progress(
+        TextColumn("plans"),
+        BarColumn(bar_width=30),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+    )
+    task = bar.add_task("plans", total=len(plans))
+    marks = {"done": "[green]✓[/green]", "skipped": "[blue]=[/blue]", "failed": "[red]✗[/red]"}
+
+    def report(row: dict, done: int, total: int) -> None:
+        bar.update(task, completed=done)
+        if quiet and row["status"] != "failed":
+            return
+        text = f"{marks.get(row['status'], '?')} {row['plan']}: {row['status']}"
+        if row["status"] == "done":
+            text += f" in {row.get('seconds', 0):.1f} s"
+        if row["status"] == "failed":
+            text += f": {row.get('error', '')}"
+        bar.console.print(text, markup=True, highlight=False)
+
+    with dask_client(scheduler, workers) as client, bar:
+        summary = run_batch(plans, folder, client=client, rerun=rerun, report=report)
+    counts = summary["status"].value_counts()
+    if not quiet:
+        console.print(
+            f"{counts.get('done', 0)} done, {counts.get('skipped', 0)} skipped, "
+            f"{counts.get('failed', 0)} failed: {folder / SUMMARY_FILE}"
+        )
+    if counts.get("failed", 0):
+        raise click.exceptions.Exit(3)
+
+
 @cli.group()
 def catalog() -> None:
     """List and show service catalogs."""
@@ -535,7 +604,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     lang = _lang_of(args)
     try:
-        cli.main(args=args, prog_name="lifecircle", standalone_mode=False)
+        code = cli.main(args=args, prog_name="lifecircle", standalone_mode=False)
+        if isinstance(code, int) and code:  # a command's own exit code (batch: 3)
+            return code
     except LifecircleError as exc:
         click.echo(f"{tr('error_prefix', lang)}: {exc}", err=True)
         return 2

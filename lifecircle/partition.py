@@ -1,0 +1,551 @@
+"""Partitioned runs: a study split into parts, each analysed on its units plus a buffer.
+
+A whole city need not be one search graph. Split its units into parts (by a column such as
+the district, or into ``n`` groups of neighbouring units); each part keeps its own units
+and residents (its *core*) and the streets, facilities and candidate sites within the
+*reach* of the core: the farthest search (``search_factor`` x the largest threshold) plus
+four snap distances. No walk from a core resident that any search can follow, and no
+street that a point it could reach would snap to, lies beyond that, so every resident's
+distances, nearest facilities and coverage come out exactly as in a whole-area run; the
+coverage tables merged from the parts equal the whole run's.
+
+New sites are chosen per part (each part's ``p`` sites for its own residents, from the
+candidates within its reach), then a final pass chooses among all parts' sites for the
+whole study: sites near part borders also serve their neighbours' residents, and the
+final pass counts that. Each part's optimum is an upper bound on what any ``p`` sites can
+do for that part's residents, so their sum bounds the whole study's optimum.
+
+Parts run one after another, or as tasks on a Dask cluster (:func:`run_partitioned`'s
+``client``): each part's network stays on the worker that built it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+from scipy.sparse.csgraph import connected_components
+from shapely.geometry.base import BaseGeometry
+
+from lifecircle.coverage.access import Access, nearest_facilities
+from lifecircle.coverage.network import WalkNetwork
+from lifecircle.coverage.placement import (
+    CoverageProblem,
+    MaximalCovering,
+    PlacementResult,
+    SetCovering,
+)
+from lifecircle.coverage.sites import coverage_sets, network_candidates
+from lifecircle.coverage.snapping import Snap
+from lifecircle.coverage.tables import Coverage, coverage_tables
+from lifecircle.errors import InputError, Problem
+from lifecircle.geo.study_area import StudyArea
+
+__all__ = [
+    "Part",
+    "PartitionedResult",
+    "make_parts",
+    "part_reach_m",
+    "run_partitioned",
+    "split_units",
+]
+
+
+def split_units(area: StudyArea, by: str | int) -> dict[str, np.ndarray]:
+    """Groups of units: by the values of a column of ``area.units`` (e.g. ``"district"``),
+    or ``n`` groups of neighbouring units (strips of about equal numbers of units, cut in
+    rows). Returns the row positions of each group's units, by group name."""
+    units = area.units
+    if isinstance(by, str):
+        if by not in units.columns:
+            raise InputError(
+                Problem(
+                    "partition",
+                    f"the units have no column {by!r}",
+                    fix=f"use one of {', '.join(map(str, units.columns.drop('geometry')))} "
+                    "or a number of parts",
+                )
+            )
+        values = units[by].astype(str).to_numpy()
+        return {str(v): np.flatnonzero(values == v) for v in dict.fromkeys(values.tolist())}
+    n = int(by)
+    if n < 1:
+        raise InputError(Problem("partition", f"{n} parts", fix="ask for at least one part"))
+    n = min(n, len(units))
+    centre = shapely.get_coordinates(shapely.centroid(units.geometry.to_numpy()))
+    cols = max(1, round(math.sqrt(n)))
+    by_x = np.argsort(centre[:, 0], kind="stable")
+    groups: dict[str, np.ndarray] = {}
+    for i, strip in enumerate(np.array_split(by_x, cols)):
+        rows = n // cols + (1 if i < n % cols else 0)
+        by_y = strip[np.argsort(centre[strip, 1], kind="stable")]
+        for j, cell in enumerate(np.array_split(by_y, rows)):
+            if len(cell):
+                groups[f"part {i + 1}.{j + 1}"] = np.sort(cell)
+    return groups
+
+
+def part_reach_m(
+    area: StudyArea, *, speed_kmh: float, search_factor: float, max_snap_m: float
+) -> float:
+    """How far beyond its units a part keeps streets and facilities: the farthest search
+    plus four snap distances (a resident's leg, a facility's leg, and the slack for a
+    facility whose nearest street must be the same one in the part as in the whole)."""
+    longest = max(c.threshold(speed_kmh) for c in area.catalog)
+    return float(longest * search_factor + 4 * max_snap_m)
+
+
+@dataclass
+class Part:
+    """One part of a study: its core (units and residents) and what lies within reach."""
+
+    name: str
+    area: StudyArea
+    demand_index: np.ndarray
+    facility_index: np.ndarray
+    region: BaseGeometry
+    site_area: BaseGeometry
+    piece_nodes: tuple[np.ndarray, np.ndarray]
+    near_index: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    near_points: np.ndarray = field(default_factory=lambda: np.empty(0, object))
+
+
+def make_parts(
+    area: StudyArea, groups: dict[str, np.ndarray], reach_m: float, near_m: float = 0.0
+) -> list[Part]:
+    """The parts for ``groups`` of unit rows (see :func:`split_units`).
+
+    ``near_m``: residents this close to a part's units (its own and its neighbours') are the
+    ones its proposed sites are chosen for; at most ``(reach_m - near_m) / 2`` keeps their
+    coverage by the part's sites exact.
+    """
+    unit_of_demand = area.demand["unit_id"].astype(str).to_numpy()
+    unit_ids = area.units["unit_id"].astype(str).to_numpy()
+    claimed = np.zeros(len(area.demand), dtype=bool)
+    # sizes of the whole network's pieces, so that a piece cut by the part's edge is not
+    # mistaken for a small island when snapping
+    raw = np.concatenate([area.edges["u"].to_numpy(), area.edges["v"].to_numpy()])
+    node_ids, inverse = np.unique(raw, return_inverse=True)
+    m = len(area.edges)
+    graph = sp.csr_matrix(
+        (np.ones(m), (inverse[:m], inverse[m:])), shape=(len(node_ids), len(node_ids))
+    )
+    _, label = connected_components(graph, directed=False)
+    piece_size = np.bincount(label)[label]
+    boundary = area.boundary
+    edge_tree = area.edges.sindex
+    fac_tree = area.facilities.sindex
+    demand_tree = area.demand.sindex
+    demand_points = area.demand.geometry.to_numpy()
+    parts = []
+    for name, rows in groups.items():
+        units = area.units.iloc[rows].reset_index(drop=True)
+        core = shapely.union_all(units.geometry.to_numpy())
+        region = core.buffer(reach_m)
+        d_idx = np.flatnonzero(np.isin(unit_of_demand, unit_ids[rows]))
+        claimed[d_idx] = True
+        e_idx = np.sort(edge_tree.query(region, predicate="intersects"))
+        f_idx = np.sort(fac_tree.query(region, predicate="intersects"))
+        edges = area.edges.iloc[e_idx].reset_index(drop=True)
+        ends = np.unique(np.concatenate([edges["u"].to_numpy(), edges["v"].to_numpy()]))
+        sizes = piece_size[np.searchsorted(node_ids, ends)]
+        near = np.sort(demand_tree.query(core.buffer(near_m), predicate="intersects"))
+        candidates = None
+        if area.candidates is not None:
+            inside = area.candidates.intersects(region).to_numpy()
+            candidates = area.candidates.loc[inside].reset_index(drop=True)
+        sub = StudyArea(
+            crs=area.crs,
+            units=units,
+            demand=area.demand.iloc[d_idx].reset_index(drop=True),
+            facilities=area.facilities.iloc[f_idx].reset_index(drop=True),
+            edges=edges,
+            catalog=area.catalog,
+            extent=region,
+            candidates=candidates,
+            sources=area.sources,
+        )
+        parts.append(
+            Part(
+                name=name,
+                area=sub,
+                demand_index=d_idx,
+                facility_index=f_idx,
+                region=region,
+                site_area=boundary.intersection(region),
+                piece_nodes=(ends, sizes),
+                near_index=near,
+                near_points=demand_points[near],
+            )
+        )
+    if not claimed.all():
+        lost = area.demand["demand_id"].astype(str).to_numpy()[~claimed][:5]
+        raise InputError(
+            Problem(
+                "partition",
+                f"{int((~claimed).sum())} resident points lie in no part ({', '.join(lost)}...)",
+                fix="give every resident point a unit_id of one of the units",
+            )
+        )
+    return parts
+
+
+# ---------------------------------------------------------------------- work done per part
+@dataclass
+class _PartState:
+    """A part's network and access, kept where the part was analysed."""
+
+    part: Part
+    network: WalkNetwork
+    access: Access
+    seconds: dict[str, float]
+
+
+def _analyse(part: Part, params: Any) -> _PartState:
+    t0 = time.perf_counter()
+    net = WalkNetwork.from_edges(part.area.edges)
+    ends, sizes = part.piece_nodes
+    net.use_piece_sizes(sizes[np.searchsorted(ends, net.node_ids)])
+    t1 = time.perf_counter()
+    access = nearest_facilities(
+        net,
+        part.area.demand,
+        part.area.facilities,
+        part.area.catalog,
+        speed_kmh=params.speed_kmh,
+        search_factor=params.search_factor,
+        max_snap_m=params.max_snap_m,
+        edge_spacing_m=params.edge_spacing_m,
+        count_within=params.count_within,
+    )
+    seconds = {"network": t1 - t0, "access": time.perf_counter() - t1}
+    return _PartState(part, net, access, seconds)
+
+
+def _access_of(state: _PartState) -> dict[str, Any]:
+    """What the merge needs of a part's access (arrays only)."""
+    a = state.access
+    fac = np.where(a.facility >= 0, state.part.facility_index[np.maximum(a.facility, 0)], -1)
+    return {
+        "name": state.part.name,
+        "categories": a.categories,
+        "thresholds_m": a.thresholds_m,
+        "limits_m": a.limits_m,
+        "speed_kmh": a.speed_kmh,
+        "max_snap_m": a.max_snap_m,
+        "demand_index": state.part.demand_index,
+        "distance_m": a.distance_m,
+        "facility": fac,
+        "snap": a.demand_snap,
+        "component_size": a.demand_component_size,
+        "count_within": a.count_within,
+        "unsnapped": state.part.facility_index[a.unsnapped_facilities],
+        "seconds": state.seconds,
+        "nodes": state.network.n_nodes,
+        "edges": state.network.n_edges,
+    }
+
+
+def _propose(
+    state: _PartState,
+    category: str,
+    p: int | None,
+    share: float | None,
+    weights: np.ndarray,
+    params: Any,
+) -> tuple[np.ndarray, np.ndarray, PlacementResult]:
+    """The part's own best sites: the ``p`` that cover most of the residents near the part
+    (its own and its neighbours' within reach, by their ``weights`` in the whole study); or
+    the fewest that cover ``share`` of its own residents. Returns (x, y of the sites, the
+    sites' ids, the solver's result)."""
+    t0 = time.perf_counter()
+    part, net = state.part, state.network
+    cand = part.area.candidates
+    if cand is None:
+        cand = network_candidates(net, part.site_area, spacing_m=params.candidate_spacing_m)
+    k = state.access.column(category)
+    threshold = float(state.access.thresholds_m[k])
+    if p is not None:
+        idx, points = part.near_index, part.near_points
+    else:  # a share of the part's own residents: the parts' choices together reach it
+        idx, points = part.demand_index, part.area.demand.geometry.to_numpy()
+    w = weights[idx]
+    pts = shapely.point_on_surface(cand.to_crs(net.crs).geometry.to_numpy())
+    snap = net.snap(pts, max_snap_m=params.max_snap_m)
+    d_snap = net.snap(points, max_snap_m=params.max_snap_m)
+    problem = CoverageProblem(coverage_sets(net, snap, d_snap, w, threshold), w)
+    if p is not None:
+        result = MaximalCovering(p, time_limit_s=params.time_limit_s).solve(problem)
+    else:
+        assert share is not None
+        result = SetCovering(share, time_limit_s=params.time_limit_s).solve(problem)
+    state.seconds["placement"] = state.seconds.get("placement", 0.0) + time.perf_counter() - t0
+    sel = result.selected
+    xy = shapely.get_coordinates(pts[sel]) if len(sel) else np.empty((0, 2))
+    ids = cand["candidate_id"].astype(str).to_numpy()[sel] if "candidate_id" in cand else sel
+    return xy, np.asarray(ids).astype(str), result
+
+
+def _cover(
+    state: _PartState, xy: np.ndarray, weights: np.ndarray, threshold_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which of the pooled sites ``xy`` reach which of the part's residents: (site, demand
+    row in the whole study) pairs, for residents of positive ``weights`` (whole study)."""
+    part = state.part
+    inside = np.flatnonzero(shapely.contains_xy(part.region, xy[:, 0], xy[:, 1]))
+    if len(inside) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    snap = state.network.snap(shapely.points(xy[inside]), max_snap_m=state.access.max_snap_m)
+    w = weights[part.demand_index]
+    sets = coverage_sets(state.network, snap, state.access.demand_snap, w, threshold_m).tocoo()
+    return inside[sets.row], part.demand_index[sets.col]
+
+
+# ---------------------------------------------------------------------- running the parts
+class _Local:
+    """Runs tasks at once in this process (the same interface as a Dask client)."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any, pure: bool = True) -> Any:
+        return fn(*args)
+
+    def gather(self, items: list[Any]) -> list[Any]:
+        return items
+
+
+@dataclass
+class PartitionedResult:
+    """A partitioned study, merged.
+
+    Attributes
+    ----------
+    access
+        Every resident's access, in the study's demand order (as a whole run gives it;
+        ``access.demand_snap.edge`` refers to each part's own network).
+    coverage
+        The coverage tables, from the merged access.
+    sites
+        Per placement category: the final pass's sites, in rank order (``rank``, ``x``,
+        ``y``, ``lon``, ``lat``, ``new_residents``, ``cumulative_residents``, ``part``:
+        the part that proposed the site, point).
+    placement
+        Per placement category: the final pass's :class:`PlacementResult`, and
+        ``part_bound``: the sum of the parts' bounds, an upper bound on what any ``p``
+        sites could cover (maximal covering; None for a share).
+    parts
+        One row per part: ``part``, ``units``, ``residents``, ``nodes``, ``edges`` and
+        seconds per stage.
+    timings
+        Seconds per stage of the whole run.
+    """
+
+    access: Access
+    coverage: Coverage
+    sites: dict[str, gpd.GeoDataFrame]
+    placement: dict[str, dict[str, Any]]
+    parts: pd.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def run_partitioned(
+    area: StudyArea,
+    params: Any = None,
+    *,
+    by: str | int = 4,
+    client: Any = None,
+) -> PartitionedResult:
+    """Analyse ``area`` in parts and merge the results.
+
+    Parameters
+    ----------
+    area
+        The whole study.
+    params
+        :class:`lifecircle.pipeline.PlanParams` (defaults when omitted).
+    by
+        A column of the units to split by, or a number of parts.
+    client
+        A ``dask.distributed.Client``: the parts run as its tasks. Without one, they run
+        here one after another.
+    """
+    from lifecircle.pipeline import PlanParams, _placement_category
+
+    params = params or PlanParams()
+    runner = client if client is not None else _Local()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    reach = part_reach_m(
+        area,
+        speed_kmh=params.speed_kmh,
+        search_factor=params.search_factor,
+        max_snap_m=params.max_snap_m,
+    )
+    # residents near a part, whose coverage by its own sites its network gives exactly
+    leg = max(c.threshold(params.speed_kmh) for c in area.catalog) + 2 * params.max_snap_m
+    near = max(0.0, min(leg, reach - leg))
+    parts = make_parts(area, split_units(area, by), reach, near)
+    timings["split"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    states = [runner.submit(_analyse, part, params, pure=False) for part in parts]
+    pieces = runner.gather([runner.submit(_access_of, s, pure=False) for s in states])
+    access = _merge_access(pieces, len(area.demand))
+    timings["access"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    coverage = coverage_tables(
+        access, area.demand, area.units, area.catalog, unit_share=params.unit_share
+    )
+    timings["coverage"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    sites: dict[str, gpd.GeoDataFrame] = {}
+    placement: dict[str, dict[str, Any]] = {}
+    residents = area.demand["residents"].to_numpy(float)
+    for spec in params.placements:
+        cat = spec.category or _placement_category(access, area)
+        p = spec.p if spec.share is None else None
+        k = access.column(cat)
+        weights = np.where(~access.covered[:, k] & access.snapped, residents, 0.0)
+        proposals = runner.gather(
+            [
+                runner.submit(_propose, s, cat, p, spec.share, weights, params, pure=False)
+                for s in states
+            ]
+        )
+        sites[cat], placement[cat] = _final_pass(
+            area,
+            access,
+            runner,
+            states,
+            proposals,
+            [q.name for q in parts],
+            cat,
+            p,
+            spec.share,
+            params,
+            residents,
+            weights,
+        )
+    timings["placement"] = time.perf_counter() - t0
+
+    rows = []
+    for part, piece in zip(parts, pieces, strict=True):
+        rows.append(
+            {
+                "part": part.name,
+                "units": len(part.area.units),
+                "residents": float(residents[part.demand_index].sum()),
+                "nodes": piece["nodes"],
+                "edges": piece["edges"],
+                **{f"{k}_s": v for k, v in piece["seconds"].items()},
+            }
+        )
+    return PartitionedResult(access, coverage, sites, placement, pd.DataFrame(rows), timings)
+
+
+def _merge_access(pieces: Sequence[dict[str, Any]], n: int) -> Access:
+    k = pieces[0]["distance_m"].shape[1]
+    dist = np.full((n, k), np.inf)
+    fac = np.full((n, k), -1, dtype=np.int64)
+    edge = np.full(n, -1, dtype=np.int64)
+    t = np.full(n, np.nan)
+    leg = np.full(n, np.nan)
+    comp = np.zeros(n, dtype=np.int64)
+    counts = None if pieces[0]["count_within"] is None else np.zeros((n, k), dtype=np.int32)
+    for piece in pieces:
+        idx = piece["demand_index"]
+        dist[idx] = piece["distance_m"]
+        fac[idx] = piece["facility"]
+        edge[idx], t[idx], leg[idx] = piece["snap"].edge, piece["snap"].t, piece["snap"].access_m
+        comp[idx] = piece["component_size"]
+        if counts is not None:
+            counts[idx] = piece["count_within"]
+    return Access(
+        categories=list(pieces[0]["categories"]),
+        thresholds_m=pieces[0]["thresholds_m"],
+        limits_m=pieces[0]["limits_m"],
+        distance_m=dist,
+        facility=fac,
+        demand_snap=Snap(edge, t, leg),
+        demand_component_size=comp,
+        speed_kmh=pieces[0]["speed_kmh"],
+        max_snap_m=pieces[0]["max_snap_m"],
+        count_within=counts,
+        unsnapped_facilities=np.unique(np.concatenate([p["unsnapped"] for p in pieces])),
+    )
+
+
+def _final_pass(
+    area: StudyArea,
+    access: Access,
+    runner: Any,
+    states: list[Any],
+    proposals: list[tuple[np.ndarray, np.ndarray, PlacementResult]],
+    names: list[str],
+    category: str,
+    p: int | None,
+    share: float | None,
+    params: Any,
+    residents: np.ndarray,
+    weights: np.ndarray,
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Choose among all parts' sites for the whole study."""
+    k = access.column(category)
+    threshold = float(access.thresholds_m[k])
+    xy_all = np.concatenate([xy for xy, _, _ in proposals]) if proposals else np.empty((0, 2))
+    sizes = [len(xy) for xy, _, _ in proposals]
+    owner = np.repeat(np.asarray(names, dtype=object), sizes)
+    xy, first = np.unique(np.round(xy_all, 2), axis=0, return_index=True)
+    owner = owner[first]
+    pairs = runner.gather(
+        [runner.submit(_cover, s, xy, weights, threshold, pure=False) for s in states]
+    )
+    rows = np.concatenate([r for r, _ in pairs]) if pairs else np.empty(0, np.int64)
+    cols = np.concatenate([c for _, c in pairs]) if pairs else np.empty(0, np.int64)
+    sets = sp.csr_matrix(
+        (np.ones(len(rows), dtype=bool), (rows, cols)), shape=(len(xy), len(residents))
+    )
+    problem = CoverageProblem(sets, weights)
+    if p is not None:
+        result = MaximalCovering(p, time_limit_s=params.time_limit_s).solve(problem)
+    else:
+        assert share is not None
+        result = SetCovering(share, time_limit_s=params.time_limit_s).solve(problem)
+    sel = result.selected
+    pts = shapely.points(xy[sel]) if len(sel) else np.empty(0, dtype=object)
+    ll = gpd.GeoSeries(pts, crs=area.crs).to_crs("EPSG:4326")
+    base = float(residents[access.covered[:, k]].sum())
+    total = float(residents.sum())
+    cum = np.cumsum(result.gains) if len(sel) else np.empty(0)
+    frame = gpd.GeoDataFrame(
+        {
+            "rank": np.arange(1, len(sel) + 1),
+            "x": xy[sel, 0] if len(sel) else [],
+            "y": xy[sel, 1] if len(sel) else [],
+            "lon": ll.x.to_numpy(),
+            "lat": ll.y.to_numpy(),
+            "new_residents": result.gains,
+            "cumulative_residents": cum,
+            "cumulative_share": (base + cum) / total if total > 0 else np.full(len(sel), np.nan),
+            "part": owner[sel] if len(sel) else [],
+        },
+        geometry=gpd.GeoSeries(pts, crs=area.crs),
+        crs=area.crs,
+    )
+    # each part's bound covers every resident any p sites could serve near it, so their
+    # sum bounds the whole; a share has no such bound from the parts
+    part_bound = float(sum(r.bound for _, _, r in proposals)) if p is not None else None
+    return frame, {
+        "result": result,
+        "part_bound": part_bound,
+        "pooled_sites": len(xy),
+        "part_results": [r for _, _, r in proposals],
+    }
