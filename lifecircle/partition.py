@@ -332,9 +332,10 @@ class PartitionedResult:
     coverage
         The coverage tables, from the merged access.
     sites
-        Per placement category: the final pass's sites, in rank order (``rank``, ``x``,
-        ``y``, ``lon``, ``lat``, ``new_residents``, ``cumulative_residents``, ``part``:
-        the part that proposed the site, point).
+        Per placement category: the final pass's sites, in rank order: ``rank``,
+        ``candidate_id`` (the part's, or yours when candidates were given), ``x``, ``y``,
+        ``lon``, ``lat``, ``new_residents``, ``cumulative_residents``,
+        ``cumulative_share``, ``part`` (the part that proposed the site), point.
     placement
         Per placement category: the final pass's :class:`PlacementResult`, and
         ``part_bound``: the sum of the parts' bounds, an upper bound on what any ``p``
@@ -505,6 +506,7 @@ def _final_pass(
     owner = np.repeat(np.asarray(names, dtype=object), sizes)
     xy, first = np.unique(np.round(xy_all, 2), axis=0, return_index=True)
     owner = owner[first]
+    ids = np.concatenate([i for _, i, _ in proposals]).astype(object)[first]
     pairs = runner.gather(
         [runner.submit(_cover, s, xy, weights, threshold, pure=False) for s in states]
     )
@@ -528,6 +530,7 @@ def _final_pass(
     frame = gpd.GeoDataFrame(
         {
             "rank": np.arange(1, len(sel) + 1),
+            "candidate_id": ids[sel] if len(sel) else [],
             "x": xy[sel, 0] if len(sel) else [],
             "y": xy[sel, 1] if len(sel) else [],
             "lon": ll.x.to_numpy(),

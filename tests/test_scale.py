@@ -101,6 +101,8 @@ def test_partitioned_run_equals_the_whole_run(tiled, cluster) -> None:
     assert len(sites) == 4
     assert sites["new_residents"].sum() == pytest.approx(got)
     assert set(sites["part"]) <= set(parted.parts["part"])
+    assert sites["candidate_id"].str.startswith("c").all()
+    assert len(sites[["x", "y"]].drop_duplicates()) == 4
 
 
 def test_partitioned_by_a_column_without_dask(tiled) -> None:
