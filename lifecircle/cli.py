@@ -296,6 +296,9 @@ def _flags_to_doc(opts: dict) -> dict:
         doc["outputs"]["formats"] = list(dict.fromkeys(opts["formats"]))
     if opts.get("no_catchments"):
         doc["analysis"]["catchments"] = False
+    if opts.get("parts"):
+        parts = str(opts["parts"])
+        doc["analysis"]["parts"] = int(parts) if parts.isdigit() else parts
     return {k: v for k, v in doc.items() if v not in ({}, None)}
 
 
@@ -362,6 +365,16 @@ def _merge(base: dict, over: dict) -> dict:
     help="An output to write (repeatable; default: all). run.json is always written.",
 )
 @click.option("--no-catchments", is_flag=True, help="Skip the catchment polygons (faster).")
+@click.option(
+    "--parts",
+    metavar="N|COLUMN",
+    help="Analyse in N parts of neighbouring units, or by a column of the units (a district).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run the parts on this Dask scheduler (tcp://host:8786); default: here, in turn.",
+)
 @click.option("--map-category", help="The category whose coverage colours the map.")
 @click.option(
     "--map-measure",
@@ -410,23 +423,41 @@ def plan(
                 fix="give --out DIR (or --inspect to only check the inputs)",
             )
         )
+    from contextlib import AbstractContextManager, nullcontext
+
     from lifecircle.pipeline import plan as run
 
     printer = _Printer(lang, quiet)
-    try:
-        result = run(
-            config.study_inputs(),
-            config.params(),
-            out,
-            lang=lang,
-            force=force,
-            offline=config.outputs.offline,
-            plan_doc=config.model_dump(mode="json"),
-            map_options=config.map_options(),
-            formats=config.outputs.formats,
-            title=config.title,
-            progress=printer,
+    scheduler = opts.get("scheduler")
+    if scheduler and config.analysis.parts is None:
+        raise PlanFileError(
+            Problem(
+                "command line",
+                "--scheduler runs the parts of a partitioned study, and this study has none",
+                fix="add --parts N (or [analysis] parts), or leave out --scheduler",
+            )
         )
+    from lifecircle.batch import dask_client
+
+    cluster: AbstractContextManager = (
+        dask_client(str(scheduler)) if scheduler else nullcontext(None)
+    )
+    try:
+        with cluster as client:
+            result = run(
+                config.study_inputs(),
+                config.params(),
+                out,
+                lang=lang,
+                force=force,
+                offline=config.outputs.offline,
+                plan_doc=config.model_dump(mode="json"),
+                map_options=config.map_options(),
+                formats=config.outputs.formats,
+                title=config.title,
+                progress=printer,
+                client=client,
+            )
     finally:
         printer.stop()
     if not quiet:

@@ -12,7 +12,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lifecircle.errors import PlanFileError, Problem
 from lifecircle.geo.facilities import FacilityFile
@@ -136,6 +143,17 @@ class AnalysisConfig(_Strict):
     catchments: bool = True
     catchment_width_m: float = Field(40.0, gt=0)
     catchments_max_edges: int = Field(250_000, ge=0)
+    parts: int | str | None = None
+
+    @field_validator("parts", mode="before")
+    @classmethod
+    def _parts(cls, value: Any) -> Any:
+        ok = (isinstance(value, int) and not isinstance(value, bool) and value >= 1) or (
+            isinstance(value, str) and value.strip()
+        )
+        if value is not None and not ok:
+            raise ValueError("give a number of parts (1 or more) or a column of the units")
+        return value
 
 
 class PlacementConfig(_Strict):
@@ -236,6 +254,7 @@ class PlanConfig(_Strict):
             catchments=a.catchments,
             catchment_width_m=a.catchment_width_m,
             catchments_max_edges=a.catchments_max_edges,
+            parts=a.parts,
         )
 
 
@@ -451,6 +470,8 @@ unit_share = 0.5               # a unit is covered when this share of its reside
 time_limit_s = 60              # for the placement solver
 catchments = true              # walking catchment polygons for the map (false saves time)
 catchments_max_edges = 250000  # not drawn on bigger networks (a whole city): see the README
+# parts = "district"           # analyse in parts: by a column of the units, or a number of
+                               # groups of neighbouring units (the README's "Whole cities")
 
 [[placement]]
 category = "kindergarten"

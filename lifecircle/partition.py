@@ -9,11 +9,12 @@ street that a point it could reach would snap to, lies beyond that, so every res
 distances, nearest facilities and coverage come out exactly as in a whole-area run; the
 coverage tables merged from the parts equal the whole run's.
 
-New sites are chosen per part (each part's ``p`` sites for its own residents, from the
-candidates within its reach), then a final pass chooses among all parts' sites for the
-whole study: sites near part borders also serve their neighbours' residents, and the
-final pass counts that. Each part's optimum is an upper bound on what any ``p`` sites can
-do for that part's residents, so their sum bounds the whole study's optimum.
+New sites are proposed per part (each part's best ``p`` sites, from the candidates within
+its reach, for the uncovered residents of the whole study near its units), then a final
+pass chooses among all parts' proposals for the whole study, counting exactly whom each
+proposed site would serve in every part: sites near part borders serve the neighbours'
+residents too. Each part's optimum bounds what any ``p`` sites could do for the residents
+near it, so the sum of the parts' bounds bounds the whole study's optimum.
 
 Parts run one after another, or as tasks on a Dask cluster (:func:`run_partitioned`'s
 ``client``): each part's network stays on the worker that built it.
@@ -23,11 +24,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -43,7 +43,12 @@ from lifecircle.coverage.placement import (
     PlacementResult,
     SetCovering,
 )
-from lifecircle.coverage.sites import coverage_sets, network_candidates
+from lifecircle.coverage.sites import (
+    SiteRecommendation,
+    coverage_sets,
+    network_candidates,
+    sites_frame,
+)
 from lifecircle.coverage.snapping import Snap
 from lifecircle.coverage.tables import Coverage, coverage_tables
 from lifecircle.errors import InputError, Problem
@@ -108,6 +113,7 @@ class Part:
     """One part of a study: its core (units and residents) and what lies within reach."""
 
     name: str
+    order: int
     area: StudyArea
     demand_index: np.ndarray
     facility_index: np.ndarray
@@ -145,7 +151,7 @@ def make_parts(
     fac_tree = area.facilities.sindex
     demand_tree = area.demand.sindex
     demand_points = area.demand.geometry.to_numpy()
-    parts = []
+    parts: list[Part] = []
     for name, rows in groups.items():
         units = area.units.iloc[rows].reset_index(drop=True)
         core = shapely.union_all(units.geometry.to_numpy())
@@ -176,6 +182,7 @@ def make_parts(
         parts.append(
             Part(
                 name=name,
+                order=len(parts),
                 area=sub,
                 demand_index=d_idx,
                 facility_index=f_idx,
@@ -249,6 +256,8 @@ def _access_of(state: _PartState) -> dict[str, Any]:
         "count_within": a.count_within,
         "unsnapped": state.part.facility_index[a.unsnapped_facilities],
         "seconds": state.seconds,
+        "order": state.part.order,
+        "main_piece": int(state.network.component_size.max(initial=0)),
         "nodes": state.network.n_nodes,
         "edges": state.network.n_edges,
     }
@@ -261,12 +270,10 @@ def _propose(
     share: float | None,
     weights: np.ndarray,
     params: Any,
-) -> tuple[np.ndarray, np.ndarray, PlacementResult]:
+) -> _Proposal:
     """The part's own best sites: the ``p`` that cover most of the residents near the part
     (its own and its neighbours' within reach, by their ``weights`` in the whole study); or
-    the fewest that cover ``share`` of its own residents. Returns (x, y of the sites, the
-    sites' ids, the solver's result)."""
-    t0 = time.perf_counter()
+    the fewest that cover ``share`` of its own residents."""
     part, net = state.part, state.network
     cand = part.area.candidates
     if cand is None:
@@ -287,11 +294,31 @@ def _propose(
     else:
         assert share is not None
         result = SetCovering(share, time_limit_s=params.time_limit_s).solve(problem)
-    state.seconds["placement"] = state.seconds.get("placement", 0.0) + time.perf_counter() - t0
     sel = result.selected
     xy = shapely.get_coordinates(pts[sel]) if len(sel) else np.empty((0, 2))
-    ids = cand["candidate_id"].astype(str).to_numpy()[sel] if "candidate_id" in cand else sel
-    return xy, np.asarray(ids).astype(str), result
+    table = pd.DataFrame(
+        {
+            "candidate_id": cand["candidate_id"].astype(str).to_numpy()[sel]
+            if "candidate_id" in cand
+            else sel.astype(str),
+            "name": cand["name"].to_numpy()[sel] if "name" in cand else None,
+            "street": [net.names[e] if e >= 0 else None for e in snap.edge[sel]],
+            "part": part.name,
+        }
+    )
+    reached = idx[np.asarray(problem.sets.sum(axis=0)).ravel() > 0]
+    return _Proposal(xy.reshape(-1, 2), table, result, reached)
+
+
+@dataclass
+class _Proposal:
+    """A part's proposed sites: positions, their ``candidate_id``, ``name``, ``street`` and
+    ``part``, and the part's solver result."""
+
+    xy: np.ndarray
+    table: pd.DataFrame
+    result: PlacementResult
+    reached: np.ndarray  # demand rows (whole study) some candidate of the part reaches
 
 
 def _cover(
@@ -332,10 +359,9 @@ class PartitionedResult:
     coverage
         The coverage tables, from the merged access.
     sites
-        Per placement category: the final pass's sites, in rank order: ``rank``,
-        ``candidate_id`` (the part's, or yours when candidates were given), ``x``, ``y``,
-        ``lon``, ``lat``, ``new_residents``, ``cumulative_residents``,
-        ``cumulative_share``, ``part`` (the part that proposed the site), point.
+        Per placement category: the final pass's sites, as a whole run gives them (the
+        candidate ids are the parts' own, or yours when candidates were given), with the
+        ``part`` that proposed each site.
     placement
         Per placement category: the final pass's :class:`PlacementResult`, and
         ``part_bound``: the sum of the parts' bounds, an upper bound on what any ``p``
@@ -345,14 +371,17 @@ class PartitionedResult:
         seconds per stage.
     timings
         Seconds per stage of the whole run.
+    main_piece
+        Nodes of the largest piece of the network.
     """
 
     access: Access
     coverage: Coverage
-    sites: dict[str, gpd.GeoDataFrame]
+    sites: dict[str, SiteRecommendation]
     placement: dict[str, dict[str, Any]]
     parts: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
+    main_piece: int = 0
 
 
 def run_partitioned(
@@ -361,6 +390,7 @@ def run_partitioned(
     *,
     by: str | int = 4,
     client: Any = None,
+    stages: Any = None,
 ) -> PartitionedResult:
     """Analyse ``area`` in parts and merge the results.
 
@@ -375,68 +405,57 @@ def run_partitioned(
     client
         A ``dask.distributed.Client``: the parts run as its tasks. Without one, they run
         here one after another.
+    stages
+        A :class:`lifecircle.pipeline.Stages` to time the stages and report progress.
     """
-    from lifecircle.pipeline import PlanParams, _placement_category
+    from lifecircle.pipeline import PlanParams, Stages, _placement_category
 
     params = params or PlanParams()
+    stages = stages or Stages()
     runner = client if client is not None else _Local()
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    reach = part_reach_m(
-        area,
-        speed_kmh=params.speed_kmh,
-        search_factor=params.search_factor,
-        max_snap_m=params.max_snap_m,
-    )
-    # residents near a part, whose coverage by its own sites its network gives exactly
-    leg = max(c.threshold(params.speed_kmh) for c in area.catalog) + 2 * params.max_snap_m
-    near = max(0.0, min(leg, reach - leg))
-    parts = make_parts(area, split_units(area, by), reach, near)
-    timings["split"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    states = [runner.submit(_analyse, part, params, pure=False) for part in parts]
-    pieces = runner.gather([runner.submit(_access_of, s, pure=False) for s in states])
-    access = _merge_access(pieces, len(area.demand))
-    timings["access"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    coverage = coverage_tables(
-        access, area.demand, area.units, area.catalog, unit_share=params.unit_share
-    )
-    timings["coverage"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    sites: dict[str, gpd.GeoDataFrame] = {}
+    with stages("split"):
+        reach = part_reach_m(
+            area,
+            speed_kmh=params.speed_kmh,
+            search_factor=params.search_factor,
+            max_snap_m=params.max_snap_m,
+        )
+        # residents near a part, whose coverage by its own sites its network gives exactly
+        leg = max(c.threshold(params.speed_kmh) for c in area.catalog) + 2 * params.max_snap_m
+        near = max(0.0, min(leg, reach - leg))
+        parts = make_parts(area, split_units(area, by), reach, near)
+    with stages("access"):
+        states = [runner.submit(_analyse, part, params, pure=False) for part in parts]
+        pieces = []
+        asked = [runner.submit(_access_of, s, pure=False) for s in states]
+        for i, piece in enumerate(_as_done(runner, asked)):
+            pieces.append(piece)
+            stages.step("access", i + 1, len(states))
+        pieces.sort(key=lambda piece: piece["order"])
+        access = _merge_access(pieces, len(area.demand))
+    with stages("coverage"):
+        coverage = coverage_tables(
+            access, area.demand, area.units, area.catalog, unit_share=params.unit_share
+        )
+    sites: dict[str, SiteRecommendation] = {}
     placement: dict[str, dict[str, Any]] = {}
     residents = area.demand["residents"].to_numpy(float)
-    for spec in params.placements:
-        cat = spec.category or _placement_category(access, area)
-        p = spec.p if spec.share is None else None
-        k = access.column(cat)
-        weights = np.where(~access.covered[:, k] & access.snapped, residents, 0.0)
-        proposals = runner.gather(
-            [
-                runner.submit(_propose, s, cat, p, spec.share, weights, params, pure=False)
-                for s in states
-            ]
-        )
-        sites[cat], placement[cat] = _final_pass(
-            area,
-            access,
-            runner,
-            states,
-            proposals,
-            [q.name for q in parts],
-            cat,
-            p,
-            spec.share,
-            params,
-            residents,
-            weights,
-        )
-    timings["placement"] = time.perf_counter() - t0
-
+    with stages("placement"):
+        for n, spec in enumerate(params.placements):
+            stages.step("placement", n, len(params.placements))
+            cat = spec.category or _placement_category(access, area)
+            p = spec.p if spec.share is None else None
+            k = access.column(cat)
+            weights = np.where(~access.covered[:, k] & access.snapped, residents, 0.0)
+            proposals = runner.gather(
+                [
+                    runner.submit(_propose, s, cat, p, spec.share, weights, params, pure=False)
+                    for s in states
+                ]
+            )
+            sites[cat], placement[cat] = _final_pass(
+                area, access, runner, states, proposals, cat, p, spec.share, params, weights
+            )
     rows = []
     for part, piece in zip(parts, pieces, strict=True):
         rows.append(
@@ -449,7 +468,26 @@ def run_partitioned(
                 **{f"{k}_s": v for k, v in piece["seconds"].items()},
             }
         )
-    return PartitionedResult(access, coverage, sites, placement, pd.DataFrame(rows), timings)
+    return PartitionedResult(
+        access,
+        coverage,
+        sites,
+        placement,
+        pd.DataFrame(rows),
+        dict(stages.timings),
+        main_piece=max(piece["main_piece"] for piece in pieces),
+    )
+
+
+def _as_done(runner: Any, futures: list[Any]) -> Iterator[Any]:
+    """Results as they come (in order without Dask)."""
+    if isinstance(runner, _Local):
+        yield from futures
+        return
+    from dask.distributed import as_completed
+
+    for fut in as_completed(futures):
+        yield fut.result()
 
 
 def _merge_access(pieces: Sequence[dict[str, Any]], n: int) -> Access:
@@ -489,31 +527,27 @@ def _final_pass(
     access: Access,
     runner: Any,
     states: list[Any],
-    proposals: list[tuple[np.ndarray, np.ndarray, PlacementResult]],
-    names: list[str],
+    proposals: list[_Proposal],
     category: str,
     p: int | None,
     share: float | None,
     params: Any,
-    residents: np.ndarray,
     weights: np.ndarray,
-) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+) -> tuple[SiteRecommendation, dict[str, Any]]:
     """Choose among all parts' sites for the whole study."""
     k = access.column(category)
     threshold = float(access.thresholds_m[k])
-    xy_all = np.concatenate([xy for xy, _, _ in proposals]) if proposals else np.empty((0, 2))
-    sizes = [len(xy) for xy, _, _ in proposals]
-    owner = np.repeat(np.asarray(names, dtype=object), sizes)
+    xy_all = np.concatenate([q.xy for q in proposals]) if proposals else np.empty((0, 2))
+    table = pd.concat([q.table for q in proposals], ignore_index=True)
     xy, first = np.unique(np.round(xy_all, 2), axis=0, return_index=True)
-    owner = owner[first]
-    ids = np.concatenate([i for _, i, _ in proposals]).astype(object)[first]
+    table = table.iloc[first].reset_index(drop=True)
     pairs = runner.gather(
         [runner.submit(_cover, s, xy, weights, threshold, pure=False) for s in states]
     )
     rows = np.concatenate([r for r, _ in pairs]) if pairs else np.empty(0, np.int64)
     cols = np.concatenate([c for _, c in pairs]) if pairs else np.empty(0, np.int64)
     sets = sp.csr_matrix(
-        (np.ones(len(rows), dtype=bool), (rows, cols)), shape=(len(xy), len(residents))
+        (np.ones(len(rows), dtype=bool), (rows, cols)), shape=(len(xy), len(weights))
     )
     problem = CoverageProblem(sets, weights)
     if p is not None:
@@ -521,34 +555,37 @@ def _final_pass(
     else:
         assert share is not None
         result = SetCovering(share, time_limit_s=params.time_limit_s).solve(problem)
-    sel = result.selected
-    pts = shapely.points(xy[sel]) if len(sel) else np.empty(0, dtype=object)
-    ll = gpd.GeoSeries(pts, crs=area.crs).to_crs("EPSG:4326")
-    base = float(residents[access.covered[:, k]].sum())
-    total = float(residents.sum())
-    cum = np.cumsum(result.gains) if len(sel) else np.empty(0)
-    frame = gpd.GeoDataFrame(
-        {
-            "rank": np.arange(1, len(sel) + 1),
-            "candidate_id": ids[sel] if len(sel) else [],
-            "x": xy[sel, 0] if len(sel) else [],
-            "y": xy[sel, 1] if len(sel) else [],
-            "lon": ll.x.to_numpy(),
-            "lat": ll.y.to_numpy(),
-            "new_residents": result.gains,
-            "cumulative_residents": cum,
-            "cumulative_share": (base + cum) / total if total > 0 else np.full(len(sel), np.nan),
-            "part": owner[sel] if len(sel) else [],
-        },
-        geometry=gpd.GeoSeries(pts, crs=area.crs),
-        crs=area.crs,
+    pts = shapely.points(xy) if len(xy) else np.empty(0, dtype=object)
+    frame, newly = sites_frame(
+        result,
+        problem,
+        table,
+        pts,
+        table["street"].to_numpy(dtype=object),
+        area.crs,
+        area.demand,
+        access.covered[:, k],
+    )
+    frame["part"] = table["part"].to_numpy(dtype=object)[result.selected]
+    coverable = np.zeros(len(weights), dtype=bool)
+    for q in proposals:
+        coverable[q.reached] = True
+    rec = SiteRecommendation(
+        category=category,
+        sites=frame,
+        result=result,
+        newly_covered=newly,
+        uncoverable_residents=float(weights[~coverable].sum()),
+        candidates=len(xy),
+        p=p,
+        share=share,
     )
     # each part's bound covers every resident any p sites could serve near it, so their
     # sum bounds the whole; a share has no such bound from the parts
-    part_bound = float(sum(r.bound for _, _, r in proposals)) if p is not None else None
-    return frame, {
+    part_bound = float(sum(q.result.bound for q in proposals)) if p is not None else None
+    return rec, {
         "result": result,
         "part_bound": part_bound,
         "pooled_sites": len(xy),
-        "part_results": [r for _, _, r in proposals],
+        "part_results": [q.result for q in proposals],
     }

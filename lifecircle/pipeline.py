@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -106,6 +106,7 @@ class PlanParams:
     catchments: bool = True
     catchment_width_m: float = 40.0
     catchments_max_edges: int = 250_000
+    parts: int | str | None = None
     gap_link_m: float = 150.0
     gap_walking: bool = False
 
@@ -116,7 +117,7 @@ class PlanResult:
 
     area: StudyArea
     params: PlanParams
-    network: WalkNetwork
+    network: WalkNetwork | None
     access: Access
     coverage: Coverage
     sites: dict[str, SiteRecommendation]
@@ -127,6 +128,17 @@ class PlanResult:
     scenario: Comparison | None = None
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)
+    parts: pd.DataFrame | None = None
+
+    @property
+    def network_size(self) -> tuple[int, int]:
+        """Nodes and edges of the walk network (summed over the parts of a partitioned run,
+        whose reaches overlap)."""
+        if self.network is not None:
+            return self.network.n_nodes, self.network.n_edges
+        if self.parts is not None:
+            return int(self.parts["nodes"].sum()), int(self.parts["edges"].sum())
+        return 0, 0
 
     @property
     def focus_category(self) -> str:
@@ -153,7 +165,11 @@ def _placement_category(access: Access, area: StudyArea) -> str:
 
 
 def run_plan(
-    area: StudyArea, params: PlanParams | None = None, *, stages: Stages | None = None
+    area: StudyArea,
+    params: PlanParams | None = None,
+    *,
+    stages: Stages | None = None,
+    client: object = None,
 ) -> PlanResult:
     """Analyse a study area: walking access, coverage tables and recommended sites.
 
@@ -162,22 +178,20 @@ def run_plan(
     area
         The validated inputs.
     params
-        Analysis parameters (defaults when omitted).
+        Analysis parameters (defaults when omitted). With ``params.parts`` the study is
+        analysed in parts (:mod:`lifecircle.partition`).
     stages
         Timing and progress of the stages (a new one when omitted).
+    client
+        A ``dask.distributed.Client`` to run the parts of a partitioned run on (else they
+        run here, one after another).
     """
     params = params or PlanParams()
     stages = stages or Stages()
+    _check_placements(area, params)
+    if params.parts is not None:
+        return _run_parts(area, params, stages, client)
     notes = list(area.notes)
-    for spec in params.placements:
-        if spec.category is not None and spec.category not in area.catalog:
-            raise InputError(
-                Problem(
-                    "placement",
-                    f"unknown category {spec.category!r}",
-                    fix=f"use one of {', '.join(area.catalog.ids)}",
-                )
-            )
     with stages("network"):
         network = WalkNetwork.from_edges(area.edges)
     with stages("access"):
@@ -192,7 +206,7 @@ def run_plan(
             edge_spacing_m=params.edge_spacing_m,
             count_within=params.count_within,
         )
-        notes += _access_notes(access, area, network)
+        notes += _access_notes(access, area, int(network.component_size.max(initial=0)))
     with stages("coverage"):
         coverage = coverage_tables(
             access, area.demand, area.units, area.catalog, unit_share=params.unit_share
@@ -267,7 +281,7 @@ def run_plan(
 
 
 def _gaps(
-    access: Access, area: StudyArea, network: WalkNetwork, params: PlanParams
+    access: Access, area: StudyArea, network: WalkNetwork | None, params: PlanParams
 ) -> gpd.GeoDataFrame:
     """Clusters of uncovered residents for every required category that has any."""
     frames = []
@@ -382,7 +396,49 @@ def _catchments(
     )
 
 
-def _access_notes(access: Access, area: StudyArea, network: WalkNetwork) -> list[Note]:
+def _check_placements(area: StudyArea, params: PlanParams) -> None:
+    for spec in params.placements:
+        if spec.category is not None and spec.category not in area.catalog:
+            raise InputError(
+                Problem(
+                    "placement",
+                    f"unknown category {spec.category!r}",
+                    fix=f"use one of {', '.join(area.catalog.ids)}",
+                )
+            )
+
+
+def _run_parts(area: StudyArea, params: PlanParams, stages: Stages, client: object) -> PlanResult:
+    """A partitioned run, as a :class:`PlanResult` (no network, catchments, capacity or
+    scenario: they need the whole network; a note says so)."""
+    from lifecircle.partition import run_partitioned
+
+    assert params.parts is not None
+    parted = run_partitioned(area, params, by=params.parts, client=client, stages=stages)
+    notes = list(area.notes)
+    notes += _access_notes(parted.access, area, parted.main_piece)
+    notes.append(Note("note_partitioned", {"parts": len(parted.parts)}))
+    with stages("gaps"):
+        gaps = _gaps(parted.access, area, None, replace(params, gap_walking=False))
+    empty = gpd.GeoDataFrame(
+        {"candidate_id": []}, geometry=gpd.GeoSeries([], crs=area.crs), crs=area.crs
+    )
+    return PlanResult(
+        area=area,
+        params=params,
+        network=None,
+        access=parted.access,
+        coverage=parted.coverage,
+        sites=parted.sites,
+        candidates=area.candidates if area.candidates is not None else empty,
+        gaps=gaps,
+        timings=stages.timings,
+        notes=notes,
+        parts=parted.parts,
+    )
+
+
+def _access_notes(access: Access, area: StudyArea, main: int) -> list[Note]:
     notes = []
     counts = area.facilities["category"].value_counts()
     empty = [c for c in area.catalog if c.required and counts.get(c.id, 0) == 0]
@@ -402,7 +458,6 @@ def _access_notes(access: Access, area: StudyArea, network: WalkNetwork) -> list
             "distance": snap_m,
         }
         notes.append(Note("note_unsnapped_demand", values))
-    main = int(network.component_size.max()) if network.n_nodes else 0
     island = access.on_island(main)
     if island.any():
         values = {"points": int(island.sum()), "residents": f"{res[island].sum():.0f}"}
@@ -515,10 +570,12 @@ def plan(
     formats: Sequence[str] | None = None,
     title: str = "",
     progress: Progress | None = None,
+    client: object = None,
 ) -> PlanResult:
     """Run a study from its inputs and write its outputs into ``out``.
 
-    ``formats`` are some of :data:`lifecircle.report.outputs.FORMATS` (default: all).
+    ``formats`` are some of :data:`lifecircle.report.outputs.FORMATS` (default: all);
+    ``client``: a Dask client to run the parts of a partitioned study on.
 
     The output folder is checked before any work starts and written under a temporary
     name (see :func:`lifecircle.report.outputs.output_folder`).
@@ -533,7 +590,7 @@ def plan(
         with stages("load"):
             area = build_study_area(inputs)
         _check_map_category(map_options, area)
-        result = run_plan(area, params, stages=stages)
+        result = run_plan(area, params, stages=stages, client=client)
         with stages("outputs"):
             write_outputs(
                 result,

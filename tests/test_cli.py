@@ -173,6 +173,16 @@ BAD_PLANS = {
         "poi.csv: cannot be read as utf-8",
     ),
     "plan not UTF-8": ('title = "海淀"\n[inputs]\nosm = "x.osm"\n', None, "not UTF-8"),
+    "zero parts": (
+        '[inputs]\nosm = "x.osm"\n[analysis]\nparts = 0\n',
+        None,
+        "key analysis.parts: give a number of parts (1 or more) or a column of the units",
+    ),
+    "parts by a column the units lack": (
+        '[inputs]\nosm = "x.osm"\n[analysis]\nparts = "district"\n',
+        None,
+        "the units have no column 'district'",
+    ),
 }
 
 

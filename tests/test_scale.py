@@ -97,7 +97,12 @@ def test_partitioned_run_equals_the_whole_run(tiled, cluster) -> None:
     own = [r.objective for r in final["part_results"]]
     assert got >= max(own) - 1e-6  # a part's own sites alone cover at least its objective
     assert got >= 0.98 * best.objective
-    sites = parted.sites["pharmacy"]
+    sites = parted.sites["pharmacy"].sites
+    assert parted.sites["pharmacy"].result is final["result"]
+    # the residents newly covered, as the whole run would report them for these sites
+    newly = parted.sites["pharmacy"].newly_covered
+    res = tiled.demand["residents"].to_numpy(float)
+    assert res[newly > 0].sum() == pytest.approx(got)
     assert len(sites) == 4
     assert sites["new_residents"].sum() == pytest.approx(got)
     assert set(sites["part"]) <= set(parted.parts["part"])
@@ -205,3 +210,25 @@ def test_bad_batch_files_are_refused_with_every_problem(tmp_path: Path, capsys) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["batch.toml"]
     code = main(["batch", str(tmp_path / "nope.toml")])
     assert code == 2 and "batch file not found" in capsys.readouterr().err
+
+
+def test_plan_in_parts_on_the_cluster_writes_the_whole_runs_tables(
+    tmp_path: Path, helsinki_pbf: Path, cluster, capsys
+) -> None:
+    c, _ = cluster
+    args = ["plan", "--osm", str(helsinki_pbf), "--sites", "2", "--site-category", "pharmacy"]
+    args += ["--offline", "-q", "--format", "csv", "--format", "xlsx"]
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    parted = [*args, "--out", str(tmp_path / "parts"), "--parts", "3"]
+    assert main([*parted, "--scheduler", c.scheduler_address]) == 0
+    for name in ("access.csv", "coverage_by_unit.csv", "checklist.csv", "gaps.csv", "sites.csv"):
+        whole = (tmp_path / "whole" / name).read_bytes()
+        assert (tmp_path / "parts" / name).read_bytes() == whole, name
+    run = json.loads((tmp_path / "parts" / "run.json").read_text(encoding="utf-8"))
+    assert len(run["parts"]) == 3 and run["plan"]["analysis"]["parts"] == 3
+    assert "note_partitioned" in [n["key"] for n in run["notes"]]
+    assert sum(p["units"] for p in run["parts"]) == run["counts"]["units"]
+    # a scheduler without parts is a mistake, said before any work
+    code = main([*args, "--out", str(tmp_path / "x"), "--scheduler", c.scheduler_address])
+    assert code == 2 and "--parts" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

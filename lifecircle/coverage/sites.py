@@ -26,7 +26,13 @@ from lifecircle.coverage.placement import (
     SetCovering,
 )
 
-__all__ = ["SiteRecommendation", "coverage_sets", "network_candidates", "recommend_sites"]
+__all__ = [
+    "SiteRecommendation",
+    "coverage_sets",
+    "network_candidates",
+    "recommend_sites",
+    "sites_frame",
+]
 
 
 def network_candidates(
@@ -148,8 +154,10 @@ def recommend_sites(
     else:
         assert share is not None
         result = SetCovering(share, time_limit_s=time_limit_s).solve(problem)
-    sites, newly = _sites_frame(
-        result, problem, candidates, pts, c_snap, network, demand, residents, access.covered[:, k]
+    streets = network.names[np.maximum(c_snap.edge, 0)]
+    streets[~c_snap.ok] = None
+    sites, newly = sites_frame(
+        result, problem, candidates, pts, streets, network.crs, demand, access.covered[:, k]
     )
     coverable = np.asarray(problem.sets.sum(axis=0)).ravel() > 0
     return SiteRecommendation(
@@ -188,17 +196,23 @@ def coverage_sets(
     return sp.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(n_c, n_d))
 
 
-def _sites_frame(
+def sites_frame(
     result: PlacementResult,
     problem: CoverageProblem,
-    candidates: gpd.GeoDataFrame,
+    candidates: pd.DataFrame,
     pts: np.ndarray,
-    c_snap: Snap,
-    network: WalkNetwork,
+    streets: np.ndarray,
+    crs: object,
     demand: gpd.GeoDataFrame,
-    residents: np.ndarray,
     already: np.ndarray,
 ) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """The chosen sites as :attr:`SiteRecommendation.sites`, and for every demand point the
+    rank of the site that newly covers it (0: none).
+
+    ``candidates`` has ``candidate_id`` and ``name`` (when known) per candidate, ``pts`` its
+    point, ``streets`` the street it joins; ``already``: demand points covered before.
+    """
+    residents = demand["residents"].to_numpy(float)
     newly = np.zeros(len(demand), dtype=np.int64)
     left = problem.weights > 0
     units_gain: list[list[str]] = []
@@ -211,14 +225,12 @@ def _sites_frame(
         units_gain.append(sorted(set(unit_of[hit].tolist())))
     sel = result.selected
     geom = pts[sel] if len(sel) else np.empty(0, dtype=object)
-    crs = network.crs
     ll = (
         gpd.GeoSeries(geom, crs=crs).to_crs("EPSG:4326")
         if len(sel)
         else gpd.GeoSeries([], crs="EPSG:4326")
     )
-    edge = c_snap.edge[sel] if len(sel) else np.empty(0, np.int64)
-    street = [network.names[e] if e >= 0 else None for e in edge]
+    street = list(streets[sel]) if len(sel) else []
     total = float(residents.sum())
     base = float(residents[already].sum())
     cum = np.cumsum(result.gains) if len(sel) else np.empty(0)

@@ -270,8 +270,8 @@ def run_record(
             "resident_points": len(result.area.demand),
             "residents": float(result.area.demand["residents"].sum()),
             "facilities": len(result.area.facilities),
-            "network_nodes": result.network.n_nodes,
-            "network_edges": result.network.n_edges,
+            "network_nodes": result.network_size[0],
+            "network_edges": result.network_size[1],
         },
         "placement": {
             cat_id: {
@@ -285,6 +285,7 @@ def run_record(
             }
             for cat_id, rec in result.sites.items()
         },
+        "parts": None if result.parts is None else result.parts.to_dict("records"),
         "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
         "notes": [{"key": n.key, "text": n.text("en")} for n in result.notes],
     }
