@@ -215,25 +215,13 @@ def run_one(name: str, doc: dict[str, Any], out: str) -> dict[str, Any]:
 
     from lifecircle.config import plan_from_dict
     from lifecircle.errors import InternalError
-    from lifecircle.pipeline import plan
 
     logging.getLogger("lifecircle").setLevel(logging.WARNING)
     started = time.perf_counter()
     row: dict[str, Any] = {"plan": name, "status": "done", "error": "", "out": out}
     try:
         config = plan_from_dict(doc, source=name)
-        result = plan(
-            config.study_inputs(),
-            config.params(),
-            out,
-            lang=config.outputs.lang,
-            force=True,
-            offline=config.outputs.offline,
-            plan_doc=config.model_dump(mode="json"),
-            map_options=config.map_options(),
-            formats=config.outputs.formats,
-            title=config.title,
-        )
+        result = config.run(out, force=True)
         row.update(headline(result))
     except (LifecircleError, InternalError) as exc:
         row.update(status="failed", error=str(exc))

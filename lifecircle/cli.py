@@ -425,8 +425,6 @@ def plan(
         )
     from contextlib import AbstractContextManager, nullcontext
 
-    from lifecircle.pipeline import plan as run
-
     printer = _Printer(lang, quiet)
     scheduler = opts.get("scheduler")
     if scheduler and config.analysis.parts is None:
@@ -444,20 +442,7 @@ def plan(
     )
     try:
         with cluster as client:
-            result = run(
-                config.study_inputs(),
-                config.params(),
-                out,
-                lang=lang,
-                force=force,
-                offline=config.outputs.offline,
-                plan_doc=config.model_dump(mode="json"),
-                map_options=config.map_options(),
-                formats=config.outputs.formats,
-                title=config.title,
-                progress=printer,
-                client=client,
-            )
+            result = config.run(out, force=force, progress=printer, client=client)
     finally:
         printer.stop()
     if not quiet:

@@ -236,6 +236,32 @@ class PlanConfig(_Strict):
             "tiles": o.tiles,
         }
 
+    def run(
+        self,
+        out: str | Path,
+        *,
+        force: bool = False,
+        progress: Any = None,
+        client: Any = None,
+    ) -> Any:
+        """Run this plan into ``out`` (:func:`lifecircle.pipeline.plan`); the PlanResult."""
+        from lifecircle.pipeline import plan
+
+        return plan(
+            self.study_inputs(),
+            self.params(),
+            out,
+            lang=self.outputs.lang,
+            force=force,
+            offline=self.outputs.offline,
+            plan_doc=self.model_dump(mode="json"),
+            map_options=self.map_options(),
+            formats=self.outputs.formats,
+            title=self.title,
+            progress=progress,
+            client=client,
+        )
+
     def params(self) -> PlanParams:
         """The analysis parameters, as :func:`lifecircle.pipeline.run_plan` takes them."""
         a = self.analysis

@@ -35,7 +35,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 from shapely.geometry.base import BaseGeometry
 
-from lifecircle.coverage.access import Access, nearest_facilities
+from lifecircle.coverage.access import Access
 from lifecircle.coverage.network import WalkNetwork
 from lifecircle.coverage.placement import (
     CoverageProblem,
@@ -217,22 +217,14 @@ class _PartState:
 
 
 def _analyse(part: Part, params: Any) -> _PartState:
+    from lifecircle.pipeline import plan_access
+
     t0 = time.perf_counter()
     net = WalkNetwork.from_edges(part.area.edges)
     ends, sizes = part.piece_nodes
     net.use_piece_sizes(sizes[np.searchsorted(ends, net.node_ids)])
     t1 = time.perf_counter()
-    access = nearest_facilities(
-        net,
-        part.area.demand,
-        part.area.facilities,
-        part.area.catalog,
-        speed_kmh=params.speed_kmh,
-        search_factor=params.search_factor,
-        max_snap_m=params.max_snap_m,
-        edge_spacing_m=params.edge_spacing_m,
-        count_within=params.count_within,
-    )
+    access = plan_access(net, part.area, params)
     seconds = {"network": t1 - t0, "access": time.perf_counter() - t1}
     return _PartState(part, net, access, seconds)
 
@@ -491,33 +483,25 @@ def _as_done(runner: Any, futures: list[Any]) -> Iterator[Any]:
 
 
 def _merge_access(pieces: Sequence[dict[str, Any]], n: int) -> Access:
-    k = pieces[0]["distance_m"].shape[1]
-    dist = np.full((n, k), np.inf)
-    fac = np.full((n, k), -1, dtype=np.int64)
-    edge = np.full(n, -1, dtype=np.int64)
-    t = np.full(n, np.nan)
-    leg = np.full(n, np.nan)
-    comp = np.zeros(n, dtype=np.int64)
-    counts = None if pieces[0]["count_within"] is None else np.zeros((n, k), dtype=np.int32)
-    for piece in pieces:
-        idx = piece["demand_index"]
-        dist[idx] = piece["distance_m"]
-        fac[idx] = piece["facility"]
-        edge[idx], t[idx], leg[idx] = piece["snap"].edge, piece["snap"].t, piece["snap"].access_m
-        comp[idx] = piece["component_size"]
-        if counts is not None:
-            counts[idx] = piece["count_within"]
+    """The parts' access, in the study's demand order (each row is in exactly one part)."""
+    order = np.argsort(np.concatenate([p["demand_index"] for p in pieces]), kind="stable")
+    assert len(order) == n
+
+    def merged(key: str) -> np.ndarray:
+        return np.concatenate([p[key] for p in pieces])[order]
+
+    first = pieces[0]
     return Access(
-        categories=list(pieces[0]["categories"]),
-        thresholds_m=pieces[0]["thresholds_m"],
-        limits_m=pieces[0]["limits_m"],
-        distance_m=dist,
-        facility=fac,
-        demand_snap=Snap(edge, t, leg),
-        demand_component_size=comp,
-        speed_kmh=pieces[0]["speed_kmh"],
-        max_snap_m=pieces[0]["max_snap_m"],
-        count_within=counts,
+        categories=list(first["categories"]),
+        thresholds_m=first["thresholds_m"],
+        limits_m=first["limits_m"],
+        distance_m=merged("distance_m"),
+        facility=merged("facility"),
+        demand_snap=Snap.concat([p["snap"] for p in pieces]).take(order),
+        demand_component_size=merged("component_size"),
+        speed_kmh=first["speed_kmh"],
+        max_snap_m=first["max_snap_m"],
+        count_within=None if first["count_within"] is None else merged("count_within"),
         unsnapped_facilities=np.unique(np.concatenate([p["unsnapped"] for p in pieces])),
     )
 

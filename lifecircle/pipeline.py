@@ -195,17 +195,7 @@ def run_plan(
     with stages("network"):
         network = WalkNetwork.from_edges(area.edges)
     with stages("access"):
-        access = nearest_facilities(
-            network,
-            area.demand,
-            area.facilities,
-            area.catalog,
-            speed_kmh=params.speed_kmh,
-            search_factor=params.search_factor,
-            max_snap_m=params.max_snap_m,
-            edge_spacing_m=params.edge_spacing_m,
-            count_within=params.count_within,
-        )
+        access = plan_access(network, area, params)
         notes += _access_notes(access, area, int(network.component_size.max(initial=0)))
     with stages("coverage"):
         coverage = coverage_tables(
@@ -393,6 +383,21 @@ def _catchments(
     out = pd.concat(frames, ignore_index=True)
     return gpd.GeoDataFrame(
         out[["category", "kind", "band_m", "geometry"]], geometry="geometry", crs=area.crs
+    )
+
+
+def plan_access(network: WalkNetwork, area: StudyArea, params: PlanParams) -> Access:
+    """Every resident's walk to each category, with the plan's parameters."""
+    return nearest_facilities(
+        network,
+        area.demand,
+        area.facilities,
+        area.catalog,
+        speed_kmh=params.speed_kmh,
+        search_factor=params.search_factor,
+        max_snap_m=params.max_snap_m,
+        edge_spacing_m=params.edge_spacing_m,
+        count_within=params.count_within,
     )
 
 
