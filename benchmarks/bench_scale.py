@@ -5,7 +5,7 @@ with its residents (53,200 points at k = 20), the facilities of 8 categories and
 management grid (11,777 cells at k = 20); one placement (10 new pharmacies, every network
 node a candidate). Loading is excluded: the network is in memory when timing starts.
 
-- whole: :func:`lifecircle.pipeline.run_plan` in one process; time and peak memory (peak
+- whole: :func:`lifecircle.analysis.run_plan` in one process; time and peak memory (peak
   resident set, reset before each stage) per stage;
 - partitioned: :func:`lifecircle.partition.run_partitioned` in 4 parts on a Dask
   LocalCluster of 2 worker processes; end-to-end time, and the peak memory of the client
@@ -51,14 +51,15 @@ def _peak_gb() -> float:
 
 
 def _params():  # type: ignore[no-untyped-def]
-    from lifecircle.pipeline import PlacementSpec, PlanParams
+    from lifecircle.params import PlacementSpec, PlanParams
 
     return PlanParams(placements=(PlacementSpec("pharmacy", p=10),), candidate_spacing_m=None)
 
 
 def _whole(k: int) -> dict:
     from benchmarks.tiling import tiled_study
-    from lifecircle.pipeline import Stages, run_plan
+    from lifecircle.analysis import run_plan
+    from lifecircle.progress import Stages
 
     area = tiled_study(k)
     stages: dict[str, dict[str, float]] = {}

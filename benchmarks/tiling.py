@@ -17,8 +17,8 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
+from lifecircle.geo.build import study_area_from_osm
 from lifecircle.geo.catalog import load_catalog
-from lifecircle.geo.inputs import study_area_from_osm
 from lifecircle.geo.study_area import StudyArea
 
 BENCH_CATEGORIES = [

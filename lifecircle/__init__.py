@@ -5,14 +5,17 @@ they, and where should the next facilities go?
 
 The pipeline, one package per stage: :mod:`lifecircle.geo` (inputs -> StudyArea),
 :mod:`lifecircle.coverage` (walk network, access, coverage, gaps, placement),
-:mod:`lifecircle.maps` and :mod:`lifecircle.report` (outputs), wired by
-:mod:`lifecircle.pipeline`.
+:mod:`lifecircle.maps` and :mod:`lifecircle.report` (outputs), drawn from a
+:class:`PlanResult` (:mod:`lifecircle.result`). :mod:`lifecircle.analysis` runs the
+stages; :mod:`lifecircle.app` runs a whole study and writes its outputs.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from lifecircle.analysis import run_plan
+from lifecircle.app import demo, plan
 from lifecircle.coverage.access import Access, nearest_facilities
 from lifecircle.coverage.network import Snap, WalkNetwork
 from lifecircle.coverage.placement import (
@@ -31,13 +34,14 @@ from lifecircle.errors import (
     Problem,
     SolverError,
 )
+from lifecircle.geo.build import study_area_from_osm
 from lifecircle.geo.catalog import Category, ServiceCatalog, list_catalogs, load_catalog
-from lifecircle.geo.inputs import study_area_from_osm
 from lifecircle.geo.osm import OsmLayers, load_osm
 from lifecircle.geo.residents import ResidentModel, estimate_residents
 from lifecircle.geo.study_area import StudyArea
 from lifecircle.geo.units import make_grid
-from lifecircle.pipeline import PlacementSpec, PlanParams, PlanResult, demo, run_plan
+from lifecircle.params import PlacementSpec, PlanParams
+from lifecircle.result import PlanResult
 
 try:
     __version__ = version("lifecircle")
@@ -76,6 +80,7 @@ __all__ = [
     "load_osm",
     "make_grid",
     "nearest_facilities",
+    "plan",
     "recommend_sites",
     "run_plan",
     "study_area_from_osm",

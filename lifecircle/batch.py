@@ -28,6 +28,7 @@ The batch file (TOML; relative paths are from its folder)::
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import time
@@ -40,7 +41,10 @@ from typing import Any
 
 import pandas as pd
 
-from lifecircle.errors import LifecircleError, PlanFileError, Problem
+from lifecircle.config import PlanConfig, load_plan, plan_files, plan_from_dict
+from lifecircle.errors import InternalError, LifecircleError, PlanFileError, Problem
+from lifecircle.report.outputs import RUN_FILE, input_hashes, write_csv
+from lifecircle.result import PlanResult
 
 __all__ = ["SUMMARY_FILE", "BatchPlan", "load_batch", "run_batch", "run_one"]
 
@@ -78,7 +82,6 @@ def load_batch(path: str | Path, *, out: str | Path | None = None) -> tuple[list
         When the batch file itself cannot be used (not found, not TOML, no plans, plans
         without a name or plan file, repeated names, no output folder).
     """
-    from lifecircle.config import load_plan, plan_from_dict
 
     p = Path(path).expanduser()
     if not p.is_file():
@@ -169,8 +172,6 @@ def load_batch(path: str | Path, *, out: str | Path | None = None) -> tuple[list
 
 def is_current(plan: BatchPlan) -> bool:
     """Whether ``plan.out`` holds a complete run of this very plan on unchanged files."""
-    from lifecircle.report.outputs import RUN_FILE, input_hashes
-
     if plan.doc is None:
         return False
     try:
@@ -183,10 +184,11 @@ def is_current(plan: BatchPlan) -> bool:
         return False
     if record.get("plan") != json.loads(json.dumps(plan.doc, ensure_ascii=False)):
         return False
-    return bool(record.get("input_files") == input_hashes(plan.doc))
+    files = plan_files(PlanConfig.model_validate(plan.doc))
+    return bool(record.get("input_files") == input_hashes(files))
 
 
-def headline(result: Any) -> dict[str, Any]:
+def headline(result: PlanResult) -> dict[str, Any]:
     """The figures a batch summary shows of a run."""
     overall = result.coverage.overall
     req = [c for c in overall["category"] if result.area.catalog[c].required]
@@ -211,11 +213,6 @@ def headline(result: Any) -> dict[str, Any]:
 
 def run_one(name: str, doc: dict[str, Any], out: str) -> dict[str, Any]:
     """Run one plan into ``out`` (a Dask task): its summary row, never an exception."""
-    import logging
-
-    from lifecircle.config import plan_from_dict
-    from lifecircle.errors import InternalError
-
     logging.getLogger("lifecircle").setLevel(logging.WARNING)
     started = time.perf_counter()
     row: dict[str, Any] = {"plan": name, "status": "done", "error": "", "out": out}
@@ -235,7 +232,6 @@ def run_one(name: str, doc: dict[str, Any], out: str) -> dict[str, Any]:
 def dask_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
     """A client of the cluster at ``scheduler``, or of a new local cluster of processes
     (``workers`` of them, default: one per core)."""
-    import logging
 
     import dask
     from dask.distributed import Client, LocalCluster
@@ -284,8 +280,6 @@ def run_batch(
     called as each plan finishes.
     """
     from dask.distributed import as_completed
-
-    from lifecircle.report.outputs import write_csv
 
     rows: list[dict[str, Any]] = []
     total = len(plans)

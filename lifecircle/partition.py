@@ -35,7 +35,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 from shapely.geometry.base import BaseGeometry
 
-from lifecircle.coverage.access import Access
+from lifecircle.coverage.access import Access, DemandView, plan_access
 from lifecircle.coverage.network import WalkNetwork
 from lifecircle.coverage.placement import (
     CoverageProblem,
@@ -47,12 +47,15 @@ from lifecircle.coverage.sites import (
     SiteRecommendation,
     coverage_sets,
     network_candidates,
+    placement_category,
     sites_frame,
 )
 from lifecircle.coverage.snapping import Snap
 from lifecircle.coverage.tables import Coverage, coverage_tables
 from lifecircle.errors import InputError, Problem
 from lifecircle.geo.study_area import StudyArea
+from lifecircle.params import PlanParams
+from lifecircle.progress import Stages
 
 __all__ = [
     "Part",
@@ -216,9 +219,7 @@ class _PartState:
     seconds: dict[str, float]
 
 
-def _analyse(part: Part, params: Any) -> _PartState:
-    from lifecircle.pipeline import plan_access
-
+def _analyse(part: Part, params: PlanParams) -> _PartState:
     t0 = time.perf_counter()
     net = WalkNetwork.from_edges(part.area.edges)
     ends, sizes = part.piece_nodes
@@ -244,6 +245,7 @@ def _access_of(state: _PartState) -> dict[str, Any]:
         "distance_m": a.distance_m,
         "facility": fac,
         "snap": a.demand_snap,
+        "demand": a.demand,
         "component_size": a.demand_component_size,
         "count_within": a.count_within,
         "unsnapped": state.part.facility_index[a.unsnapped_facilities],
@@ -261,7 +263,7 @@ def _propose(
     p: int | None,
     share: float | None,
     weights: np.ndarray,
-    params: Any,
+    params: PlanParams,
 ) -> _Proposal:
     """The part's own best sites: the ``p`` that cover most of the residents near the part
     (its own and its neighbours' within reach, by their ``weights`` in the whole study); or
@@ -378,11 +380,11 @@ class PartitionedResult:
 
 def run_partitioned(
     area: StudyArea,
-    params: Any = None,
+    params: PlanParams | None = None,
     *,
     by: str | int = 4,
     client: Any = None,
-    stages: Any = None,
+    stages: Stages | None = None,
 ) -> PartitionedResult:
     """Analyse ``area`` in parts and merge the results.
 
@@ -391,17 +393,15 @@ def run_partitioned(
     area
         The whole study.
     params
-        :class:`lifecircle.pipeline.PlanParams` (defaults when omitted).
+        :class:`lifecircle.params.PlanParams` (defaults when omitted).
     by
         A column of the units to split by, or a number of parts.
     client
         A ``dask.distributed.Client``: the parts run as its tasks. Without one, they run
         here one after another.
     stages
-        A :class:`lifecircle.pipeline.Stages` to time the stages and report progress.
+        A :class:`lifecircle.progress.Stages` to time the stages and report progress.
     """
-    from lifecircle.pipeline import PlanParams, Stages, _placement_category
-
     params = params or PlanParams()
     stages = stages or Stages()
     runner = client if client is not None else _Local()
@@ -435,7 +435,7 @@ def run_partitioned(
     with stages("placement"):
         for n, spec in enumerate(params.placements):
             stages.step("placement", n, len(params.placements))
-            cat = spec.category or _placement_category(access, area)
+            cat = spec.category or placement_category(access, area)
             p = spec.p if spec.share is None else None
             k = access.column(cat)
             weights = np.where(~access.covered[:, k] & access.snapped, residents, 0.0)
@@ -492,6 +492,7 @@ def _merge_access(pieces: Sequence[dict[str, Any]], n: int) -> Access:
 
     first = pieces[0]
     return Access(
+        demand=DemandView.concat([p["demand"] for p in pieces]).take(order),
         categories=list(first["categories"]),
         thresholds_m=first["thresholds_m"],
         limits_m=first["limits_m"],
@@ -515,7 +516,7 @@ def _final_pass(
     category: str,
     p: int | None,
     share: float | None,
-    params: Any,
+    params: PlanParams,
     weights: np.ndarray,
 ) -> tuple[SiteRecommendation, dict[str, Any]]:
     """Choose among all parts' sites for the whole study."""

@@ -8,11 +8,13 @@ import geopandas as gpd
 import pytest
 import shapely
 
+from lifecircle.app import demo
 from lifecircle.coverage.network import WalkNetwork
+from lifecircle.geo.build import study_area_from_osm
 from lifecircle.geo.catalog import ServiceCatalog, load_catalog
-from lifecircle.geo.inputs import study_area_from_osm
 from lifecircle.geo.osm import OsmLayers, load_osm
 from lifecircle.geo.study_area import StudyArea
+from lifecircle.params import OutputOptions
 
 METRIC = "EPSG:32650"
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -54,7 +56,5 @@ def lines(rows: list[tuple[int, int, list[tuple[float, float]]]], **cols: list) 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory):
     """The demo, run once for the session into a temporary folder (map without tiles)."""
-    from lifecircle.pipeline import demo
-
     out = tmp_path_factory.mktemp("demo") / "out"
-    return demo(out, offline=True), out
+    return demo(out, options=OutputOptions(offline=True)), out

@@ -244,13 +244,13 @@ def test_internal_error_exits_1_with_the_traceback_in_the_output_folder(
 ) -> None:
     import json
 
-    import lifecircle.report.gpkg
+    import lifecircle.report.outputs
     from tests.geo.osm_fixture import write_osm
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("simulated bug")
 
-    monkeypatch.setattr(lifecircle.report.gpkg, "write_gpkg", broken)
+    monkeypatch.setattr(lifecircle.report.outputs, "write_gpkg", broken)
     write_osm(tmp_path / "x.osm")
     out = tmp_path / "out"
     args = ["plan", "--osm", str(tmp_path / "x.osm"), "--out", str(out), "--offline", "-q"]

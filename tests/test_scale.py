@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 
 from benchmarks.tiling import tiled_study
+from lifecircle.analysis import run_plan
 from lifecircle.cli import main
+from lifecircle.params import PlacementSpec, PlanParams
 from lifecircle.partition import make_parts, part_reach_m, run_partitioned, split_units
-from lifecircle.pipeline import PlacementSpec, PlanParams, run_plan
 
 pytestmark = pytest.mark.slow
 

@@ -16,10 +16,20 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from lifecircle.coverage.network import DEFAULT_MAX_SNAP_M, Snap, WalkNetwork
+from lifecircle.coverage.network import Snap, WalkNetwork
 from lifecircle.geo.catalog import ServiceCatalog
+from lifecircle.geo.study_area import StudyArea
+from lifecircle.i18n import Note
+from lifecircle.params import DEFAULT_MAX_SNAP_M, DEFAULT_SPEED_KMH, PlanParams
 
-__all__ = ["Access", "access_points", "k_nearest_facilities", "nearest_facilities"]
+__all__ = [
+    "Access",
+    "access_notes",
+    "access_points",
+    "k_nearest_facilities",
+    "nearest_facilities",
+    "plan_access",
+]
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +76,69 @@ def access_points(
 
 
 @dataclass(frozen=True)
+class DemandView:
+    """The demand points an access result belongs to, row for row: their ids, units and
+    residents (so no consumer re-pairs an :class:`Access` with the demand frame by position).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> homes = gpd.GeoDataFrame(
+    ...     {"demand_id": [7, 9], "unit_id": ["a", "b"], "residents": [10.0, 2.5]},
+    ...     geometry=[Point(0, 0), Point(1, 1)],
+    ... )
+    >>> view = DemandView.from_frame(homes)
+    >>> view.ids.tolist(), view.unit_id.tolist(), view.residents.tolist()
+    ([7, 9], ['a', 'b'], [10.0, 2.5])
+    >>> view.take([1]).ids.tolist()
+    [9]
+    """
+
+    ids: np.ndarray
+    unit_id: np.ndarray
+    residents: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def from_frame(cls, demand: pd.DataFrame) -> DemandView:
+        """The view of a demand frame: ``demand_id`` (else the index), ``unit_id`` (as
+        text; empty when absent) and ``residents`` (1 each when absent)."""
+        n = len(demand)
+        ids = demand["demand_id"].to_numpy() if "demand_id" in demand else demand.index.to_numpy()
+        units = (
+            demand["unit_id"].astype(str).to_numpy(dtype=object)
+            if "unit_id" in demand
+            else np.full(n, "", dtype=object)
+        )
+        res = demand["residents"].to_numpy(float) if "residents" in demand else np.ones(n)
+        return cls(ids, units, res)
+
+    def take(self, rows: np.ndarray | list[int]) -> DemandView:
+        """The view of some rows, in the order given."""
+        idx = np.asarray(rows, dtype=np.int64)
+        return DemandView(self.ids[idx], self.unit_id[idx], self.residents[idx])
+
+    @staticmethod
+    def concat(views: list[DemandView]) -> DemandView:
+        """Views one after another."""
+        return DemandView(
+            np.concatenate([v.ids for v in views]),
+            np.concatenate([v.unit_id for v in views]),
+            np.concatenate([v.residents for v in views]),
+        )
+
+
+@dataclass(frozen=True)
 class Access:
     """Walking distances from every demand point to the nearest facility of each category.
 
     Attributes
     ----------
+    demand
+        The demand points, row for row (ids, units, residents).
     categories
         Category ids, one per column of ``distance_m``.
     thresholds_m
@@ -94,6 +162,7 @@ class Access:
         Row positions of facilities with no walkable street within the snap distance.
     """
 
+    demand: DemandView
     categories: list[str]
     thresholds_m: np.ndarray
     limits_m: np.ndarray
@@ -148,7 +217,7 @@ def nearest_facilities(
     facilities: gpd.GeoDataFrame,
     catalog: ServiceCatalog,
     *,
-    speed_kmh: float = 4.5,
+    speed_kmh: float = DEFAULT_SPEED_KMH,
     search_factor: float = 3.0,
     max_snap_m: float = DEFAULT_MAX_SNAP_M,
     edge_spacing_m: float = 50.0,
@@ -222,6 +291,7 @@ def nearest_facilities(
             uniq = pd.DataFrame({"t": pairs.target, "f": fac}).drop_duplicates()
             counts[:, k] = np.bincount(uniq["t"].to_numpy(), minlength=len(demand))
     return Access(
+        demand=DemandView.from_frame(demand),
         categories=list(cats),
         thresholds_m=thresholds,
         limits_m=limits,
@@ -282,3 +352,55 @@ def k_nearest_facilities(
     dist[frame["t"].to_numpy(), frame["rank"].to_numpy()] = frame["d"].to_numpy()
     which[frame["t"].to_numpy(), frame["rank"].to_numpy()] = frame["f"].to_numpy()
     return dist, which
+
+
+def plan_access(network: WalkNetwork, area: StudyArea, params: PlanParams) -> Access:
+    """Every resident's walk to each category (:func:`nearest_facilities`), with a plan's
+    parameters: the one place whole and partitioned runs compute access."""
+    return nearest_facilities(
+        network,
+        area.demand,
+        area.facilities,
+        area.catalog,
+        speed_kmh=params.speed_kmh,
+        search_factor=params.search_factor,
+        max_snap_m=params.max_snap_m,
+        edge_spacing_m=params.edge_spacing_m,
+        count_within=params.count_within,
+    )
+
+
+def access_notes(access: Access, area: StudyArea, main_piece: int) -> list[Note]:
+    """What the planner should know about an access result: required categories without
+    any facility, residents too far from any street, residents on islands of the network
+    (pieces smaller than ``main_piece`` nodes), facilities that could not be snapped."""
+    notes = []
+    counts = area.facilities["category"].value_counts()
+    empty = [c for c in area.catalog if c.required and counts.get(c.id, 0) == 0]
+    if empty:
+        names = {
+            "en": ", ".join(c.name_en for c in empty),
+            "zh": "、".join(c.name_zh for c in empty),
+        }
+        notes.append(Note("note_no_facility", {"n": len(empty), "names": names}))
+    res = area.demand["residents"].to_numpy(float)
+    snap_m = f"{access.max_snap_m:.0f}"
+    off = ~access.snapped
+    if off.any():
+        values = {
+            "points": int(off.sum()),
+            "residents": f"{res[off].sum():.0f}",
+            "distance": snap_m,
+        }
+        notes.append(Note("note_unsnapped_demand", values))
+    island = access.on_island(main_piece)
+    if island.any():
+        values = {"points": int(island.sum()), "residents": f"{res[island].sum():.0f}"}
+        notes.append(Note("note_islands", values))
+    if len(access.unsnapped_facilities):
+        ids = area.facilities["facility_id"].astype(str).to_numpy()[access.unsnapped_facilities]
+        shown = ", ".join(ids[:10]) + ("..." if len(ids) > 10 else "")
+        notes.append(
+            Note("note_unsnapped_facilities", {"n": len(ids), "distance": snap_m, "ids": shown})
+        )
+    return notes

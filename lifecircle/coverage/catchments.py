@@ -17,17 +17,27 @@ Polygons are for display: coverage is always counted on residents by network dis
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import substring
 
+from lifecircle.coverage.access import Access, access_points
 from lifecircle.coverage.network import Search, Snap, WalkNetwork
+from lifecircle.geo.study_area import StudyArea
+from lifecircle.params import DEFAULT_MAX_SNAP_M, DEFAULT_SPEED_KMH
 
-__all__ = ["DEFAULT_WIDTH_M", "catchment", "catchments", "reached_pieces"]
+__all__ = [
+    "DEFAULT_WIDTH_M",
+    "catchment",
+    "catchments",
+    "reached_pieces",
+    "study_catchments",
+]
 
 DEFAULT_WIDTH_M = 40.0
 _STEP_M = 5.0  # length of the tapered pieces near the catchment's edge
@@ -293,4 +303,76 @@ def catchments(
         {"group": rows_group, "band_m": rows_band},
         geometry=gpd.GeoSeries(rows_geom, crs=crs or network.crs),
         crs=crs or network.crs,
+    )
+
+
+def study_catchments(
+    access: Access,
+    area: StudyArea,
+    network: WalkNetwork,
+    new_sites: dict[str, gpd.GeoDataFrame],
+    *,
+    speed_kmh: float = DEFAULT_SPEED_KMH,
+    edge_spacing_m: float = 50.0,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    width_m: float = DEFAULT_WIDTH_M,
+    step: Callable[[int, int], None] | None = None,
+) -> gpd.GeoDataFrame:
+    """A study's catchments: each category's at its threshold; the first category of
+    ``new_sites`` also at 5/10/15 minutes; and what the proposed sites of each category in
+    ``new_sites`` would add.
+
+    Parameters
+    ----------
+    access
+        The study's access (its categories and thresholds).
+    area
+        The study (its facilities).
+    network
+        The walk network.
+    new_sites
+        Proposed sites per category, in placement order.
+    speed_kmh, edge_spacing_m, max_snap_m, width_m
+        The walking speed of the minute bands, the spacing of edge-entered facilities'
+        access points, the snap distance and the catchments' width.
+    step
+        Called with (categories done, categories) as the drawing goes.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``category``, ``kind`` (``existing`` or ``proposed``), ``band_m``, polygon.
+    """
+    pts, fac_of = access_points(area.facilities, edge_spacing_m=edge_spacing_m)
+    snaps = network.snap(pts, max_snap_m=max_snap_m)
+    cats = (
+        area.facilities["category"].to_numpy()[fac_of] if len(fac_of) else np.empty(0, dtype=object)
+    )
+    focus = next(iter(new_sites), None)
+    per_min = speed_kmh * 1000 / 60
+    frames = []
+
+    def add(src: Snap, points: np.ndarray, cat: str, kind: str, bands: list[float]) -> None:
+        groups = np.full(len(src), cat, dtype=object)
+        found = catchments(network, src, groups, bands, width_m=width_m, source_points=points)
+        frames.append(found.rename(columns={"group": "category"}).assign(kind=kind))
+
+    for k, cat in enumerate(access.categories):
+        if step is not None:
+            step(k, len(access.categories))
+        bands = [float(access.thresholds_m[k])]
+        if cat == focus:
+            bands += [5 * per_min, 10 * per_min, 15 * per_min]
+        sel = np.flatnonzero(cats == cat)
+        if len(sel):
+            add(snaps.take(sel), pts[sel], cat, "existing", bands)
+        if cat in new_sites and len(new_sites[cat]):
+            new = new_sites[cat].geometry.to_numpy()
+            add(network.snap(new, max_snap_m=max_snap_m), new, cat, "proposed", bands[:1])
+    if not frames:
+        empty: dict[str, list[object]] = {"category": [], "kind": [], "band_m": []}
+        return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=area.crs), crs=area.crs)
+    out = pd.concat(frames, ignore_index=True)
+    return gpd.GeoDataFrame(
+        out[["category", "kind", "band_m", "geometry"]], geometry="geometry", crs=area.crs
     )

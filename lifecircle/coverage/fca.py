@@ -14,10 +14,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from lifecircle.coverage.access import access_points
+from lifecircle.coverage.access import Access, access_points
 from lifecircle.coverage.network import Located, Snap, WalkNetwork
+from lifecircle.geo.study_area import StudyArea
+from lifecircle.params import DEFAULT_MAX_SNAP_M
 
-__all__ = ["two_step_fca"]
+__all__ = [
+    "capacity_by_unit",
+    "two_step_fca",
+]
 
 
 def two_step_fca(
@@ -74,3 +79,50 @@ def two_step_fca(
         }
     )
     return score, table
+
+
+def capacity_by_unit(
+    access: Access,
+    area: StudyArea,
+    network: WalkNetwork,
+    *,
+    edge_spacing_m: float = 50.0,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> pd.DataFrame | None:
+    """2SFCA places per 1000 residents, per unit, for the categories whose facilities have
+    capacities (None when none has): columns ``unit_id``, ``category``, ``residents``,
+    ``places_per_1000``."""
+    res = area.demand["residents"].to_numpy(float)
+    rows = []
+    for k, cat in enumerate(access.categories):
+        fac = area.facilities.loc[area.facilities["category"] == cat].reset_index(drop=True)
+        if len(fac) == 0 or not fac["capacity"].notna().any():
+            continue
+        score, _ = two_step_fca(
+            network,
+            access.demand_snap,
+            res,
+            fac,
+            threshold_m=float(access.thresholds_m[k]),
+            edge_spacing_m=edge_spacing_m,
+            max_snap_m=max_snap_m,
+        )
+        frame = pd.DataFrame(
+            {"unit_id": area.demand["unit_id"].astype(str), "w": res, "s": score * res}
+        )
+        grouped = frame.groupby("unit_id")[["w", "s"]].sum()
+        w = grouped["w"].to_numpy()
+        per_1000 = np.divide(
+            1000 * grouped["s"].to_numpy(), w, out=np.full(len(w), np.nan), where=w > 0
+        )
+        rows.append(
+            pd.DataFrame(
+                {
+                    "unit_id": grouped.index,
+                    "category": cat,
+                    "residents": w,
+                    "places_per_1000": per_1000,
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True) if rows else None

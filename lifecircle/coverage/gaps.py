@@ -19,8 +19,12 @@ from scipy.spatial import cKDTree
 
 from lifecircle.coverage.access import Access
 from lifecircle.coverage.network import WalkNetwork
+from lifecircle.geo.study_area import StudyArea
 
-__all__ = ["find_gaps"]
+__all__ = [
+    "find_gaps",
+    "gaps_by_category",
+]
 
 
 def find_gaps(
@@ -145,3 +149,35 @@ def find_gaps(
     gaps.insert(0, "rank", np.arange(1, len(gaps) + 1))
     gaps.insert(0, "gap_id", [f"{category}-{i}" for i in gaps["rank"]])
     return gaps
+
+
+def gaps_by_category(
+    access: Access,
+    area: StudyArea,
+    network: WalkNetwork | None,
+    *,
+    link_m: float = 150.0,
+    walking: bool = False,
+) -> gpd.GeoDataFrame:
+    """Clusters of uncovered residents (:func:`find_gaps`) for every required category that
+    has any, in catalog order."""
+    frames = []
+    for c in area.catalog:
+        if not c.required:
+            continue
+        found = find_gaps(
+            access,
+            area.demand,
+            area.facilities,
+            c.id,
+            link_m=link_m,
+            walking=walking,
+            network=network,
+        )
+        if len(found):
+            frames.append(found)
+    if not frames:
+        return gpd.GeoDataFrame(
+            {"gap_id": []}, geometry=gpd.GeoSeries([], crs=area.crs), crs=area.crs
+        )
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=area.crs)

@@ -31,6 +31,7 @@ from pyproj import CRS
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from lifecircle.coverage.snapping import EdgeIndex, Snap, as_points
+from lifecircle.params import DEFAULT_MAX_SNAP_M
 
 __all__ = [
     "DEFAULT_MAX_SNAP_M",
@@ -43,8 +44,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MAX_SNAP_M = 250.0
 
 
 @dataclass(frozen=True)

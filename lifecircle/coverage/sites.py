@@ -25,11 +25,13 @@ from lifecircle.coverage.placement import (
     PlacementResult,
     SetCovering,
 )
+from lifecircle.geo.study_area import StudyArea
 
 __all__ = [
     "SiteRecommendation",
     "coverage_sets",
     "network_candidates",
+    "placement_category",
     "recommend_sites",
     "sites_frame",
 ]
@@ -268,3 +270,17 @@ def uncovered_table(access: Access, demand: gpd.GeoDataFrame) -> pd.DataFrame:
             ],
         }
     )
+
+
+def placement_category(access: Access, area: StudyArea) -> str:
+    """The required category with the most uncovered residents (the first category when
+    none is required): where new sites go when a placement names no category."""
+    res = area.demand["residents"].to_numpy(float)
+    best, best_val = None, -1.0
+    for k, cat in enumerate(access.categories):
+        if not area.catalog[cat].required:
+            continue
+        val = float(res[~access.covered[:, k]].sum())
+        if val > best_val:
+            best, best_val = cat, val
+    return best or access.categories[0]

@@ -21,6 +21,7 @@ import pandas as pd
 
 from lifecircle.coverage.access import Access
 from lifecircle.geo.catalog import ServiceCatalog
+from lifecircle.params import DEFAULT_UNIT_SHARE
 
 __all__ = [
     "Coverage",
@@ -31,8 +32,6 @@ __all__ = [
     "residents_served",
     "weighted_quantile",
 ]
-
-DEFAULT_UNIT_SHARE = 0.5
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:

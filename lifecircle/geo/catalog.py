@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from lifecircle.errors import CatalogError, Problem
+from lifecircle.params import DEFAULT_SPEED_KMH
 
 __all__ = [
     "LEVELS",
@@ -299,7 +300,7 @@ class ServiceCatalog:
         keys = list(dict.fromkeys([*values_of, *anything]))
         return {k: True if k in anything else sorted(values_of[k]) for k in keys}
 
-    def to_frame(self, *, lang: str = "en", speed_kmh: float = 4.5) -> pd.DataFrame:
+    def to_frame(self, *, lang: str = "en", speed_kmh: float = DEFAULT_SPEED_KMH) -> pd.DataFrame:
         """A table of the categories, for printing and reports."""
         return pd.DataFrame(
             {

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import folium
 import geopandas as gpd
@@ -31,9 +31,8 @@ from lifecircle.coverage.tables import residents_served
 from lifecircle.geo.crs import wgs84_to_gcj02
 from lifecircle.i18n import tr
 from lifecircle.maps.basemaps import base_map
-
-if TYPE_CHECKING:
-    from lifecircle.pipeline import PlanResult
+from lifecircle.maps.offline import inline_assets
+from lifecircle.result import PlanResult
 
 __all__ = [
     "CATEGORY_COLOURS",
@@ -608,7 +607,6 @@ def tiles_reachable(host: str = "tile.openstreetmap.org", timeout_s: float = 2.0
 
 def map_html(m: folium.Map) -> str:
     """The map as one self-contained HTML page (scripts and styles inlined)."""
-    from lifecircle.maps.offline import inline_assets
 
     return inline_assets(m.get_root().render())
 

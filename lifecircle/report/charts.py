@@ -14,14 +14,11 @@ import contextlib
 import io
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lifecircle.i18n import tr
-
-if TYPE_CHECKING:
-    from lifecircle.pipeline import PlanResult
+from lifecircle.result import PlanResult
 
 __all__ = ["FontChoice", "cjk_font", "coverage_chart", "distance_chart", "png_data_uri"]
 

@@ -13,7 +13,6 @@ import json
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -21,9 +20,7 @@ import pandas as pd
 import pyogrio
 
 from lifecircle.coverage.tables import residents_served
-
-if TYPE_CHECKING:
-    from lifecircle.pipeline import PlanResult
+from lifecircle.result import PlanResult
 
 __all__ = ["LAYERS", "write_gpkg"]
 

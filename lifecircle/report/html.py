@@ -13,16 +13,14 @@ import math
 from datetime import date
 from importlib import metadata, resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jinja2 import Environment
 
 from lifecircle.i18n import tr, translations
 from lifecircle.report.charts import cjk_font, coverage_chart, distance_chart, png_data_uri
 from lifecircle.report.summary import SITE_COLUMNS, headers, parameter_rows
-
-if TYPE_CHECKING:
-    from lifecircle.pipeline import PlanResult
+from lifecircle.result import PlanResult
 
 __all__ = ["write_html"]
 

@@ -19,21 +19,27 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from urllib.parse import urlparse
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from lifecircle.errors import InternalError, LifecircleError, OutputError
-
-if TYPE_CHECKING:
-    from lifecircle.pipeline import PlanResult
+from lifecircle.maps.basemaps import base_map
+from lifecircle.maps.coverage_map import coverage_map, map_html, tiles_reachable
+from lifecircle.params import DEFAULT_FORMATS, OutputOptions
+from lifecircle.report.gpkg import write_gpkg
+from lifecircle.report.html import write_html
+from lifecircle.report.xlsx import write_xlsx
+from lifecircle.result import PlanResult
 
 __all__ = [
     "ERROR_LOG",
@@ -224,22 +230,21 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def input_hashes(plan_doc: dict[str, Any] | None) -> dict[str, str]:
-    """SHA-256 of every file a plan reads, by path (what a rerun compares)."""
-    if not plan_doc:
-        return {}
-    from lifecircle.config import PlanConfig, plan_files
-
-    files = plan_files(PlanConfig.model_validate(plan_doc))
-    return {path: _sha256(Path(path)) for path in files.values() if Path(path).is_file()}
+def input_hashes(files: Mapping[str, str] | None) -> dict[str, str]:
+    """SHA-256 of every file a plan reads (``files``: paths by plan key), by path: what a
+    rerun compares."""
+    paths = (files or {}).values()
+    return {path: _sha256(Path(path)) for path in paths if Path(path).is_file()}
 
 
 def run_record(
-    result: PlanResult, *, command: str, plan_doc: dict[str, Any] | None = None
+    result: PlanResult,
+    *,
+    command: str,
+    plan_doc: Mapping[str, Any] | None = None,
+    input_files: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """What a run used and how long it took: the content of ``run.json``."""
-    from dataclasses import asdict
-
     inputs = []
     for src in result.area.sources:
         entry = dict(src)
@@ -253,8 +258,8 @@ def run_record(
         "tool": _MARK,
         "command": command,
         "status": "done",
-        "plan": plan_doc,
-        "input_files": input_hashes(plan_doc),
+        "plan": dict(plan_doc) if plan_doc is not None else None,
+        "input_files": input_hashes(input_files),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
         "inputs": inputs,
@@ -355,7 +360,7 @@ def gaps_table(result: PlanResult) -> pd.DataFrame:
     return frame
 
 
-FORMATS = ("map", "csv", "xlsx", "gpkg", "html")
+FORMATS = DEFAULT_FORMATS
 """The outputs a run can write besides ``run.json`` (which it always writes)."""
 
 
@@ -363,13 +368,10 @@ def write_outputs(
     result: PlanResult,
     folder: Path,
     *,
-    lang: str = "en",
-    offline: bool | None = None,
+    options: OutputOptions | None = None,
     command: str = "plan",
-    plan_doc: dict[str, Any] | None = None,
-    map_options: dict[str, Any] | None = None,
-    formats: Sequence[str] = FORMATS,
-    title: str = "",
+    plan_doc: Mapping[str, Any] | None = None,
+    input_files: Mapping[str, str] | None = None,
     step: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Write the chosen ``formats`` and ``run.json`` into ``folder``; return the files.
@@ -378,11 +380,8 @@ def write_outputs(
     ``xlsx`` is ``report.xlsx``; ``gpkg`` is ``results.gpkg``; ``html`` is ``report.html``
     (with the map embedded). ``step(done, total)`` is told of each output written.
     """
-    from urllib.parse import urlparse
-
-    from lifecircle.maps.basemaps import base_map
-    from lifecircle.maps.coverage_map import coverage_map, map_html, tiles_reachable
-
+    options = options or OutputOptions()
+    lang, formats, offline = options.lang, options.formats, options.offline
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise ValueError(f"unknown output formats {unknown}: use some of {list(FORMATS)}")
@@ -405,34 +404,38 @@ def write_outputs(
         done()
     page = ""
     if "map" in formats or "html" in formats:
-        options = dict(map_options or {})
+        opts = options.map
         if offline is None:
-            chosen = base_map(options.get("tiles", "osm"))
+            chosen = base_map(opts.tiles)
             offline = chosen is None or not tiles_reachable(
                 urlparse(chosen.url).netloc.replace("{s}", "a")
             )
-        page = map_html(coverage_map(result, lang=lang, offline=offline, **options))
+        page = map_html(
+            coverage_map(
+                result,
+                lang=lang,
+                offline=offline,
+                category=opts.category,
+                measure=opts.measure,
+                level=opts.level,
+                tiles=opts.tiles,
+            )
+        )
         done()
     if "map" in formats:
         (folder / "map.html").write_text(page, encoding="utf-8")
         written.append(folder / "map.html")
-    record = run_record(result, command=command, plan_doc=plan_doc)
+    record = run_record(result, command=command, plan_doc=plan_doc, input_files=input_files)
     if "xlsx" in formats:
-        from lifecircle.report.xlsx import write_xlsx
-
         write_xlsx(result, folder / "report.xlsx", lang=lang, inputs=record["inputs"])
         written.append(folder / "report.xlsx")
         done()
     if "gpkg" in formats:
-        from lifecircle.report.gpkg import write_gpkg
-
         write_gpkg(result, folder / "results.gpkg")
         written.append(folder / "results.gpkg")
         done()
     if "html" in formats:
-        from lifecircle.report.html import write_html
-
-        write_html(result, folder / "report.html", lang=lang, map_html=page, title=title)
+        write_html(result, folder / "report.html", lang=lang, map_html=page, title=options.title)
         written.append(folder / "report.html")
         done()
     record["outputs"] = [p.name for p in written]

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from lifecircle.i18n import tr, translations
-
-if TYPE_CHECKING:
-    from lifecircle.pipeline import PlanResult
+from lifecircle.result import PlanResult
 
 __all__ = [
     "SITE_COLUMNS",

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lifecircle.i18n import tr
 from lifecircle.report.summary import SITE_COLUMNS, headers, parameter_rows
-
-if TYPE_CHECKING:
-    from lifecircle.pipeline import PlanResult
+from lifecircle.result import PlanResult
 
 __all__ = ["sheet_names", "write_xlsx"]
 

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import shapely
 
+from lifecircle.analysis import run_plan
 from lifecircle.coverage.catchments import catchment, catchments, reached_pieces
 from lifecircle.coverage.network import WalkNetwork
+from lifecircle.params import PlanParams
 from tests.conftest import lines
 
 WIDTH = 40.0
@@ -190,8 +192,6 @@ def test_helsinki_polygons_agree_with_network_coverage(helsinki_area, helsinki_n
 
 
 def test_catchments_are_left_out_on_networks_above_the_limit_with_a_note(helsinki_area) -> None:
-    from lifecircle.pipeline import PlanParams, run_plan
-
     params = PlanParams(placements=(), catchments_max_edges=1000)
     result = run_plan(helsinki_area, params)
     assert result.catchments is None

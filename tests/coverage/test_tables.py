@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from lifecircle.coverage.access import Access
+from lifecircle.coverage.access import Access, DemandView
 from lifecircle.coverage.fca import two_step_fca
 from lifecircle.coverage.gaps import find_gaps
 from lifecircle.coverage.network import Snap, WalkNetwork
@@ -29,7 +29,12 @@ def synthetic(seed: int = 0, n: int = 400):
     catalog = ServiceCatalog("t", "t", "t", "", cats)
     dist = rng.uniform(0, 2500, (n, 4))
     dist[rng.random((n, 4)) < 0.1] = np.inf
+    units = pd.DataFrame({"unit_id": [f"U{i}" for i in range(7)]})  # U6 has nobody
+    demand = pd.DataFrame(
+        {"residents": rng.uniform(1, 100, n), "unit_id": rng.choice([f"U{i}" for i in range(6)], n)}
+    )
     access = Access(
+        demand=DemandView.from_frame(demand),
         categories=list(catalog.ids),
         thresholds_m=np.array([300.0, 300.0, 1000.0, 1000.0]),
         limits_m=np.array([900.0, 900.0, 3000.0, 3000.0]),
@@ -39,10 +44,6 @@ def synthetic(seed: int = 0, n: int = 400):
         demand_component_size=np.ones(n, np.int64),
         speed_kmh=4.0,
         max_snap_m=250.0,
-    )
-    units = pd.DataFrame({"unit_id": [f"U{i}" for i in range(7)]})  # U6 has nobody
-    demand = pd.DataFrame(
-        {"residents": rng.uniform(1, 100, n), "unit_id": rng.choice([f"U{i}" for i in range(6)], n)}
     )
     return access, demand, units, catalog
 

@@ -13,9 +13,9 @@ import shapely
 
 from lifecircle.coverage.network import WalkNetwork
 from lifecircle.errors import InputError
+from lifecircle.geo.build import CandidateFile, StudyInputs, UnitsFile, build_study_area
 from lifecircle.geo.crs import wgs84_to_bd09, wgs84_to_gcj02
 from lifecircle.geo.facilities import FacilityFile
-from lifecircle.geo.inputs import CandidateFile, StudyInputs, UnitsFile, build_study_area
 from lifecircle.geo.osm import load_osm
 from lifecircle.geo.residents import PopulationFile
 from tests.conftest import SHARED_DATA

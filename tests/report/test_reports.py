@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import lifecircle.pipeline
+import lifecircle.config
 from lifecircle.cli import main
 from lifecircle.i18n import tr
+from lifecircle.params import OutputOptions
 from lifecircle.report.xlsx import sheet_names
 
 KINDERGARTENS = "name,category,lon,lat\nPäiväkoti A,kindergarten,24.9405,60.1690\n"
@@ -41,7 +42,7 @@ def plan_run(tmp_path_factory: pytest.TempPathFactory, helsinki_pbf: Path):
         encoding="utf-8",
     )
     made = []
-    original = lifecircle.pipeline.plan
+    original = lifecircle.config.plan
 
     def keep(*args, **kwargs):
         result = original(*args, **kwargs)
@@ -49,7 +50,7 @@ def plan_run(tmp_path_factory: pytest.TempPathFactory, helsinki_pbf: Path):
         return result
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(lifecircle.pipeline, "plan", keep)
+        mp.setattr(lifecircle.config, "plan", keep)
         assert main(["plan", str(folder / "plan.toml"), "--out", str(folder / "out"), "-q"]) == 0
     return made[0], folder / "out", folder
 
@@ -264,7 +265,8 @@ def test_chinese_outputs_have_chinese_headers(plan_run, tmp_path: Path) -> None:
     from lifecircle.report.outputs import write_outputs
 
     result, _, _ = plan_run
-    write_outputs(result, tmp_path, lang="zh", offline=True, formats=["xlsx", "html", "csv"])
+    options = OutputOptions(lang="zh", offline=True, formats=("xlsx", "html", "csv"))
+    write_outputs(result, tmp_path, options=options)
     wb = load_workbook(tmp_path / "report.xlsx")
     assert wb.sheetnames[0] == "概况" and "建议新增选址" in wb.sheetnames
     assert wb["概况"]["B1"].value == "设施类别"

@@ -43,6 +43,7 @@ from lifecircle.geo.study_area import (
 from lifecircle.geo.tables import find_column, read_points
 from lifecircle.geo.units import admin_units, assign_units, load_units, make_grid
 from lifecircle.i18n import Note
+from lifecircle.params import DEFAULT_SPEED_KMH
 
 __all__ = [
     "CandidateFile",
@@ -130,7 +131,7 @@ class StudyInputs:
     candidates: CandidateFile | None = None
     catalog: str | ServiceCatalog = "gb50180"
     resident_model: ResidentModel = field(default_factory=ResidentModel)
-    speed_kmh: float = 4.0
+    speed_kmh: float = DEFAULT_SPEED_KMH
     crs: str | None = None
     buffer_m: float | None = None
 
@@ -486,7 +487,7 @@ def study_area_from_osm(
     grid_m: float = 250.0,
     grid_shape: str = "square",
     resident_model: ResidentModel | None = None,
-    speed_kmh: float = 4.0,
+    speed_kmh: float = DEFAULT_SPEED_KMH,
     crs: str | None = None,
 ) -> StudyArea:
     """A StudyArea from OSM alone: a management grid over the extract, residents from its

@@ -1,0 +1,229 @@
+"""The analysis of a study: walk network, access, coverage, sites, gaps, capacity,
+scenario and catchments, in that order, into a :class:`~lifecircle.result.PlanResult`.
+
+:func:`run_plan` reads as the list of its stages; each stage's logic lives in its
+``lifecircle.coverage`` module, and a partitioned run (:mod:`lifecircle.partition`) uses
+the same stages part by part.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+
+from lifecircle.coverage.access import Access, access_notes, plan_access
+from lifecircle.coverage.catchments import study_catchments
+from lifecircle.coverage.fca import capacity_by_unit
+from lifecircle.coverage.gaps import gaps_by_category
+from lifecircle.coverage.network import WalkNetwork
+from lifecircle.coverage.scenario import scenario_coverage
+from lifecircle.coverage.sites import (
+    SiteRecommendation,
+    network_candidates,
+    placement_category,
+    recommend_sites,
+)
+from lifecircle.coverage.tables import coverage_tables
+from lifecircle.errors import InputError, Problem
+from lifecircle.geo.study_area import StudyArea
+from lifecircle.i18n import Note
+from lifecircle.params import PlanParams
+from lifecircle.partition import run_partitioned
+from lifecircle.progress import Stages
+from lifecircle.result import PlanResult
+
+__all__ = ["check_categories", "run_plan"]
+
+
+def run_plan(
+    area: StudyArea,
+    params: PlanParams | None = None,
+    *,
+    stages: Stages | None = None,
+    client: object = None,
+) -> PlanResult:
+    """Analyse a study area: walking access, coverage tables and recommended sites.
+
+    Parameters
+    ----------
+    area
+        The validated inputs.
+    params
+        Analysis parameters (defaults when omitted). With ``params.parts`` the study is
+        analysed in parts (:mod:`lifecircle.partition`).
+    stages
+        Timing and progress of the stages (a new one when omitted).
+    client
+        A ``dask.distributed.Client`` to run the parts of a partitioned run on (else they
+        run here, one after another).
+
+    Returns
+    -------
+    PlanResult
+        Everything the study produced.
+    """
+    params = params or PlanParams()
+    stages = stages or Stages()
+    check_categories(area, [spec.category for spec in params.placements], "placement")
+    if params.parts is not None:
+        return _run_parts(area, params, stages, client)
+    notes = list(area.notes)
+    with stages("network"):
+        network = WalkNetwork.from_edges(area.edges)
+    with stages("access"):
+        access = plan_access(network, area, params)
+        notes += access_notes(access, area, int(network.component_size.max(initial=0)))
+    with stages("coverage"):
+        coverage = coverage_tables(
+            access, area.demand, area.units, area.catalog, unit_share=params.unit_share
+        )
+    with stages("placement"):
+        candidates, sites = _placement(network, access, area, params, stages)
+    with stages("gaps"):
+        gaps = gaps_by_category(
+            access, area, network, link_m=params.gap_link_m, walking=params.gap_walking
+        )
+    with stages("capacity"):
+        capacity = capacity_by_unit(
+            access,
+            area,
+            network,
+            edge_spacing_m=params.edge_spacing_m,
+            max_snap_m=params.max_snap_m,
+        )
+    new_sites = {cat: rec.sites for cat, rec in sites.items()}
+    scenario = None
+    if sites:
+        with stages("scenario"):
+            scenario = scenario_coverage(
+                network,
+                access,
+                area.demand,
+                area.units,
+                area.facilities,
+                area.catalog,
+                new_sites,
+                coverage,
+                edge_spacing_m=params.edge_spacing_m,
+            )
+    catchment_frame = None
+    if params.catchments and network.n_edges > params.catchments_max_edges:
+        # drawing grows faster than the network and a city-wide map cannot show them
+        limit = params.catchments_max_edges
+        notes.append(Note("note_catchments_skipped", {"edges": network.n_edges, "limit": limit}))
+    elif params.catchments:
+        with stages("catchments"):
+            catchment_frame = study_catchments(
+                access,
+                area,
+                network,
+                new_sites,
+                speed_kmh=params.speed_kmh,
+                edge_spacing_m=params.edge_spacing_m,
+                max_snap_m=params.max_snap_m,
+                width_m=params.catchment_width_m,
+                step=lambda i, n: stages.step("catchments", i, n),
+            )
+    return PlanResult(
+        area=area,
+        params=params,
+        network=network,
+        access=access,
+        coverage=coverage,
+        sites=sites,
+        candidates=candidates,
+        catchments=catchment_frame,
+        gaps=gaps,
+        capacity=capacity,
+        scenario=scenario,
+        timings=stages.timings,
+        notes=notes,
+    )
+
+
+def _placement(
+    network: WalkNetwork,
+    access: Access,
+    area: StudyArea,
+    params: PlanParams,
+    stages: Stages,
+) -> tuple[gpd.GeoDataFrame, dict[str, SiteRecommendation]]:
+    """The candidates (the user's, else points on the network) and each placement's sites."""
+    from_user = area.candidates
+    sites: dict[str, SiteRecommendation] = {}
+    if not params.placements:
+        return (from_user if from_user is not None else _no_candidates(area)), sites
+    candidates = (
+        from_user
+        if from_user is not None
+        else network_candidates(network, area.boundary, spacing_m=params.candidate_spacing_m)
+    )
+    for i, spec in enumerate(params.placements):
+        stages.step("placement", i, len(params.placements))
+        cat = spec.category or placement_category(access, area)
+        sites[cat] = recommend_sites(
+            network,
+            access,
+            area.demand,
+            candidates,
+            cat,
+            p=spec.p if spec.share is None else None,
+            share=spec.share,
+            time_limit_s=params.time_limit_s,
+        )
+    return candidates, sites
+
+
+def _no_candidates(area: StudyArea) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"candidate_id": []}, geometry=gpd.GeoSeries([], crs=area.crs), crs=area.crs
+    )
+
+
+def check_categories(area: StudyArea, categories: list[str | None], what: str) -> None:
+    """Fail when a category that a placement or the map names is not in the catalog.
+
+    Raises
+    ------
+    InputError
+        Naming the category and the catalog's categories.
+    """
+    for cat in categories:
+        if cat is not None and cat not in area.catalog:
+            raise InputError(
+                Problem(
+                    what,
+                    f"unknown category {cat!r}",
+                    fix=f"use one of {', '.join(area.catalog.ids)}",
+                )
+            )
+
+
+def _run_parts(area: StudyArea, params: PlanParams, stages: Stages, client: object) -> PlanResult:
+    """A partitioned run, as a :class:`PlanResult` (no network, catchments, capacity or
+    scenario: they need the whole network; a note says so)."""
+    assert params.parts is not None
+    parted = run_partitioned(area, params, by=params.parts, client=client, stages=stages)
+    notes = list(area.notes)
+    notes += access_notes(parted.access, area, parted.main_piece)
+    notes.append(Note("note_partitioned", {"parts": len(parted.parts)}))
+    with stages("gaps"):
+        gaps = gaps_by_category(parted.access, area, None, link_m=params.gap_link_m, walking=False)
+    bounds = {
+        cat: float(info["part_bound"])
+        for cat, info in parted.placement.items()
+        if info.get("part_bound") is not None
+    }
+    return PlanResult(
+        area=area,
+        params=params,
+        network=None,
+        access=parted.access,
+        coverage=parted.coverage,
+        sites=parted.sites,
+        candidates=area.candidates if area.candidates is not None else _no_candidates(area),
+        gaps=gaps,
+        timings=stages.timings,
+        notes=notes,
+        parts=parted.parts,
+        bounds=bounds,
+    )
