@@ -76,98 +76,113 @@ def load_batch(path: str | Path, *, out: str | Path | None = None) -> tuple[list
     """Read a batch file: its plans (each validated, or carrying its error) and the folder
     their outputs go to.
 
+    Parameters
+    ----------
+    path
+        The batch file (TOML: ``[batch]``, ``[defaults]``, ``[[plan]]``).
+    out
+        The folder of the plans' folders (else the batch file's ``[batch] out``, relative
+        to the batch file).
+
+    Returns
+    -------
+    (plans, folder)
+        The plans in the file's order and the absolute output folder.
+
     Raises
     ------
     PlanFileError
         When the batch file itself cannot be used (not found, not TOML, no plans, plans
         without a name or plan file, repeated names, no output folder).
     """
-
     p = Path(path).expanduser()
+    doc = _read_batch_file(p, str(path))
+    entries = doc.get("plan", [])
+    folder = out or doc.get("batch", {}).get("out")
+    problems = _batch_problems(doc, str(path), folder is None) + _entry_problems(entries, str(path))
+    if problems:
+        raise PlanFileError(problems)
+    base = p.parent.resolve()
+    out_dir = Path(folder).expanduser()
+    out_dir = out_dir if out_dir.is_absolute() or out is not None else base / out_dir
+    defaults = doc.get("defaults", {})
+    plans = [_batch_plan(entry, base, out_dir, defaults) for entry in entries]
+    return plans, out_dir.absolute()
+
+
+def _read_batch_file(p: Path, shown: str) -> dict[str, Any]:
     if not p.is_file():
-        raise PlanFileError(Problem(str(path), "batch file not found", fix="check the path"))
+        raise PlanFileError(Problem(shown, "batch file not found", fix="check the path"))
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        return tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise PlanFileError(
-            Problem(str(path), f"not a UTF-8 TOML file: {exc}", fix="correct the syntax")
+            Problem(shown, f"not a UTF-8 TOML file: {exc}", fix="correct the syntax")
         ) from None
-    base = p.parent.resolve()
+
+
+def _batch_problems(doc: dict[str, Any], source: str, no_folder: bool) -> list[Problem]:
+    """What is wrong with the batch file's tables."""
     problems = []
     unknown = set(doc) - {"batch", "defaults", "plan"}
     if unknown:
         problems.append(
             Problem(
-                str(path),
+                source,
                 f"unknown table {', '.join(sorted(unknown))}",
                 fix="use [batch], [defaults] and [[plan]]",
             )
         )
-    settings = doc.get("batch", {})
-    folder = out or settings.get("out")
-    if folder is None:
+    if no_folder:
         problems.append(
-            Problem(str(path), "no output folder", fix='add [batch] out = "runs" or give --out')
+            Problem(source, "no output folder", fix='add [batch] out = "runs" or give --out')
         )
-    entries = doc.get("plan", [])
-    if not entries:
-        problems.append(Problem(str(path), "no plans", fix="add [[plan]] tables"))
+    if not doc.get("plan", []):
+        problems.append(Problem(source, "no plans", fix="add [[plan]] tables"))
+    return problems
+
+
+def _entry_problems(entries: list[Any], source: str) -> list[Problem]:
+    """What is wrong with the ``[[plan]]`` entries: names, plan files, unknown keys."""
+    problems = []
     seen: set[str] = set()
     for n, entry in enumerate(entries):
+        where = f"plan {n + 1}"
         name = entry.get("name") if isinstance(entry, dict) else None
         if not isinstance(name, str) or not _NAME.match(name):
-            problems.append(
-                Problem(
-                    str(path),
-                    f"plan {n + 1} has no usable name ({name!r})",
-                    where=f"plan {n + 1}",
-                    fix="give it a name of letters, digits, '-', '_' or '.' (its folder)",
-                )
-            )
+            fix = "give it a name of letters, digits, '-', '_' or '.' (its folder)"
+            problems.append(Problem(source, f"{where} has no usable name ({name!r})", where, fix))
         elif name in seen:
-            problems.append(Problem(str(path), f"two plans are named {name!r}", fix="rename one"))
+            problems.append(Problem(source, f"two plans are named {name!r}", fix="rename one"))
         else:
             seen.add(name)
         if not isinstance(entry, dict) or not isinstance(entry.get("plan"), str):
-            problems.append(
-                Problem(
-                    str(path),
-                    f"plan {n + 1} names no plan file",
-                    where=f"plan {n + 1}",
-                    fix='add plan = "file.toml"',
-                )
-            )
+            fix = 'add plan = "file.toml"'
+            problems.append(Problem(source, f"{where} names no plan file", where, fix))
         extra = set(entry) - {"name", "plan", "set"} if isinstance(entry, dict) else set()
         if extra:
-            problems.append(
-                Problem(
-                    str(path),
-                    f"unknown key {', '.join(sorted(extra))}",
-                    where=f"plan {n + 1}",
-                    fix="use name, plan and set",
-                )
-            )
-    if problems:
-        raise PlanFileError(problems)
-    out_dir = Path(folder).expanduser()
-    out_dir = out_dir if out_dir.is_absolute() or out is not None else base / out_dir
-    defaults = doc.get("defaults", {})
-    plans = []
-    for entry in entries:
-        plan_path = Path(entry["plan"]).expanduser()
-        plan_path = plan_path if plan_path.is_absolute() else base / plan_path
-        target = out_dir / entry["name"]
-        try:
-            load_plan(plan_path)  # the plan file on its own is readable and valid
-            raw = tomllib.loads(plan_path.read_text(encoding="utf-8"))
-            merged = _merge(_merge(defaults, raw), entry.get("set", {}))
-            config = plan_from_dict(
-                merged, source=f"{plan_path} ({entry['name']})", base=plan_path.parent
-            )
-            plans.append(BatchPlan(entry["name"], target, config.model_dump(mode="json")))
-        except LifecircleError as exc:
-            plans.append(BatchPlan(entry["name"], target, None, error=str(exc)))
-    return plans, out_dir.absolute()
+            msg = f"unknown key {', '.join(sorted(extra))}"
+            problems.append(Problem(source, msg, where, "use name, plan and set"))
+    return problems
+
+
+def _batch_plan(
+    entry: dict[str, Any], base: Path, out_dir: Path, defaults: dict[str, Any]
+) -> BatchPlan:
+    """One entry's plan: its file merged over the defaults, with its ``set`` overrides."""
+    plan_path = Path(entry["plan"]).expanduser()
+    plan_path = plan_path if plan_path.is_absolute() else base / plan_path
+    target = out_dir / entry["name"]
+    try:
+        load_plan(plan_path)  # the plan file on its own is readable and valid
+        raw = tomllib.loads(plan_path.read_text(encoding="utf-8"))
+        merged = _merge(_merge(defaults, raw), entry.get("set", {}))
+        config = plan_from_dict(
+            merged, source=f"{plan_path} ({entry['name']})", base=plan_path.parent
+        )
+        return BatchPlan(entry["name"], target, config.model_dump(mode="json"))
+    except LifecircleError as exc:
+        return BatchPlan(entry["name"], target, None, error=str(exc))
 
 
 def is_current(plan: BatchPlan) -> bool:
@@ -212,7 +227,23 @@ def headline(result: PlanResult) -> dict[str, Any]:
 
 
 def run_one(name: str, doc: dict[str, Any], out: str) -> dict[str, Any]:
-    """Run one plan into ``out`` (a Dask task): its summary row, never an exception."""
+    """Run one plan into ``out`` (a Dask task): its summary row, never an exception.
+
+    Parameters
+    ----------
+    name
+        The plan's name in the batch.
+    doc
+        The validated plan document.
+    out
+        Its output folder.
+
+    Returns
+    -------
+    dict
+        The summary row: ``plan``, ``status`` (``done`` or ``failed``), ``error``, ``out``,
+        ``seconds`` and the headline figures of a done plan.
+    """
     logging.getLogger("lifecircle").setLevel(logging.WARNING)
     started = time.perf_counter()
     row: dict[str, Any] = {"plan": name, "status": "done", "error": "", "out": out}
@@ -276,8 +307,25 @@ def run_batch(
     """Run the plans as tasks of ``client``; write and return the batch summary.
 
     Plans already current (see :func:`is_current`) are skipped unless ``rerun``; plans that
-    could not be read are reported failed without running. ``report(row, done, total)`` is
-    called as each plan finishes.
+    could not be read are reported failed without running.
+
+    Parameters
+    ----------
+    plans
+        The plans (:func:`load_batch`).
+    out
+        The folder of the plans' folders; ``batch-summary.csv`` is written there.
+    client
+        A ``dask.distributed.Client``: each plan is one of its tasks.
+    rerun
+        Run the plans that are already current too.
+    report
+        Called as ``report(row, done, total)`` as each plan finishes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The summary: one row per plan, in the batch file's order.
     """
     from dask.distributed import as_completed
 

@@ -36,6 +36,20 @@ def tr(key: str, lang: str = "en", /, **values: Any) -> str:
     """The text for ``key`` in ``lang``, formatted with ``values``.
 
     Falls back to English when the Chinese file lacks the key.
+
+    Parameters
+    ----------
+    key
+        The string's key in ``lifecircle/data/i18n/*.toml``.
+    lang
+        ``"en"`` or ``"zh"``.
+    **values
+        The values of the string's ``{placeholders}``.
+
+    Returns
+    -------
+    str
+        The text.
     """
     table = translations(lang)
     text = table.get(key)

@@ -37,6 +37,14 @@ class Stages:
             self.progress("done", stage, seconds)
 
     def step(self, stage: str, done: int, total: int) -> None:
-        """Tell the progress callback that ``done`` of ``total`` parts of ``stage`` are done."""
+        """Tell the progress callback that ``done`` of ``total`` parts of ``stage`` are done.
+
+        Parameters
+        ----------
+        stage
+            The stage's name.
+        done, total
+            Parts done, of all its parts.
+        """
         if self.progress and total > 0:
             self.progress("step", stage, done / total)
