@@ -6,13 +6,19 @@ The command line prints these as one message and exits with code 2; anything els
 internal error (exit code 1).
 
 Input problems are gathered, not raised one at a time: :class:`InputError` carries a list
-of :class:`Problem` records, each naming the file, the row or field, and the fix.
+of :class:`Problem` records, each naming the file, the row or field, and the fix. A problem
+made with :meth:`Problem.of` is written in every language (its text comes from
+``lifecircle/data/i18n``, keys ``problem_<key>`` and ``fix_<key>``); ``error.text(lang)``
+renders an error in the plan's language.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lifecircle.i18n import has_text, tr
 
 __all__ = [
     "CatalogError",
@@ -30,6 +36,16 @@ __all__ = [
 class LifecircleError(Exception):
     """Base class of every error lifecircle raises on purpose."""
 
+    def text(self, lang: str = "en") -> str:
+        """The message in ``lang`` (English where no translation exists)."""
+        return str(self)
+
+
+Place = tuple[str, Any]
+"""Where inside a source a problem is, in a form every language can say: ``("row", 7)``,
+``("line", 3)``, ``("column", "lon")``, ``("key", "inputs.osm")``, ``("sheet", "Sheet1")``,
+``("plan", 2)`` (the ``where_<kind>`` texts of ``lifecircle/data/i18n``)."""
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -46,16 +62,93 @@ class Problem:
     fix
         What the user can do about it.
 
+    key
+        The problem's text key (:meth:`of`), for its rendering in other languages.
+    values
+        The values of the key's placeholders.
+    place
+        ``where`` as a :data:`Place`, for its rendering in other languages.
+
     Examples
     --------
     >>> str(Problem("shops.csv", "longitude out of range", where="row 7", fix="use WGS84"))
     'shops.csv, row 7: longitude out of range (fix: use WGS84)'
+    >>> p = Problem.of("file_not_found", "shops.csv", path="data/shops.csv", place=("key", "x"))
+    >>> p.text("zh")
+    'shops.csv，键 x：找不到文件 data/shops.csv（解决：检查路径（相对路径从计划文件所在的文件夹算起））'
     """
 
     source: str
     message: str
     where: str | None = None
     fix: str | None = None
+    key: str | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+    place: Place | None = None
+
+    @classmethod
+    def of(cls, key: str, source: str, *, place: Place | None = None, **values: Any) -> Problem:
+        """The problem ``key`` (texts ``problem_<key>`` and, where it exists, ``fix_<key>``),
+        in ``source`` at ``place``, with ``values`` filled into its texts.
+
+        Parameters
+        ----------
+        key
+            The problem's text key.
+        source
+            The file, flag or plan the problem is in.
+        place
+            Where inside the source.
+        **values
+            The values of the texts' placeholders. A value given as ``{"en": ...,
+            "zh": ...}`` is picked by language.
+
+        Returns
+        -------
+        Problem
+            With its English texts as ``message``, ``where`` and ``fix``.
+        """
+        p = cls(source, "", key=key, values=dict(values), place=place)
+        return cls(
+            source,
+            p._message("en"),
+            where=p._where("en"),
+            fix=p._fix("en"),
+            key=key,
+            values=dict(values),
+            place=place,
+        )
+
+    def _values(self, lang: str) -> dict[str, Any]:
+        return {
+            k: (v.get(lang, v.get("en")) if isinstance(v, dict) else v)
+            for k, v in self.values.items()
+        }
+
+    def _message(self, lang: str) -> str:
+        if self.key is None:
+            return self.message
+        return tr(f"problem_{self.key}", lang, **self._values(lang))
+
+    def _fix(self, lang: str) -> str | None:
+        if self.key is None or not has_text(f"fix_{self.key}"):
+            return self.fix
+        return tr(f"fix_{self.key}", lang, **self._values(lang))
+
+    def _where(self, lang: str) -> str | None:
+        if self.place is None:
+            return self.where
+        kind, value = self.place
+        return tr(f"where_{kind}", lang, value=value)
+
+    def text(self, lang: str = "en") -> str:
+        """The problem in ``lang``: source, place, what is wrong and the fix."""
+        if lang == "en" or (self.key is None and self.place is None):
+            return str(self)
+        where, message, fix = self._where(lang), self._message(lang), self._fix(lang)
+        place = f"{self.source}，{where}" if where else self.source
+        text = f"{place}：{message}"
+        return f"{text}（{tr('fix_word', lang)}：{fix}）" if fix else text
 
     def __str__(self) -> str:
         place = f"{self.source}, {self.where}" if self.where else self.source
@@ -75,10 +168,14 @@ class InputError(LifecircleError, ValueError):
         super().__init__(self._text())
 
     def _text(self) -> str:
+        return self.text("en")
+
+    def text(self, lang: str = "en") -> str:
+        """Every problem, in ``lang``."""
         if len(self.problems) == 1:
-            return str(self.problems[0])
-        lines = [f"{len(self.problems)} problems with the inputs:"]
-        lines += [f"  - {p}" for p in self.problems]
+            return self.problems[0].text(lang)
+        lines = [tr("problems_header", lang, n=len(self.problems))]
+        lines += [f"  - {p.text(lang)}" for p in self.problems]
         return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["LANGS", "Note", "tr", "translations"]
+__all__ = ["LANGS", "Note", "has_text", "tr", "translations"]
 
 LANGS = ("en", "zh")
 
@@ -30,6 +30,11 @@ def translations(lang: str) -> dict[str, str]:
         encoding="utf-8"
     )
     return {k: str(v) for k, v in tomllib.loads(text).items()}
+
+
+def has_text(key: str) -> bool:
+    """Whether ``key`` has a text (in English, which every key has)."""
+    return key in translations("en")
 
 
 def tr(key: str, lang: str = "en", /, **values: Any) -> str:
