@@ -15,14 +15,14 @@ from lifecircle.coverage.catchments import study_catchments
 from lifecircle.coverage.fca import capacity_by_unit
 from lifecircle.coverage.gaps import gaps_by_category
 from lifecircle.coverage.network import WalkNetwork
-from lifecircle.coverage.scenario import scenario_coverage
+from lifecircle.coverage.scenario import Comparison, scenario_coverage
 from lifecircle.coverage.sites import (
     SiteRecommendation,
     network_candidates,
     placement_category,
     recommend_sites,
 )
-from lifecircle.coverage.tables import coverage_tables
+from lifecircle.coverage.tables import Coverage, coverage_tables
 from lifecircle.errors import InputError, Problem
 from lifecircle.geo.study_area import StudyArea
 from lifecircle.i18n import Note
@@ -73,9 +73,7 @@ def run_plan(
         access = plan_access(network, area, params)
         notes += access_notes(access, area, int(network.component_size.max(initial=0)))
     with stages("coverage"):
-        coverage = coverage_tables(
-            access, area.demand, area.units, area.catalog, unit_share=params.unit_share
-        )
+        coverage = coverage_tables(access, area.units, area.catalog, unit_share=params.unit_share)
     with stages("placement"):
         candidates, sites = _placement(network, access, area, params, stages)
     with stages("gaps"):
@@ -83,46 +81,10 @@ def run_plan(
             access, area, network, link_m=params.gap_link_m, walking=params.gap_walking
         )
     with stages("capacity"):
-        capacity = capacity_by_unit(
-            access,
-            area,
-            network,
-            edge_spacing_m=params.edge_spacing_m,
-            max_snap_m=params.max_snap_m,
-        )
+        capacity = capacity_by_unit(access, area, network)
     new_sites = {cat: rec.sites for cat, rec in sites.items()}
-    scenario = None
-    if sites:
-        with stages("scenario"):
-            scenario = scenario_coverage(
-                network,
-                access,
-                area.demand,
-                area.units,
-                area.facilities,
-                area.catalog,
-                new_sites,
-                coverage,
-                edge_spacing_m=params.edge_spacing_m,
-            )
-    catchment_frame = None
-    if params.catchments and network.n_edges > params.catchments_max_edges:
-        # drawing grows faster than the network and a city-wide map cannot show them
-        limit = params.catchments_max_edges
-        notes.append(Note("note_catchments_skipped", {"edges": network.n_edges, "limit": limit}))
-    elif params.catchments:
-        with stages("catchments"):
-            catchment_frame = study_catchments(
-                access,
-                area,
-                network,
-                new_sites,
-                speed_kmh=params.speed_kmh,
-                edge_spacing_m=params.edge_spacing_m,
-                max_snap_m=params.max_snap_m,
-                width_m=params.catchment_width_m,
-                step=lambda i, n: stages.step("catchments", i, n),
-            )
+    scenario = _scenario(network, access, area, params, new_sites, coverage, stages)
+    catchment_frame = _catchments(network, access, area, params, new_sites, stages, notes)
     return PlanResult(
         area=area,
         params=params,
@@ -138,6 +100,61 @@ def run_plan(
         timings=stages.timings,
         notes=notes,
     )
+
+
+def _scenario(
+    network: WalkNetwork,
+    access: Access,
+    area: StudyArea,
+    params: PlanParams,
+    new_sites: dict[str, gpd.GeoDataFrame],
+    before: Coverage,
+    stages: Stages,
+) -> Comparison | None:
+    """Coverage with the recommended sites (None when there are none)."""
+    if not new_sites:
+        return None
+    with stages("scenario"):
+        return scenario_coverage(
+            network,
+            access,
+            area.units,
+            area.facilities,
+            area.catalog,
+            new_sites,
+            before,
+            edge_spacing_m=params.edge_spacing_m,
+        )
+
+
+def _catchments(
+    network: WalkNetwork,
+    access: Access,
+    area: StudyArea,
+    params: PlanParams,
+    new_sites: dict[str, gpd.GeoDataFrame],
+    stages: Stages,
+    notes: list[Note],
+) -> gpd.GeoDataFrame | None:
+    """The catchments when asked for, unless the network is too large to draw them (a
+    note in ``notes`` says so)."""
+    if not params.catchments:
+        return None
+    if network.n_edges > params.catchments_max_edges:
+        # drawing grows faster than the network and a city-wide map cannot show them
+        limit = params.catchments_max_edges
+        notes.append(Note("note_catchments_skipped", {"edges": network.n_edges, "limit": limit}))
+        return None
+    with stages("catchments"):
+        return study_catchments(
+            access,
+            area,
+            network,
+            new_sites,
+            speed_kmh=params.speed_kmh,
+            width_m=params.catchment_width_m,
+            step=lambda i, n: stages.step("catchments", i, n),
+        )
 
 
 def _placement(
@@ -159,11 +176,10 @@ def _placement(
     )
     for i, spec in enumerate(params.placements):
         stages.step("placement", i, len(params.placements))
-        cat = spec.category or placement_category(access, area)
+        cat = spec.category or placement_category(access, area.catalog)
         sites[cat] = recommend_sites(
             network,
             access,
-            area.demand,
             candidates,
             cat,
             p=spec.p if spec.share is None else None,

@@ -25,9 +25,10 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -37,24 +38,21 @@ from shapely.geometry.base import BaseGeometry
 
 from lifecircle.coverage.access import Access, DemandView, plan_access
 from lifecircle.coverage.network import WalkNetwork
-from lifecircle.coverage.placement import (
-    CoverageProblem,
-    MaximalCovering,
-    PlacementResult,
-    SetCovering,
-)
+from lifecircle.coverage.placement import CoverageProblem, PlacementResult
 from lifecircle.coverage.sites import (
     SiteRecommendation,
     coverage_sets,
     network_candidates,
     placement_category,
-    sites_frame,
+    select_sites,
+    site_weights,
+    solve_sites,
 )
 from lifecircle.coverage.snapping import Snap
 from lifecircle.coverage.tables import Coverage, coverage_tables
 from lifecircle.errors import InputError, Problem
 from lifecircle.geo.study_area import StudyArea
-from lifecircle.params import PlanParams
+from lifecircle.params import PlacementSpec, PlanParams
 from lifecircle.progress import Stages
 
 __all__ = [
@@ -283,11 +281,7 @@ def _propose(
     snap = net.snap(pts, max_snap_m=params.max_snap_m)
     d_snap = net.snap(points, max_snap_m=params.max_snap_m)
     problem = CoverageProblem(coverage_sets(net, snap, d_snap, w, threshold), w)
-    if p is not None:
-        result = MaximalCovering(p, time_limit_s=params.time_limit_s).solve(problem)
-    else:
-        assert share is not None
-        result = SetCovering(share, time_limit_s=params.time_limit_s).solve(problem)
+    result = solve_sites(problem, p=p, share=share, time_limit_s=params.time_limit_s)
     sel = result.selected
     xy = shapely.get_coordinates(pts[sel]) if len(sel) else np.empty((0, 2))
     table = pd.DataFrame(
@@ -406,48 +400,85 @@ def run_partitioned(
     stages = stages or Stages()
     runner = client if client is not None else _Local()
     with stages("split"):
-        reach = part_reach_m(
-            area,
-            speed_kmh=params.speed_kmh,
-            search_factor=params.search_factor,
-            max_snap_m=params.max_snap_m,
-        )
-        # residents near a part, whose coverage by its own sites its network gives exactly
-        leg = max(c.threshold(params.speed_kmh) for c in area.catalog) + 2 * params.max_snap_m
-        near = max(0.0, min(leg, reach - leg))
-        parts = make_parts(area, split_units(area, by), reach, near)
+        parts = _split(area, params, by)
     with stages("access"):
-        states = [runner.submit(_analyse, part, params, pure=False) for part in parts]
-        pieces = []
-        asked = [runner.submit(_access_of, s, pure=False) for s in states]
-        for i, piece in enumerate(_as_done(runner, asked)):
-            pieces.append(piece)
-            stages.step("access", i + 1, len(states))
-        pieces.sort(key=lambda piece: piece["order"])
+        states, pieces = _part_access(runner, parts, params, stages)
         access = _merge_access(pieces, len(area.demand))
     with stages("coverage"):
-        coverage = coverage_tables(
-            access, area.demand, area.units, area.catalog, unit_share=params.unit_share
-        )
+        coverage = coverage_tables(access, area.units, area.catalog, unit_share=params.unit_share)
+    with stages("placement"):
+        sites, placement = _place(area, access, runner, states, params, stages)
+    return PartitionedResult(
+        access,
+        coverage,
+        sites,
+        placement,
+        _parts_table(parts, pieces, access.demand.residents),
+        dict(stages.timings),
+        main_piece=max(piece["main_piece"] for piece in pieces),
+    )
+
+
+def _split(area: StudyArea, params: PlanParams, by: str | int) -> list[Part]:
+    """The parts of a study, with the reach and nearness the parameters call for."""
+    reach = part_reach_m(
+        area,
+        speed_kmh=params.speed_kmh,
+        search_factor=params.search_factor,
+        max_snap_m=params.max_snap_m,
+    )
+    # residents near a part, whose coverage by its own sites its network gives exactly
+    leg = max(c.threshold(params.speed_kmh) for c in area.catalog) + 2 * params.max_snap_m
+    near = max(0.0, min(leg, reach - leg))
+    return make_parts(area, split_units(area, by), reach, near)
+
+
+def _part_access(
+    runner: Any, parts: list[Part], params: PlanParams, stages: Stages
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Each part analysed (its state, kept where it ran) and its access, in part order."""
+    states = [runner.submit(_analyse, part, params, pure=False) for part in parts]
+    pieces = []
+    asked = [runner.submit(_access_of, s, pure=False) for s in states]
+    for i, piece in enumerate(_as_done(runner, asked)):
+        pieces.append(piece)
+        stages.step("access", i + 1, len(states))
+    pieces.sort(key=lambda piece: piece["order"])
+    return states, pieces
+
+
+def _place(
+    area: StudyArea,
+    access: Access,
+    runner: Any,
+    states: list[Any],
+    params: PlanParams,
+    stages: Stages,
+) -> tuple[dict[str, SiteRecommendation], dict[str, dict[str, Any]]]:
+    """Every placement: the parts' proposals, then the final pass over them."""
     sites: dict[str, SiteRecommendation] = {}
     placement: dict[str, dict[str, Any]] = {}
-    residents = area.demand["residents"].to_numpy(float)
-    with stages("placement"):
-        for n, spec in enumerate(params.placements):
-            stages.step("placement", n, len(params.placements))
-            cat = spec.category or placement_category(access, area)
-            p = spec.p if spec.share is None else None
-            k = access.column(cat)
-            weights = np.where(~access.covered[:, k] & access.snapped, residents, 0.0)
-            proposals = runner.gather(
-                [
-                    runner.submit(_propose, s, cat, p, spec.share, weights, params, pure=False)
-                    for s in states
-                ]
-            )
-            sites[cat], placement[cat] = _final_pass(
-                area, access, runner, states, proposals, cat, p, spec.share, params, weights
-            )
+    for n, spec in enumerate(params.placements):
+        stages.step("placement", n, len(params.placements))
+        cat = spec.category or placement_category(access, area.catalog)
+        p = _sites_wanted(spec)
+        weights = site_weights(access, cat)
+        proposals = runner.gather(
+            [
+                runner.submit(_propose, s, cat, p, spec.share, weights, params, pure=False)
+                for s in states
+            ]
+        )
+        sites[cat], placement[cat] = _final_pass(
+            area, access, runner, states, proposals, cat, spec, params
+        )
+    return sites, placement
+
+
+def _parts_table(
+    parts: list[Part], pieces: list[dict[str, Any]], residents: np.ndarray
+) -> pd.DataFrame:
+    """One row per part: its size and seconds per stage."""
     rows = []
     for part, piece in zip(parts, pieces, strict=True):
         rows.append(
@@ -460,15 +491,7 @@ def run_partitioned(
                 **{f"{k}_s": v for k, v in piece["seconds"].items()},
             }
         )
-    return PartitionedResult(
-        access,
-        coverage,
-        sites,
-        placement,
-        pd.DataFrame(rows),
-        dict(stages.timings),
-        main_piece=max(piece["main_piece"] for piece in pieces),
-    )
+    return pd.DataFrame(rows)
 
 
 def _as_done(runner: Any, futures: list[Any]) -> Iterator[Any]:
@@ -514,14 +537,13 @@ def _final_pass(
     states: list[Any],
     proposals: list[_Proposal],
     category: str,
-    p: int | None,
-    share: float | None,
+    spec: PlacementSpec,
     params: PlanParams,
-    weights: np.ndarray,
 ) -> tuple[SiteRecommendation, dict[str, Any]]:
     """Choose among all parts' sites for the whole study."""
-    k = access.column(category)
-    threshold = float(access.thresholds_m[k])
+    p = _sites_wanted(spec)
+    weights = site_weights(access, category)
+    threshold = float(access.thresholds_m[access.column(category)])
     xy_all = np.concatenate([q.xy for q in proposals]) if proposals else np.empty((0, 2))
     table = pd.concat([q.table for q in proposals], ignore_index=True)
     xy, first = np.unique(np.round(xy_all, 2), axis=0, return_index=True)
@@ -535,42 +557,34 @@ def _final_pass(
         (np.ones(len(rows), dtype=bool), (rows, cols)), shape=(len(xy), len(weights))
     )
     problem = CoverageProblem(sets, weights)
-    if p is not None:
-        result = MaximalCovering(p, time_limit_s=params.time_limit_s).solve(problem)
-    else:
-        assert share is not None
-        result = SetCovering(share, time_limit_s=params.time_limit_s).solve(problem)
     pts = shapely.points(xy) if len(xy) else np.empty(0, dtype=object)
-    frame, newly = sites_frame(
-        result,
+    sites_table = gpd.GeoDataFrame(table, geometry=pts, crs=area.crs)
+    rec = select_sites(
         problem,
-        table,
-        pts,
-        table["street"].to_numpy(dtype=object),
-        area.crs,
-        area.demand,
-        access.covered[:, k],
+        sites_table,
+        access,
+        category,
+        p=p,
+        share=spec.share,
+        time_limit_s=params.time_limit_s,
     )
-    frame["part"] = table["part"].to_numpy(dtype=object)[result.selected]
+    rec.sites["part"] = table["part"].to_numpy(dtype=object)[rec.result.selected]
     coverable = np.zeros(len(weights), dtype=bool)
     for q in proposals:
         coverable[q.reached] = True
-    rec = SiteRecommendation(
-        category=category,
-        sites=frame,
-        result=result,
-        newly_covered=newly,
-        uncoverable_residents=float(weights[~coverable].sum()),
-        candidates=len(xy),
-        p=p,
-        share=share,
-    )
+    # no candidate of any part reaches them (the pooled sites are only the parts' choices)
+    rec = replace(rec, uncoverable_residents=float(weights[~coverable].sum()))
     # each part's bound covers every resident any p sites could serve near it, so their
     # sum bounds the whole; a share has no such bound from the parts
     part_bound = float(sum(q.result.bound for q in proposals)) if p is not None else None
     return rec, {
-        "result": result,
+        "result": rec.result,
         "part_bound": part_bound,
         "pooled_sites": len(xy),
         "part_results": [q.result for q in proposals],
     }
+
+
+def _sites_wanted(spec: PlacementSpec) -> int | None:
+    """The number of sites a placement asks for (None when it asks for a share)."""
+    return spec.p if spec.share is None else None

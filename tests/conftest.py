@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
 from lifecircle.app import demo
+from lifecircle.coverage.access import Access
 from lifecircle.coverage.network import WalkNetwork
 from lifecircle.geo.build import study_area_from_osm
 from lifecircle.geo.catalog import ServiceCatalog, load_catalog
@@ -58,3 +61,19 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
     """The demo, run once for the session into a temporary folder (map without tiles)."""
     out = tmp_path_factory.mktemp("demo") / "out"
     return demo(out, options=OutputOptions(offline=True)), out
+
+
+def assert_aligned(access: Access, demand: pd.DataFrame) -> None:
+    """The access result's rows are the demand's rows: the same ids in the same order, with
+    their units and residents (as momepy's tests check that a result keeps its input's
+    index), and every per-point array has one row per demand point."""
+    n = len(demand)
+    ids = demand["demand_id"].to_numpy() if "demand_id" in demand else demand.index.to_numpy()
+    assert len(access.demand) == n
+    np.testing.assert_array_equal(access.demand.ids, ids)
+    if "unit_id" in demand:
+        np.testing.assert_array_equal(access.demand.unit_id, demand["unit_id"].astype(str))
+    if "residents" in demand:
+        np.testing.assert_array_equal(access.demand.residents, demand["residents"].to_numpy(float))
+    assert access.distance_m.shape == access.facility.shape == (n, len(access.categories))
+    assert len(access.demand_snap) == len(access.demand_component_size) == n

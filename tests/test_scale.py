@@ -20,6 +20,7 @@ from lifecircle.analysis import run_plan
 from lifecircle.cli import main
 from lifecircle.params import PlacementSpec, PlanParams
 from lifecircle.partition import make_parts, part_reach_m, run_partitioned, split_units
+from tests.conftest import assert_aligned
 
 pytestmark = pytest.mark.slow
 
@@ -81,6 +82,8 @@ def test_partitioned_run_equals_the_whole_run(tiled, cluster) -> None:
     whole = run_plan(tiled, PARAMS)
     parted = run_partitioned(tiled, PARAMS, by=4, client=client)
     assert len(parted.parts) == 4
+    assert_aligned(whole.access, tiled.demand)
+    assert_aligned(parted.access, tiled.demand)
     assert np.array_equal(parted.access.distance_m, whole.access.distance_m)
     assert np.array_equal(parted.access.facility, whole.access.facility)
     for name in TABLES:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from lifecircle.coverage.network import Snap, WalkNetwork
+from lifecircle.coverage.network import Located, Snap, WalkNetwork
 from lifecircle.geo.catalog import ServiceCatalog
 from lifecircle.geo.study_area import StudyArea
 from lifecircle.i18n import Note
@@ -160,6 +160,11 @@ class Access:
         The walking speed used for minutes.
     unsnapped_facilities
         Row positions of facilities with no walkable street within the snap distance.
+    facility_points, facility_of, facility_snap
+        The facilities' access points (:func:`access_points`), the row position of each
+        point's facility and where each point joins the network: snapped once here, for
+        every later stage (catchments, capacity, scenarios). ``facility_snap`` is None
+        when the result was merged from parts, each on its own network.
     """
 
     demand: DemandView
@@ -174,6 +179,9 @@ class Access:
     max_snap_m: float
     count_within: np.ndarray | None = None
     unsnapped_facilities: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    facility_points: np.ndarray = field(default_factory=lambda: np.empty(0, object))
+    facility_of: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    facility_snap: Snap | None = None
 
     def column(self, category: str) -> int:
         """Column of ``category`` in the distance arrays."""
@@ -197,9 +205,27 @@ class Access:
         """Demand points snapped to a network piece smaller than the main one."""
         return self.snapped & (self.demand_component_size < main_size)
 
-    def frame(self, demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -> pd.DataFrame:
+    def entrances(self, facilities: np.ndarray) -> tuple[np.ndarray, np.ndarray, Snap]:
+        """The access points of some facilities, as :func:`access_points` orders them.
+
+        Parameters
+        ----------
+        facilities
+            Boolean mask over the study's facilities (row positions).
+
+        Returns
+        -------
+        (points, facility, snap)
+            The points, the row position of each point's facility and their snaps.
+        """
+        if self.facility_snap is None:
+            raise ValueError("this access result keeps no facility snaps (merged from parts)")
+        sel = np.flatnonzero(np.asarray(facilities, dtype=bool)[self.facility_of])
+        return self.facility_points[sel], self.facility_of[sel], self.facility_snap.take(sel)
+
+    def frame(self, facilities: gpd.GeoDataFrame) -> pd.DataFrame:
         """One row per demand point: distance (m) and nearest facility id per category."""
-        out = pd.DataFrame({"demand_id": demand["demand_id"].to_numpy()})
+        out = pd.DataFrame({"demand_id": self.demand.ids})
         fac_ids = facilities["facility_id"].astype(str).to_numpy()
         for k, cat in enumerate(self.categories):
             d = self.distance_m[:, k]
@@ -211,7 +237,7 @@ class Access:
         return out
 
 
-def nearest_facilities(
+def nearest_facilities(  # noqa: PLR0913, RUF100 (the study's frames and the access parameters)
     network: WalkNetwork,
     demand: gpd.GeoDataFrame,
     facilities: gpd.GeoDataFrame,
@@ -247,49 +273,27 @@ def nearest_facilities(
     count_within
         Also count the facilities within each category's threshold (one bounded search
         per facility).
+
+    Returns
+    -------
+    Access
+        The distances, with the demand's and the facilities' snaps.
     """
     if search_factor < 1:
         raise ValueError("search_factor must be at least 1")
     cats = catalog.ids
     thresholds = np.array([catalog[c].threshold(speed_kmh) for c in cats])
     limits = thresholds * search_factor
-    d_snap = network.snap(demand, max_snap_m=max_snap_m)
+    d_snap, comp = _snap_demand(network, demand, max_snap_m)
     d_loc = network.locate(d_snap)  # located once, searched for every category
-    comp = np.zeros(len(demand), dtype=np.int64)
-    ok = d_snap.ok
-    comp[ok] = network.component_size[network.component[network.u[d_snap.edge[ok]]]]
-
-    pts, fac_of = access_points(facilities, edge_spacing_m=edge_spacing_m)
-    a_snap = network.snap(pts, max_snap_m=max_snap_m)
-    reached = np.zeros(len(facilities), dtype=bool)
-    reached[fac_of[a_snap.ok]] = True
-    unsnapped = np.flatnonzero(~reached)
-    if len(unsnapped):
-        log.warning(
-            "%d facilities are more than %.0f m from any walkable street",
-            len(unsnapped),
-            max_snap_m,
-        )
-
+    pts, fac_of, a_snap, unsnapped = _snap_facilities(
+        network, facilities, max_snap_m, edge_spacing_m
+    )
     fac_cat = facilities["category"].to_numpy()
     point_cat = fac_cat[fac_of] if len(fac_of) else np.empty(0, dtype=object)
-    dist = np.full((len(demand), len(cats)), np.inf)
-    nearest = np.full((len(demand), len(cats)), -1, dtype=np.int64)
-    counts = np.zeros((len(demand), len(cats)), dtype=np.int32) if count_within else None
-    for k, cat in enumerate(cats):
-        sel = np.flatnonzero(point_cat == cat)
-        if len(sel) == 0:
-            continue
-        src = a_snap.take(sel)
-        d, w = network.distances(src, d_loc, limit_m=limits[k])
-        dist[:, k] = d
-        hit = w >= 0
-        nearest[hit, k] = fac_of[sel[w[hit]]]
-        if counts is not None:
-            pairs = network.pair_distances(src, d_loc, limit_m=thresholds[k])
-            fac = fac_of[sel[pairs.source]]
-            uniq = pd.DataFrame({"t": pairs.target, "f": fac}).drop_duplicates()
-            counts[:, k] = np.bincount(uniq["t"].to_numpy(), minlength=len(demand))
+    dist, nearest, counts = _search(
+        network, d_loc, (a_snap, fac_of, point_cat), list(cats), thresholds, limits, count_within
+    )
     return Access(
         demand=DemandView.from_frame(demand),
         categories=list(cats),
@@ -303,7 +307,89 @@ def nearest_facilities(
         max_snap_m=max_snap_m,
         count_within=counts,
         unsnapped_facilities=unsnapped,
+        facility_points=pts,
+        facility_of=fac_of,
+        facility_snap=a_snap,
     )
+
+
+def _snap_demand(
+    network: WalkNetwork, demand: gpd.GeoDataFrame, max_snap_m: float
+) -> tuple[Snap, np.ndarray]:
+    """Where the demand points join the network, and the size of the piece each is on."""
+    d_snap = network.snap(demand, max_snap_m=max_snap_m)
+    comp = np.zeros(len(demand), dtype=np.int64)
+    ok = d_snap.ok
+    comp[ok] = network.component_size[network.component[network.u[d_snap.edge[ok]]]]
+    return d_snap, comp
+
+
+def _snap_facilities(
+    network: WalkNetwork, facilities: gpd.GeoDataFrame, max_snap_m: float, edge_spacing_m: float
+) -> tuple[np.ndarray, np.ndarray, Snap, np.ndarray]:
+    """The facilities' access points, their facilities and snaps, and the facilities none
+    of whose points is within ``max_snap_m`` of a walkable street."""
+    pts, fac_of = access_points(facilities, edge_spacing_m=edge_spacing_m)
+    a_snap = network.snap(pts, max_snap_m=max_snap_m)
+    reached = np.zeros(len(facilities), dtype=bool)
+    reached[fac_of[a_snap.ok]] = True
+    unsnapped = np.flatnonzero(~reached)
+    if len(unsnapped):
+        log.warning(
+            "%d facilities are more than %.0f m from any walkable street",
+            len(unsnapped),
+            max_snap_m,
+        )
+    return pts, fac_of, a_snap, unsnapped
+
+
+def _search(
+    network: WalkNetwork,
+    targets: Located,
+    entrances: tuple[Snap, np.ndarray, np.ndarray],
+    categories: list[str],
+    thresholds: np.ndarray,
+    limits: np.ndarray,
+    count_within: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """One bounded search per category from its facilities' access points.
+
+    Parameters
+    ----------
+    network, targets
+        The network and the located demand points.
+    entrances
+        The access points' snaps, facility rows and categories.
+    categories, thresholds, limits
+        The categories, their thresholds and search limits.
+    count_within
+        Also count the facilities within each threshold.
+
+    Returns
+    -------
+    (distance, facility, counts)
+        As :class:`Access` has them (counts None unless asked for).
+    """
+    snap, fac_of, point_cat = entrances
+    n, c = len(targets), len(categories)
+    dist = np.full((n, c), np.inf)
+    nearest = np.full((n, c), -1, dtype=np.int64)
+    counts = np.zeros((n, c), dtype=np.int32) if count_within else None
+    for k, cat in enumerate(categories):
+        sel = np.flatnonzero(point_cat == cat)
+        if len(sel) == 0:
+            continue
+        src = snap.take(sel)
+        d, w = network.distances(src, targets, limit_m=limits[k])
+        dist[:, k] = d
+        hit = w >= 0
+        nearest[hit, k] = fac_of[sel[w[hit]]]
+        if counts is not None:
+            pairs = network.pair_distances(src, targets, limit_m=thresholds[k])
+            fac = fac_of[sel[pairs.source]]
+            uniq = pd.DataFrame({"t": pairs.target, "f": fac}).drop_duplicates()
+            counts[:, k] = np.bincount(uniq["t"].to_numpy(), minlength=n)
+    return dist, nearest, counts
 
 
 def k_nearest_facilities(
@@ -383,7 +469,7 @@ def access_notes(access: Access, area: StudyArea, main_piece: int) -> list[Note]
             "zh": "、".join(c.name_zh for c in empty),
         }
         notes.append(Note("note_no_facility", {"n": len(empty), "names": names}))
-    res = area.demand["residents"].to_numpy(float)
+    res = access.demand.residents
     snap_m = f"{access.max_snap_m:.0f}"
     off = ~access.snapped
     if off.any():

@@ -26,10 +26,10 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import substring
 
-from lifecircle.coverage.access import Access, access_points
+from lifecircle.coverage.access import Access
 from lifecircle.coverage.network import Search, Snap, WalkNetwork
 from lifecircle.geo.study_area import StudyArea
-from lifecircle.params import DEFAULT_MAX_SNAP_M, DEFAULT_SPEED_KMH
+from lifecircle.params import DEFAULT_SPEED_KMH
 
 __all__ = [
     "DEFAULT_WIDTH_M",
@@ -151,7 +151,7 @@ def _tapered(
     return out
 
 
-def catchment(
+def catchment(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
     network: WalkNetwork,
     sources: Snap,
     band_m: float,
@@ -253,7 +253,7 @@ def _as_residents_see_it(
     return poly.difference(cut)
 
 
-def catchments(
+def catchments(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
     network: WalkNetwork,
     sources: Snap,
     groups: np.ndarray,
@@ -313,8 +313,6 @@ def study_catchments(
     new_sites: dict[str, gpd.GeoDataFrame],
     *,
     speed_kmh: float = DEFAULT_SPEED_KMH,
-    edge_spacing_m: float = 50.0,
-    max_snap_m: float = DEFAULT_MAX_SNAP_M,
     width_m: float = DEFAULT_WIDTH_M,
     step: Callable[[int, int], None] | None = None,
 ) -> gpd.GeoDataFrame:
@@ -325,16 +323,15 @@ def study_catchments(
     Parameters
     ----------
     access
-        The study's access (its categories and thresholds).
+        The study's access (its categories, thresholds and facility snaps).
     area
         The study (its facilities).
     network
         The walk network.
     new_sites
         Proposed sites per category, in placement order.
-    speed_kmh, edge_spacing_m, max_snap_m, width_m
-        The walking speed of the minute bands, the spacing of edge-entered facilities'
-        access points, the snap distance and the catchments' width.
+    speed_kmh, width_m
+        The walking speed of the minute bands and the catchments' width.
     step
         Called with (categories done, categories) as the drawing goes.
 
@@ -343,11 +340,7 @@ def study_catchments(
     geopandas.GeoDataFrame
         Columns ``category``, ``kind`` (``existing`` or ``proposed``), ``band_m``, polygon.
     """
-    pts, fac_of = access_points(area.facilities, edge_spacing_m=edge_spacing_m)
-    snaps = network.snap(pts, max_snap_m=max_snap_m)
-    cats = (
-        area.facilities["category"].to_numpy()[fac_of] if len(fac_of) else np.empty(0, dtype=object)
-    )
+    fac_cat = area.facilities["category"].to_numpy()
     focus = next(iter(new_sites), None)
     per_min = speed_kmh * 1000 / 60
     frames = []
@@ -363,12 +356,12 @@ def study_catchments(
         bands = [float(access.thresholds_m[k])]
         if cat == focus:
             bands += [5 * per_min, 10 * per_min, 15 * per_min]
-        sel = np.flatnonzero(cats == cat)
-        if len(sel):
-            add(snaps.take(sel), pts[sel], cat, "existing", bands)
+        pts, _, snaps = access.entrances(fac_cat == cat)
+        if len(pts):
+            add(snaps, pts, cat, "existing", bands)
         if cat in new_sites and len(new_sites[cat]):
             new = new_sites[cat].geometry.to_numpy()
-            add(network.snap(new, max_snap_m=max_snap_m), new, cat, "proposed", bands[:1])
+            add(network.snap(new, max_snap_m=access.max_snap_m), new, cat, "proposed", bands[:1])
     if not frames:
         empty: dict[str, list[object]] = {"category": [], "kind": [], "band_m": []}
         return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=area.crs), crs=area.crs)

@@ -17,7 +17,6 @@ import pandas as pd
 from lifecircle.coverage.access import Access, access_points
 from lifecircle.coverage.network import Located, Snap, WalkNetwork
 from lifecircle.geo.study_area import StudyArea
-from lifecircle.params import DEFAULT_MAX_SNAP_M
 
 __all__ = [
     "capacity_by_unit",
@@ -34,6 +33,7 @@ def two_step_fca(
     threshold_m: float,
     edge_spacing_m: float = 50.0,
     max_snap_m: float = 250.0,
+    entrances: tuple[Snap, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """2SFCA scores for one category.
 
@@ -46,6 +46,11 @@ def two_step_fca(
         get the median of the others (and are counted in ``imputed``).
     threshold_m
         The catchment of both steps.
+    edge_spacing_m, max_snap_m
+        How the facilities' access points are made and snapped (unless ``entrances``).
+    entrances
+        The facilities' access points already snapped: their snaps and, per point, the
+        row of its facility in ``facilities`` (as :meth:`Access.entrances` gives them).
 
     Returns
     -------
@@ -58,10 +63,11 @@ def two_step_fca(
     imputed = ~known
     if known.any():
         cap = np.where(known, cap, np.median(cap[known]))
-    pts, fac_of = access_points(facilities, edge_spacing_m=edge_spacing_m)
-    pairs = network.pair_distances(
-        network.snap(pts, max_snap_m=max_snap_m), demand_snap, limit_m=threshold_m
-    )
+    if entrances is None:
+        pts, fac_of = access_points(facilities, edge_spacing_m=edge_spacing_m)
+        entrances = (network.snap(pts, max_snap_m=max_snap_m), fac_of)
+    src, fac_of = entrances
+    pairs = network.pair_distances(src, demand_snap, limit_m=threshold_m)
     pf = pd.DataFrame({"f": fac_of[pairs.source], "t": pairs.target}).drop_duplicates()
     f_idx = pf["f"].to_numpy()
     t_idx = pf["t"].to_numpy()
@@ -81,48 +87,39 @@ def two_step_fca(
     return score, table
 
 
-def capacity_by_unit(
-    access: Access,
-    area: StudyArea,
-    network: WalkNetwork,
-    *,
-    edge_spacing_m: float = 50.0,
-    max_snap_m: float = DEFAULT_MAX_SNAP_M,
-) -> pd.DataFrame | None:
+def capacity_by_unit(access: Access, area: StudyArea, network: WalkNetwork) -> pd.DataFrame | None:
     """2SFCA places per 1000 residents, per unit, for the categories whose facilities have
     capacities (None when none has): columns ``unit_id``, ``category``, ``residents``,
-    ``places_per_1000``."""
-    res = area.demand["residents"].to_numpy(float)
+    ``places_per_1000``. The facilities' snaps are the access result's."""
+    res = access.demand.residents
+    fac_cat = area.facilities["category"].to_numpy()
     rows = []
     for k, cat in enumerate(access.categories):
-        fac = area.facilities.loc[area.facilities["category"] == cat].reset_index(drop=True)
+        mask = fac_cat == cat
+        fac = area.facilities.loc[mask].reset_index(drop=True)
         if len(fac) == 0 or not fac["capacity"].notna().any():
             continue
+        _, of, snap = access.entrances(mask)
         score, _ = two_step_fca(
             network,
             access.demand_snap,
             res,
             fac,
             threshold_m=float(access.thresholds_m[k]),
-            edge_spacing_m=edge_spacing_m,
-            max_snap_m=max_snap_m,
+            entrances=(snap, np.searchsorted(np.flatnonzero(mask), of)),
         )
-        frame = pd.DataFrame(
-            {"unit_id": area.demand["unit_id"].astype(str), "w": res, "s": score * res}
-        )
-        grouped = frame.groupby("unit_id")[["w", "s"]].sum()
-        w = grouped["w"].to_numpy()
-        per_1000 = np.divide(
-            1000 * grouped["s"].to_numpy(), w, out=np.full(len(w), np.nan), where=w > 0
-        )
-        rows.append(
-            pd.DataFrame(
-                {
-                    "unit_id": grouped.index,
-                    "category": cat,
-                    "residents": w,
-                    "places_per_1000": per_1000,
-                }
-            )
-        )
+        rows.append(_per_unit(access.demand.unit_id, res, score, cat))
     return pd.concat(rows, ignore_index=True) if rows else None
+
+
+def _per_unit(unit_id: np.ndarray, res: np.ndarray, score: np.ndarray, cat: str) -> pd.DataFrame:
+    """Residents-weighted places per 1000 residents of one category, per unit."""
+    frame = pd.DataFrame({"unit_id": unit_id, "w": res, "s": score * res})
+    grouped = frame.groupby("unit_id")[["w", "s"]].sum()
+    w = grouped["w"].to_numpy()
+    per_1000 = np.divide(
+        1000 * grouped["s"].to_numpy(), w, out=np.full(len(w), np.nan), where=w > 0
+    )
+    return pd.DataFrame(
+        {"unit_id": grouped.index, "category": cat, "residents": w, "places_per_1000": per_1000}
+    )

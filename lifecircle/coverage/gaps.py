@@ -42,8 +42,10 @@ def find_gaps(
 
     Parameters
     ----------
-    access, demand, facilities
-        The access result and the frames it was computed for.
+    access
+        The access result (distances, residents and units of its demand points).
+    demand, facilities
+        The frames it was computed for (the points' positions, the facilities' ids).
     category
         The category id.
     link_m
@@ -64,84 +66,31 @@ def find_gaps(
     """
     k = access.column(category)
     unc = np.flatnonzero(~access.covered[:, k])
-    cols = [
-        "gap_id",
-        "category",
-        "rank",
-        "residents",
-        "points",
-        "units",
-        "nearest_facility",
-        "nearest_m",
-        "median_m",
-        "x",
-        "y",
-    ]
     if len(unc) == 0:
-        return gpd.GeoDataFrame(
-            {c: [] for c in cols}, geometry=gpd.GeoSeries([], crs=demand.crs), crs=demand.crs
-        )
+        return _no_gaps(demand.crs)
     xy = shapely.get_coordinates(demand.geometry.to_numpy()[unc])
-    if walking:
-        if network is None:
-            raise ValueError("walking links need the network")
-        snap = access.demand_snap.take(unc)
-        pairs = network.pair_distances(snap, snap, limit_m=link_m)
-        rows, cols_ = pairs.source, pairs.target
-    else:
-        pairs_arr = cKDTree(xy).query_pairs(link_m, output_type="ndarray")
-        rows, cols_ = pairs_arr[:, 0], pairs_arr[:, 1]
-    graph = sp.coo_matrix((np.ones(len(rows)), (rows, cols_)), shape=(len(unc), len(unc)))
-    _, label = connected_components(graph, directed=False)
-    res = demand["residents"].to_numpy(float)[unc]
-    units = demand["unit_id"].astype(str).to_numpy()[unc]
-    dist = access.distance_m[unc, k]
-    fac = access.facility[unc, k]
-    fac_ids = facilities["facility_id"].astype(str).to_numpy()
     frame = pd.DataFrame(
         {
-            "label": label,
-            "res": res,
+            "label": _clusters(access, unc, xy, link_m, walking, network),
+            "res": access.demand.residents[unc],
             "x": xy[:, 0],
             "y": xy[:, 1],
-            "unit": units,
-            "d": dist,
-            "f": fac,
+            "unit": access.demand.unit_id[unc],
+            "d": access.distance_m[unc, k],
+            "f": access.facility[unc, k],
         }
     )
+    fac_ids = facilities["facility_id"].astype(str).to_numpy()
     out = []
     geoms = []
     for _, grp in frame.groupby("label", sort=False):
-        total = float(grp["res"].sum())
-        if total < min_residents:
+        if float(grp["res"].sum()) < min_residents:
             continue
-        w = grp["res"].to_numpy()
-        cx, cy = (
-            np.average(grp["x"], weights=w) if total > 0 else grp["x"].mean(),
-            np.average(grp["y"], weights=w) if total > 0 else grp["y"].mean(),
-        )
-        best = grp["d"].to_numpy().argmin()
-        near = grp["f"].to_numpy()[best]
-        d_sorted = np.sort(grp["d"].to_numpy())
-        out.append(
-            {
-                "category": category,
-                "residents": total,
-                "points": len(grp),
-                "units": ", ".join(sorted(set(grp["unit"]))),
-                "nearest_facility": fac_ids[near] if near >= 0 else None,
-                "nearest_m": float(grp["d"].to_numpy()[best]),
-                "median_m": float(d_sorted[len(d_sorted) // 2]),
-                "x": float(cx),
-                "y": float(cy),
-            }
-        )
+        out.append(_describe(grp, category, fac_ids))
         pts = shapely.multipoints(grp[["x", "y"]].to_numpy())
         geoms.append(shapely.convex_hull(pts).buffer(25.0))
     if not out:
-        return gpd.GeoDataFrame(
-            {c: [] for c in cols}, geometry=gpd.GeoSeries([], crs=demand.crs), crs=demand.crs
-        )
+        return _no_gaps(demand.crs)
     gaps = gpd.GeoDataFrame(out, geometry=geoms, crs=demand.crs)
     gaps = gaps.sort_values(["residents", "points"], ascending=False, kind="stable").reset_index(
         drop=True
@@ -149,6 +98,76 @@ def find_gaps(
     gaps.insert(0, "rank", np.arange(1, len(gaps) + 1))
     gaps.insert(0, "gap_id", [f"{category}-{i}" for i in gaps["rank"]])
     return gaps
+
+
+_GAP_COLUMNS = [
+    "gap_id",
+    "category",
+    "rank",
+    "residents",
+    "points",
+    "units",
+    "nearest_facility",
+    "nearest_m",
+    "median_m",
+    "x",
+    "y",
+]
+
+
+def _no_gaps(crs: object) -> gpd.GeoDataFrame:
+    """An empty gaps frame with :func:`find_gaps`'s columns."""
+    return gpd.GeoDataFrame(
+        {c: [] for c in _GAP_COLUMNS}, geometry=gpd.GeoSeries([], crs=crs), crs=crs
+    )
+
+
+def _clusters(
+    access: Access,
+    unc: np.ndarray,
+    xy: np.ndarray,
+    link_m: float,
+    walking: bool,
+    network: WalkNetwork | None,
+) -> np.ndarray:
+    """The cluster label of each of the demand points ``unc`` (at ``xy``): linked when
+    within ``link_m``, walking or straight."""
+    if walking:
+        if network is None:
+            raise ValueError("walking links need the network")
+        snap = access.demand_snap.take(unc)
+        pairs = network.pair_distances(snap, snap, limit_m=link_m)
+        rows, cols = pairs.source, pairs.target
+    else:
+        pairs_arr = cKDTree(xy).query_pairs(link_m, output_type="ndarray")
+        rows, cols = pairs_arr[:, 0], pairs_arr[:, 1]
+    graph = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(unc), len(unc)))
+    _, label = connected_components(graph, directed=False)
+    return np.asarray(label)
+
+
+def _describe(grp: pd.DataFrame, category: str, fac_ids: np.ndarray) -> dict[str, object]:
+    """One cluster's row of :func:`find_gaps` (without its outline, id and rank)."""
+    total = float(grp["res"].sum())
+    w = grp["res"].to_numpy()
+    cx, cy = (
+        np.average(grp["x"], weights=w) if total > 0 else grp["x"].mean(),
+        np.average(grp["y"], weights=w) if total > 0 else grp["y"].mean(),
+    )
+    best = grp["d"].to_numpy().argmin()
+    near = grp["f"].to_numpy()[best]
+    d_sorted = np.sort(grp["d"].to_numpy())
+    return {
+        "category": category,
+        "residents": total,
+        "points": len(grp),
+        "units": ", ".join(sorted(set(grp["unit"]))),
+        "nearest_facility": fac_ids[near] if near >= 0 else None,
+        "nearest_m": float(grp["d"].to_numpy()[best]),
+        "median_m": float(d_sorted[len(d_sorted) // 2]),
+        "x": float(cx),
+        "y": float(cy),
+    }
 
 
 def gaps_by_category(

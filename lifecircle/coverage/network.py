@@ -166,8 +166,15 @@ class WalkNetwork:
         then gives every half-edge the first half-edge of its chain and its distance from
         it. Rings of degree-two nodes only get one junction each first.
         """
+        junction = self._pieces()
+        self._chains(junction)
+        self._search_graph()
+
+    def _pieces(self) -> np.ndarray:
+        """Set the network's pieces (``component``, ``component_size``); return the
+        junction mask: nodes of degree other than two, and one node of each ring."""
         n, m = self.n_nodes, self.n_edges
-        u, v, L = self.u, self.v, self.length
+        u, v = self.u, self.v
         deg = np.bincount(u, minlength=n) + np.bincount(v, minlength=n)
         # components of the full graph: pieces of the network, and rings to cut
         full = sp.csr_matrix((np.ones(m), (u, v)), shape=(n, n))
@@ -181,7 +188,13 @@ class WalkNetwork:
             junction[first[first >= 0]] = True
         self.component = label
         self.component_size = np.bincount(label, minlength=ncomp)
+        return junction
 
+    def _chains(self, junction: np.ndarray) -> None:
+        """Set the chains between junctions: each edge's chain, direction and offset along
+        it, the chains' lengths and end junctions, and interior nodes' positions."""
+        n, m = self.n_nodes, self.n_edges
+        u, v, L = self.u, self.v, self.length
         # half-edge h = 2e (u -> v) or 2e + 1 (v -> u)
         h_start = np.empty(2 * m, dtype=np.int64)
         h_start[0::2], h_start[1::2] = u, v
@@ -227,7 +240,6 @@ class WalkNetwork:
         jid = np.full(n, -1, dtype=np.int64)
         self.junctions = np.flatnonzero(junction)
         jid[self.junctions] = np.arange(len(self.junctions))
-        self.node_junction = jid
         self.chain_a = jid[h_start[chain_roots]]
         self.chain_b = jid[h_start[ends]]
         self.node_chain = np.full(n, -1, dtype=np.int64)
@@ -236,6 +248,8 @@ class WalkNetwork:
         self.node_chain[h_end[canon][inner_end]] = chain_id[inner_end]
         self.node_pos[h_end[canon][inner_end]] = (off[canon] + h_len[canon])[inner_end]
 
+    def _search_graph(self) -> None:
+        """Set the junction graph the searches run on (``csr``, ``search_id``)."""
         # Dead ends (junctions at the end of one chain only) lead nowhere: searches skip
         # them, and points on their chain are reached through the chain's other end.
         nj = len(self.junctions)
@@ -391,20 +405,6 @@ class WalkNetwork:
             f"WalkNetwork({self.n_nodes} nodes, {self.n_edges} edges, "
             f"{self.n_junctions} junctions, "
             f"{len(self.component_size)} pieces, crs={self.crs.to_string()})"
-        )
-
-    def edges_frame(self) -> gpd.GeoDataFrame:
-        """The edges as a GeoDataFrame (``u``, ``v``, ``length``, ``ground``, ``name``)."""
-        return gpd.GeoDataFrame(
-            {
-                "u": self.node_ids[self.u],
-                "v": self.node_ids[self.v],
-                "length": self.length,
-                "ground": self.ground,
-                "name": self.names,
-            },
-            geometry=self.geometry,
-            crs=self.crs,
         )
 
     def use_piece_sizes(self, node_sizes: np.ndarray) -> None:

@@ -316,7 +316,7 @@ def _highs(time_limit_s: float, mip_gap: float, threads: int | None = None) -> A
     return h
 
 
-def _pass_model(
+def _pass_model(  # noqa: PLR0913, RUF100 (the LP's arrays, as HiGHS takes them)
     h: Any,
     cost: np.ndarray,
     lower: np.ndarray,

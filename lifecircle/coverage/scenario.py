@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from lifecircle.coverage.access import Access, access_points
-from lifecircle.coverage.network import WalkNetwork
+from lifecircle.coverage.network import Snap, WalkNetwork
 from lifecircle.coverage.tables import Coverage, coverage_tables
 from lifecircle.geo.catalog import ServiceCatalog
 
@@ -24,7 +24,6 @@ __all__ = ["Comparison", "compare_coverage", "with_new_sites"]
 def with_new_sites(
     network: WalkNetwork,
     access: Access,
-    demand: gpd.GeoDataFrame,
     facilities: gpd.GeoDataFrame,
     sites: dict[str, gpd.GeoDataFrame],
     *,
@@ -32,12 +31,56 @@ def with_new_sites(
 ) -> tuple[Access, gpd.GeoDataFrame]:
     """Access with the proposed sites added as facilities of their categories.
 
+    Parameters
+    ----------
+    network, access, facilities
+        The walk network, the access result and the facilities it was computed for (the
+        existing facilities' snaps are the access result's).
+    sites
+        Proposed sites per category.
+    edge_spacing_m
+        Spacing of access points along the sites' outlines (when polygons).
+
     Returns
     -------
     (access, facilities)
         The new access result, and the facilities with the sites appended
         (``source="proposed"``), to which its facility indices refer.
     """
+    extra = _site_facilities(sites, facilities.crs)
+    if not extra:
+        return access, facilities
+    all_fac = gpd.GeoDataFrame(
+        pd.concat([facilities, *extra], ignore_index=True), geometry="geometry", crs=facilities.crs
+    )
+    old_pts, old_of, old_snap = access.entrances(np.ones(len(facilities), dtype=bool))
+    new_pts, new_of = access_points(all_fac.iloc[len(facilities) :], edge_spacing_m=edge_spacing_m)
+    pts = np.concatenate([old_pts, new_pts])
+    fac_of = np.concatenate([old_of, new_of + len(facilities)]).astype(np.int64)
+    snaps = Snap.concat([old_snap, network.snap(new_pts, max_snap_m=access.max_snap_m)])
+    dist = access.distance_m.copy()
+    nearest = access.facility.copy()
+    target = network.locate(access.demand_snap)
+    cats = all_fac["category"].to_numpy()[fac_of]
+    for cat in sites:
+        k = access.column(cat)
+        sel = np.flatnonzero(cats == cat)
+        d, w = network.distances(snaps.take(sel), target, limit_m=float(access.limits_m[k]))
+        dist[:, k] = d
+        nearest[:, k] = np.where(w >= 0, fac_of[sel][np.maximum(w, 0)], -1)
+    after = replace(
+        access,
+        distance_m=dist,
+        facility=nearest,
+        facility_points=pts,
+        facility_of=fac_of,
+        facility_snap=snaps,
+    )
+    return after, all_fac
+
+
+def _site_facilities(sites: dict[str, gpd.GeoDataFrame], crs: object) -> list[gpd.GeoDataFrame]:
+    """The proposed sites as facilities, a frame per category that has any."""
     extra = []
     for cat, frame in sites.items():
         if len(frame) == 0:
@@ -52,27 +95,10 @@ def with_new_sites(
                     "capacity": np.nan,
                 },
                 geometry=frame.geometry.to_numpy(),
-                crs=facilities.crs,
+                crs=crs,
             )
         )
-    if not extra:
-        return access, facilities
-    all_fac = gpd.GeoDataFrame(
-        pd.concat([facilities, *extra], ignore_index=True), geometry="geometry", crs=facilities.crs
-    )
-    dist = access.distance_m.copy()
-    nearest = access.facility.copy()
-    pts, fac_of = access_points(all_fac, edge_spacing_m=edge_spacing_m)
-    snaps = network.snap(pts, max_snap_m=access.max_snap_m)
-    target = network.locate(access.demand_snap)
-    cats = all_fac["category"].to_numpy()[fac_of]
-    for cat in sites:
-        k = access.column(cat)
-        sel = np.flatnonzero(cats == cat)
-        d, w = network.distances(snaps.take(sel), target, limit_m=float(access.limits_m[k]))
-        dist[:, k] = d
-        nearest[:, k] = np.where(w >= 0, fac_of[sel][np.maximum(w, 0)], -1)
-    return replace(access, distance_m=dist, facility=nearest), all_fac
+    return extra
 
 
 @dataclass(frozen=True)
@@ -133,7 +159,6 @@ def compare_coverage(before: Coverage, after: Coverage) -> Comparison:
 def scenario_coverage(
     network: WalkNetwork,
     access: Access,
-    demand: gpd.GeoDataFrame,
     units: pd.DataFrame,
     facilities: gpd.GeoDataFrame,
     catalog: ServiceCatalog,
@@ -142,9 +167,27 @@ def scenario_coverage(
     *,
     edge_spacing_m: float = 50.0,
 ) -> Comparison:
-    """Coverage with the proposed sites, compared with ``before``."""
+    """Coverage with the proposed sites, compared with ``before``.
+
+    Parameters
+    ----------
+    network, access, units, facilities, catalog
+        The walk network, the access result, the units and facilities it was computed
+        for, and the catalog.
+    sites
+        Proposed sites per category.
+    before
+        The coverage tables without them.
+    edge_spacing_m
+        Spacing of access points along the sites' outlines (when polygons).
+
+    Returns
+    -------
+    Comparison
+        Before and after, side by side.
+    """
     after_access, _ = with_new_sites(
-        network, access, demand, facilities, sites, edge_spacing_m=edge_spacing_m
+        network, access, facilities, sites, edge_spacing_m=edge_spacing_m
     )
-    after = coverage_tables(after_access, demand, units, catalog, unit_share=before.unit_share)
+    after = coverage_tables(after_access, units, catalog, unit_share=before.unit_share)
     return compare_coverage(before, after)

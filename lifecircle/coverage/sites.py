@@ -17,7 +17,7 @@ import scipy.sparse as sp
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from lifecircle.coverage.access import Access
+from lifecircle.coverage.access import Access, DemandView
 from lifecircle.coverage.network import Snap, WalkNetwork
 from lifecircle.coverage.placement import (
     CoverageProblem,
@@ -25,15 +25,19 @@ from lifecircle.coverage.placement import (
     PlacementResult,
     SetCovering,
 )
-from lifecircle.geo.study_area import StudyArea
+from lifecircle.geo.catalog import ServiceCatalog
 
 __all__ = [
     "SiteRecommendation",
+    "candidate_table",
     "coverage_sets",
     "network_candidates",
     "placement_category",
     "recommend_sites",
+    "select_sites",
+    "site_weights",
     "sites_frame",
+    "solve_sites",
 ]
 
 
@@ -108,14 +112,101 @@ class SiteRecommendation:
     newly_covered: np.ndarray
     uncoverable_residents: float
     candidates: int
-    p: int | None
-    share: float | None
 
 
-def recommend_sites(
+def site_weights(access: Access, category: str) -> np.ndarray:
+    """What each demand point weighs when placing sites for ``category``: its residents
+    when no facility covers it and it is on the network, else 0."""
+    k = access.column(category)
+    return np.where(~access.covered[:, k] & access.snapped, access.demand.residents, 0.0)
+
+
+def solve_sites(
+    problem: CoverageProblem,
+    *,
+    p: int | None = None,
+    share: float | None = None,
+    time_limit_s: float = 60.0,
+    method: str = "auto",
+) -> PlacementResult:
+    """Solve ``problem``: ``p`` sites (maximal covering) or the fewest that cover ``share``
+    of the coverable weight (set covering); give exactly one.
+
+    Parameters
+    ----------
+    problem
+        Which candidate covers which demand point, and the weights.
+    p, share
+        The number of sites, or the coverage target.
+    time_limit_s
+        The solver's time limit.
+    method
+        The maximal covering method (see :class:`MaximalCovering`).
+
+    Returns
+    -------
+    PlacementResult
+        The solver's result.
+    """
+    if (p is None) == (share is None):
+        raise ValueError("give exactly one of p (number of sites) and share (coverage target)")
+    if p is not None:
+        return MaximalCovering(p, time_limit_s=time_limit_s, method=method).solve(problem)
+    assert share is not None
+    return SetCovering(share, time_limit_s=time_limit_s).solve(problem)
+
+
+def select_sites(
+    problem: CoverageProblem,
+    table: gpd.GeoDataFrame,
+    access: Access,
+    category: str,
+    *,
+    p: int | None = None,
+    share: float | None = None,
+    time_limit_s: float = 60.0,
+    method: str = "auto",
+) -> SiteRecommendation:
+    """Choose sites among the candidates of a coverage problem (the core of
+    :func:`recommend_sites`; a partitioned run's final pass calls it too).
+
+    Parameters
+    ----------
+    problem
+        Which candidate covers which of ``access``'s demand points, and their weights
+        (:func:`site_weights`).
+    table
+        One row per candidate, in the problem's order: ``candidate_id`` and ``name`` (when
+        known), ``street`` (the street it joins) and its point, in a metric CRS.
+    access
+        The access result the problem's demand points are (before the new sites).
+    category
+        The category id.
+    p, share, time_limit_s, method
+        As for :func:`solve_sites`.
+
+    Returns
+    -------
+    SiteRecommendation
+        The sites; ``uncoverable_residents`` is the weight no candidate reaches.
+    """
+    result = solve_sites(problem, p=p, share=share, time_limit_s=time_limit_s, method=method)
+    already = access.covered[:, access.column(category)]
+    sites, newly = sites_frame(result, problem, table, access.demand, already)
+    coverable = np.asarray(problem.sets.sum(axis=0)).ravel() > 0
+    return SiteRecommendation(
+        category=category,
+        sites=sites,
+        result=result,
+        newly_covered=newly,
+        uncoverable_residents=float(problem.weights[~coverable].sum()),
+        candidates=len(table),
+    )
+
+
+def recommend_sites(  # noqa: PLR0913, RUF100 (the frames, the category and the solver's options)
     network: WalkNetwork,
     access: Access,
-    demand: gpd.GeoDataFrame,
     candidates: gpd.GeoDataFrame,
     category: str,
     *,
@@ -128,50 +219,54 @@ def recommend_sites(
     """Choose new sites for ``category``: ``p`` sites (maximal covering) or the fewest that
     cover ``share`` of the coverable uncovered residents (set covering).
 
+    The front of :func:`select_sites`: snaps the candidates and builds their coverage sets.
+
     Parameters
     ----------
-    network, access, demand
-        The walk network, the access result and the demand points it was computed for.
+    network, access
+        The walk network and the access result (with its demand points).
     candidates
         Candidate sites (points, or polygons: a representative point inside is used).
     category
         The category id.
     p, share
         Give exactly one.
+    max_snap_m
+        How far candidates may be from a street (the access result's when omitted).
+    time_limit_s, method
+        As for :func:`solve_sites`.
+
+    Returns
+    -------
+    SiteRecommendation
+        The sites.
     """
     if (p is None) == (share is None):
         raise ValueError("give exactly one of p (number of sites) and share (coverage target)")
-    k = access.column(category)
-    threshold = float(access.thresholds_m[k])
-    residents = demand["residents"].to_numpy(float)
-    uncovered = ~access.covered[:, k]
-    weights = np.where(uncovered & access.snapped, residents, 0.0)
+    threshold = float(access.thresholds_m[access.column(category)])
+    weights = site_weights(access, category)
     pts = shapely.point_on_surface(candidates.to_crs(network.crs).geometry.to_numpy())
     c_snap = network.snap(pts, max_snap_m=max_snap_m or access.max_snap_m)
     problem = CoverageProblem(
         coverage_sets(network, c_snap, access.demand_snap, weights, threshold), weights
     )
-    if p is not None:
-        result = MaximalCovering(p, time_limit_s=time_limit_s, method=method).solve(problem)
-    else:
-        assert share is not None
-        result = SetCovering(share, time_limit_s=time_limit_s).solve(problem)
     streets = network.names[np.maximum(c_snap.edge, 0)]
     streets[~c_snap.ok] = None
-    sites, newly = sites_frame(
-        result, problem, candidates, pts, streets, network.crs, demand, access.covered[:, k]
+    table = candidate_table(candidates, pts, streets, network.crs)
+    return select_sites(
+        problem, table, access, category, p=p, share=share, time_limit_s=time_limit_s, method=method
     )
-    coverable = np.asarray(problem.sets.sum(axis=0)).ravel() > 0
-    return SiteRecommendation(
-        category=category,
-        sites=sites,
-        result=result,
-        newly_covered=newly,
-        uncoverable_residents=float(weights[~coverable].sum()),
-        candidates=len(candidates),
-        p=p,
-        share=share,
-    )
+
+
+def candidate_table(
+    candidates: pd.DataFrame, points: np.ndarray, streets: np.ndarray, crs: object
+) -> gpd.GeoDataFrame:
+    """The candidates as :func:`select_sites` reads them: ``candidate_id`` and ``name``
+    (those of ``candidates`` it has), ``street``, and ``points`` as geometry."""
+    known = [c for c in ("candidate_id", "name") if c in candidates]
+    data = {c: candidates[c].to_numpy() for c in known}
+    data["street"] = np.asarray(streets, dtype=object)
+    return gpd.GeoDataFrame(data, geometry=np.asarray(points, dtype=object), crs=crs)
 
 
 def coverage_sets(
@@ -201,24 +296,35 @@ def coverage_sets(
 def sites_frame(
     result: PlacementResult,
     problem: CoverageProblem,
-    candidates: pd.DataFrame,
-    pts: np.ndarray,
-    streets: np.ndarray,
-    crs: object,
-    demand: gpd.GeoDataFrame,
+    table: gpd.GeoDataFrame,
+    demand: DemandView,
     already: np.ndarray,
 ) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """The chosen sites as :attr:`SiteRecommendation.sites`, and for every demand point the
     rank of the site that newly covers it (0: none).
 
-    ``candidates`` has ``candidate_id`` and ``name`` (when known) per candidate, ``pts`` its
-    point, ``streets`` the street it joins; ``already``: demand points covered before.
+    Parameters
+    ----------
+    result, problem
+        The solver's result and the problem it solved.
+    table
+        The candidates (:func:`candidate_table`): ``candidate_id`` and ``name`` (when
+        known), ``street`` and point geometry.
+    demand
+        The problem's demand points (residents, units).
+    already
+        Demand points covered before.
+
+    Returns
+    -------
+    (sites, newly)
+        The sites, and per demand point the rank of the site that newly covers it.
     """
-    residents = demand["residents"].to_numpy(float)
+    residents = demand.residents
     newly = np.zeros(len(demand), dtype=np.int64)
     left = problem.weights > 0
     units_gain: list[list[str]] = []
-    unit_of = demand["unit_id"].astype(str).to_numpy()
+    unit_of = demand.unit_id
     for rank, j in enumerate(result.selected, start=1):
         cols = problem.sets.indices[problem.sets.indptr[j] : problem.sets.indptr[j + 1]]
         hit = cols[left[cols]]
@@ -226,23 +332,24 @@ def sites_frame(
         left[hit] = False
         units_gain.append(sorted(set(unit_of[hit].tolist())))
     sel = result.selected
-    geom = pts[sel] if len(sel) else np.empty(0, dtype=object)
+    crs = table.crs
+    geom = table.geometry.to_numpy()[sel] if len(sel) else np.empty(0, dtype=object)
     ll = (
         gpd.GeoSeries(geom, crs=crs).to_crs("EPSG:4326")
         if len(sel)
         else gpd.GeoSeries([], crs="EPSG:4326")
     )
-    street = list(streets[sel]) if len(sel) else []
+    street = list(table["street"].to_numpy(dtype=object)[sel]) if len(sel) else []
     total = float(residents.sum())
     base = float(residents[already].sum())
     cum = np.cumsum(result.gains) if len(sel) else np.empty(0)
     frame = gpd.GeoDataFrame(
         {
             "rank": np.arange(1, len(sel) + 1),
-            "candidate_id": candidates["candidate_id"].astype(str).to_numpy()[sel]
-            if "candidate_id" in candidates
+            "candidate_id": table["candidate_id"].astype(str).to_numpy()[sel]
+            if "candidate_id" in table
             else sel.astype(str),
-            "name": candidates["name"].to_numpy()[sel] if "name" in candidates else None,
+            "name": table["name"].to_numpy()[sel] if "name" in table else None,
             "street": street,
             "x": shapely.get_x(geom) if len(sel) else [],
             "y": shapely.get_y(geom) if len(sel) else [],
@@ -259,26 +366,13 @@ def sites_frame(
     return frame, newly
 
 
-def uncovered_table(access: Access, demand: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Uncovered residents per category (helper for choosing where to place)."""
-    res = demand["residents"].to_numpy(float)
-    return pd.DataFrame(
-        {
-            "category": access.categories,
-            "uncovered_residents": [
-                float(res[~access.covered[:, k]].sum()) for k in range(len(access.categories))
-            ],
-        }
-    )
-
-
-def placement_category(access: Access, area: StudyArea) -> str:
+def placement_category(access: Access, catalog: ServiceCatalog) -> str:
     """The required category with the most uncovered residents (the first category when
     none is required): where new sites go when a placement names no category."""
-    res = area.demand["residents"].to_numpy(float)
+    res = access.demand.residents
     best, best_val = None, -1.0
     for k, cat in enumerate(access.categories):
-        if not area.catalog[cat].required:
+        if not catalog[cat].required:
             continue
         val = float(res[~access.covered[:, k]].sum())
         if val > best_val:

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from lifecircle.coverage.access import Access
+from lifecircle.coverage.access import Access, DemandView
 from lifecircle.geo.catalog import ServiceCatalog
 from lifecircle.params import DEFAULT_UNIT_SHARE
 
@@ -72,11 +71,7 @@ class Coverage:
 
 
 def coverage_by_unit(
-    access: Access,
-    demand: gpd.GeoDataFrame,
-    units: pd.DataFrame,
-    *,
-    unit_share: float = DEFAULT_UNIT_SHARE,
+    access: Access, units: pd.DataFrame, *, unit_share: float = DEFAULT_UNIT_SHARE
 ) -> pd.DataFrame:
     """Coverage per unit and category (one row each).
 
@@ -84,12 +79,13 @@ def coverage_by_unit(
     ``p50_m``, ``p90_m``, ``covered`` (share >= ``unit_share``; missing for units without
     residents). Percentiles are inf when more than that share has nothing within reach.
     """
-    res = demand["residents"].to_numpy(float)
-    unit_of = demand["unit_id"].astype(str).to_numpy()
+    res = access.demand.residents
+    unit_of = access.demand.unit_id
     unit_ids = units["unit_id"].astype(str).to_numpy()
     cov = access.covered
     rows = []
-    groups = pd.Series(np.arange(len(demand))).groupby(unit_of).indices if len(demand) else {}
+    n = len(access.demand)
+    groups = pd.Series(np.arange(n)).groupby(unit_of).indices if n else {}
     for uid in unit_ids:
         idx = groups.get(uid, np.empty(0, dtype=int))
         total = float(res[idx].sum())
@@ -125,8 +121,8 @@ def coverage_by_unit(
     return frame
 
 
-def _overall(access: Access, demand: gpd.GeoDataFrame, by_unit: pd.DataFrame) -> pd.DataFrame:
-    res = demand["residents"].to_numpy(float)
+def _overall(access: Access, by_unit: pd.DataFrame) -> pd.DataFrame:
+    res = access.demand.residents
     cov = access.covered
     total = float(res.sum())
     rows = []
@@ -176,11 +172,11 @@ def completeness(access: Access, catalog: ServiceCatalog) -> pd.DataFrame:
 
 
 def _completeness_tables(
-    points: pd.DataFrame, demand: gpd.GeoDataFrame, units: pd.DataFrame, catalog: ServiceCatalog
+    points: pd.DataFrame, demand: DemandView, units: pd.DataFrame, catalog: ServiceCatalog
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    res = demand["residents"].to_numpy(float)
+    res = demand.residents
     levels = [c.removeprefix("complete_") for c in points.columns if c.startswith("complete_")]
-    unit_of = demand["unit_id"].astype(str).to_numpy()
+    unit_of = demand.unit_id
     frame = pd.DataFrame({"unit_id": unit_of, "residents": res})
     for lv in levels:
         frame[lv] = res * points[f"complete_{lv}"].to_numpy()
@@ -232,24 +228,39 @@ def missing_checklist(
 
 def coverage_tables(
     access: Access,
-    demand: gpd.GeoDataFrame,
     units: pd.DataFrame,
     catalog: ServiceCatalog,
     *,
     unit_share: float = DEFAULT_UNIT_SHARE,
-    lang: str = "en",
 ) -> Coverage:
-    """Every coverage table of a study."""
-    by_unit = coverage_by_unit(access, demand, units, unit_share=unit_share)
+    """Every coverage table of a study.
+
+    Parameters
+    ----------
+    access
+        The access result (with its demand points' units and residents).
+    units
+        The study's units (``unit_id``), in the order of the tables.
+    catalog
+        Categories, levels and which are required.
+    unit_share
+        A unit counts as covered when at least this share of its residents is.
+
+    Returns
+    -------
+    Coverage
+        Every table.
+    """
+    by_unit = coverage_by_unit(access, units, unit_share=unit_share)
     points = completeness(access, catalog)
-    comp_unit, comp_overall = _completeness_tables(points, demand, units, catalog)
+    comp_unit, comp_overall = _completeness_tables(points, access.demand, units, catalog)
     return Coverage(
         by_unit=by_unit,
-        overall=_overall(access, demand, by_unit),
+        overall=_overall(access, by_unit),
         points=points,
         completeness_by_unit=comp_unit,
         completeness_overall=comp_overall,
-        checklist=missing_checklist(by_unit, catalog, lang=lang),
+        checklist=missing_checklist(by_unit, catalog),
         unit_share=unit_share,
     )
 

@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from lifecircle.coverage.network import WalkNetwork
-from tests.conftest import lines
+from tests.conftest import assert_aligned, lines
 from tests.oracle import oracle_distances, split_graph
 
 # A-B-C along the x axis (A=1 at 0, B=2 at 100, C=3 at 300), a dead end B-D north of B
@@ -294,6 +294,18 @@ def test_k_nearest_and_counts_within_equal_the_oracle(helsinki_area, helsinki_ne
     )
     np.testing.assert_array_equal(acc.count_within[:, 0], expect)
     assert expect.max() >= 2  # the test covers points with several pharmacies in reach
+    assert_aligned(acc, area.demand)
+    # the facilities' access points are kept with their snaps, as made here
+    all_pts, all_of = access_points(area.facilities)
+    np.testing.assert_array_equal(acc.facility_of, all_of)
+    assert shapely.equals(acc.facility_points, all_pts).all()
+    snap = net.snap(all_pts)
+    assert acc.facility_snap is not None
+    np.testing.assert_array_equal(acc.facility_snap.edge, snap.edge)
+    np.testing.assert_array_equal(acc.facility_snap.t, snap.t)
+    pharmacy = (area.facilities["category"] == "pharmacy").to_numpy()
+    _, of, _ = acc.entrances(pharmacy)
+    assert pharmacy[of].all() and len(of) == pharmacy[all_of].sum()
 
 
 def _pairs(p) -> dict[tuple[int, int], float]:

@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 import shapely
 
-from lifecircle.coverage.access import Access, DemandView
-from lifecircle.coverage.fca import two_step_fca
+from lifecircle.coverage.access import Access, DemandView, nearest_facilities
+from lifecircle.coverage.fca import capacity_by_unit, two_step_fca
 from lifecircle.coverage.gaps import find_gaps
 from lifecircle.coverage.network import Snap, WalkNetwork
 from lifecircle.coverage.tables import coverage_tables, weighted_quantile
 from lifecircle.geo.catalog import Category, ServiceCatalog
-from tests.conftest import lines
+from tests.conftest import assert_aligned, lines
 
 
 def synthetic(seed: int = 0, n: int = 400):
@@ -50,7 +50,8 @@ def synthetic(seed: int = 0, n: int = 400):
 
 def test_unit_and_overall_coverage_equal_a_brute_force_recount() -> None:
     access, demand, units, catalog = synthetic()
-    cov = coverage_tables(access, demand, units, catalog, unit_share=0.4)
+    assert_aligned(access, demand)
+    cov = coverage_tables(access, units, catalog, unit_share=0.4)
     for _, row in cov.by_unit.iterrows():
         sel = (demand["unit_id"] == row["unit_id"]).to_numpy()
         k = access.column(row["category"])
@@ -75,7 +76,7 @@ def test_unit_and_overall_coverage_equal_a_brute_force_recount() -> None:
 
 def test_completeness_and_checklist_equal_a_brute_force_recount() -> None:
     access, demand, units, catalog = synthetic(1)
-    cov = coverage_tables(access, demand, units, catalog, unit_share=0.5)
+    cov = coverage_tables(access, units, catalog, unit_share=0.5)
     within = access.distance_m <= access.thresholds_m
     five = within[:, 0] & within[:, 1]
     fifteen = within[:, 2]  # d is not required
@@ -167,3 +168,32 @@ def test_two_step_floating_catchment_by_hand() -> None:
     # B reaches the homes at 500 and 900 (400 residents): 1/8 place each
     assert table["ratio"].tolist() == pytest.approx([100 / 300, 50 / 400])
     assert score.tolist() == pytest.approx([1 / 3, 1 / 3 + 1 / 8, 1 / 8])
+
+
+def test_capacity_from_the_kept_facility_snaps_equals_a_fresh_2sfca(
+    helsinki_area, helsinki_network
+) -> None:
+    """capacity_by_unit uses the access result's facility snaps: the same scores as 2SFCA
+    snapping the category's facilities afresh."""
+    net = helsinki_network
+    fac = helsinki_area.facilities.copy()
+    fac["capacity"] = np.random.default_rng(0).integers(10, 200, len(fac)).astype(float)
+    fac.loc[fac.index[::5], "capacity"] = np.nan  # some get the median
+    area = type(helsinki_area)(**{**helsinki_area.__dict__, "facilities": fac})
+    access = nearest_facilities(net, area.demand, fac, area.catalog)
+    assert_aligned(access, area.demand)
+    got = capacity_by_unit(access, area, net)
+    assert got is not None
+    res = area.demand["residents"].to_numpy(float)
+    for k, cat in enumerate(access.categories):
+        sub = fac.loc[fac["category"] == cat].reset_index(drop=True)
+        if len(sub) == 0:
+            continue
+        score, _ = two_step_fca(
+            net, net.snap(area.demand), res, sub, threshold_m=float(access.thresholds_m[k])
+        )
+        frame = pd.DataFrame({"u": area.demand["unit_id"].astype(str), "w": res, "s": score * res})
+        per = frame.groupby("u")[["w", "s"]].sum()
+        expect = 1000 * per["s"] / per["w"]
+        mine = got.loc[got["category"] == cat].set_index("unit_id")["places_per_1000"]
+        np.testing.assert_array_equal(mine.to_numpy(), expect.loc[mine.index].to_numpy())
