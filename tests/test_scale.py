@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.tiling import tiled_study
 from lifecircle.analysis import run_plan
 from lifecircle.cli import main
 from lifecircle.params import PlacementSpec, PlanParams
 from lifecircle.partition import make_parts, part_reach_m, run_partitioned, split_units
 from tests.conftest import assert_aligned
+from tests.tiling import tiled_study
 
 pytestmark = pytest.mark.slow
 
