@@ -1,6 +1,7 @@
 # Two entry points, each self-contained on a fresh machine with Python 3.11:
 #   make demo   create .venv, install lifecircle, run the demo into ./lifecircle-demo
-#   make test   create .venv, install lifecircle with its test tools, lint, type-check, test
+#   make test   create .venv, install lifecircle with its test tools, lint (with the import
+#               layers contract), type-check, test with a coverage report
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -26,12 +27,13 @@ demo: $(VENV)/.installed
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check lifecircle tests benchmarks
 	$(BIN)/ruff format --check lifecircle tests benchmarks
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 pytest: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov --cov-report=term
 
 test: lint typecheck pytest
 

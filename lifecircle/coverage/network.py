@@ -31,6 +31,7 @@ from pyproj import CRS
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from lifecircle.coverage.snapping import EdgeIndex, Snap, as_points
+from lifecircle.geo.osm import is_ground_level
 from lifecircle.params import DEFAULT_MAX_SNAP_M
 
 __all__ = [
@@ -349,8 +350,6 @@ class WalkNetwork:
         projected to its UTM zone. OSM ``bridge``, ``tunnel``, ``layer`` and ``level`` edge
         attributes mark edges that are not at ground level.
         """
-        from lifecircle.geo.osm import is_ground_level
-
         graph_crs = CRS.from_user_input(crs or G.graph.get("crs", "EPSG:4326"))
         xy = {n: (float(d["x"]), float(d["y"])) for n, d in G.nodes(data=True)}
         rows = []
