@@ -189,7 +189,7 @@ class WalkNetwork:
             junction[first[first >= 0]] = True
         self.component = label
         self.component_size = np.bincount(label, minlength=ncomp)
-        return junction
+        return np.asarray(junction)
 
     def _chains(self, junction: np.ndarray) -> None:
         """Set the chains between junctions: each edge's chain, direction and offset along
@@ -429,7 +429,7 @@ class WalkNetwork:
         """
         size = self.component_size[self.component[self.u]]
         largest = int(self.component_size.max()) if len(self.component_size) else 0
-        return size < min(self.SMALL_PIECE_NODES, largest / 10.0)
+        return np.asarray(size < min(self.SMALL_PIECE_NODES, largest / 10.0))
 
     def _index(self, tier: tuple[bool, bool]) -> EdgeIndex:
         """The snapping index of one tier: (ground level only, connected pieces only)."""
@@ -891,4 +891,4 @@ def _reversed(
     ref = np.where(by_u[:, None], xy[u], xy[v])
     d_start = np.hypot(*(start - ref).T)
     d_end = np.hypot(*(end - ref).T)
-    return np.where(by_u, d_start > d_end, d_end > d_start)
+    return np.asarray(np.where(by_u, d_start > d_end, d_end > d_start))

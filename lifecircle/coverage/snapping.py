@@ -189,7 +189,7 @@ class EdgeIndex:
         r = np.arange(len(rows))
         bd = d[r, col]
         best_seg[rows], best_d[rows], best_u[rows] = seg[r, col], bd, u[r, col]
-        return found[:, -1] & (dk[:, -1] <= bd + self.radius)
+        return np.asarray(found[:, -1] & (dk[:, -1] <= bd + self.radius))
 
     def _ball(
         self,
@@ -227,7 +227,7 @@ def as_points(points: Any, crs: CRS) -> np.ndarray:
         return np.asarray(geoms, dtype=object)
     arr = np.asarray(points)
     if arr.dtype != object and arr.ndim == 2 and arr.shape[1] == 2:
-        return shapely.points(arr)
+        return np.asarray(shapely.points(arr))
     return np.asarray(arr, dtype=object)
 
 
