@@ -91,7 +91,7 @@ def demo(
     )
 
 
-def plan(
+def plan(  # noqa: PLR0913 (the run's inputs, parameters, outputs and provenance, named)
     inputs: StudyInputs,
     params: PlanParams,
     out: str | Path,
