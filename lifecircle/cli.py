@@ -429,7 +429,7 @@ def plan(
         )
     printer = _Printer(lang, quiet)
     scheduler = opts.get("scheduler")
-    if scheduler and config.analysis.parts is None:
+    if scheduler and config.params().parts is None:
         raise PlanFileError(
             Problem(
                 "command line",

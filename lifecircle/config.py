@@ -8,27 +8,35 @@ file's folder. ``lifecircle plan --example`` prints a commented example.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_type_hints
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 
 from lifecircle.app import plan
 from lifecircle.errors import CatalogError, PlanFileError, Problem
-from lifecircle.geo.build import CandidateFile, StudyInputs, UnitsFile
+from lifecircle.geo.build import StudyInputs
 from lifecircle.geo.catalog import load_catalog
-from lifecircle.geo.facilities import FacilityFile
-from lifecircle.geo.residents import PopulationFile, ResidentModel
+from lifecircle.geo.specs import (
+    CandidateFile,
+    FacilityFile,
+    PopulationFile,
+    ResidentModel,
+    Spec,
+    UnitsFile,
+)
 from lifecircle.params import (
-    DEFAULT_SPEED_KMH,
     MapOptions,
     OutputOptions,
     PlacementSpec,
@@ -44,17 +52,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class UnitsConfig(_Strict):
-    """Communities or grid cells from a boundary file."""
-
-    path: str
-    id_col: str | None = None
-    name_col: str | None = None
-    population_col: str | None = None
-    encoding: str | None = None
-    crs: str | int | None = None
-
-
 class GridConfig(_Strict):
     """A generated management grid (when no units file or admin level is given)."""
 
@@ -63,46 +60,41 @@ class GridConfig(_Strict):
     boundary: str | None = None
 
 
-class FacilitiesConfig(_Strict):
-    """One of the user's facility files."""
+class _CandidatesBase(Spec):
+    """Sites available for new facilities (else generated on the network), and the
+    spacing of generated ones."""
 
-    path: str
-    crs: str | int | None = None
-    encoding: str | None = None
-    category: str | None = None
-    category_col: str | None = None
-    name_col: str | None = None
-    id_col: str | None = None
-    capacity_col: str | None = None
-    lon_col: str | None = None
-    lat_col: str | None = None
-    category_map: str | None = None
-    mode: Literal["replace", "add"] = "replace"
-    sheet: str | int | None = None
+    if TYPE_CHECKING:  # the fields, made from CandidateFile's below
+        path: str | None = None
+        spacing_m: float | None = None
+
+    def file(self) -> CandidateFile | None:
+        """The candidates file, as :func:`lifecircle.geo.build_study_area` reads it."""
+        if not self.path:
+            return None
+        return CandidateFile.model_validate(self.model_dump(exclude={"spacing_m"}))
 
 
-class PopulationConfig(_Strict):
-    """Residents from the user's population points or polygons."""
-
-    path: str
-    population_col: str | None = None
-    crs: str | int | None = None
-    encoding: str | None = None
-    lon_col: str | None = None
-    lat_col: str | None = None
+def _fields_of(model: type[BaseModel], *, skip: set[str]) -> dict[str, Any]:
+    """``create_model`` field definitions of ``model``'s fields (but ``skip``)."""
+    return {
+        name: (info.annotation, info)
+        for name, info in model.model_fields.items()
+        if name not in skip
+    }
 
 
-class CandidatesConfig(_Strict):
-    """Sites available for new facilities (else generated on the network)."""
-
-    path: str | None = None
-    crs: str | int | None = None
-    encoding: str | None = None
-    lon_col: str | None = None
-    lat_col: str | None = None
-    name_col: str | None = None
-    id_col: str | None = None
-    spacing_m: float | None = Field(100.0, gt=0)
+if TYPE_CHECKING:
+    CandidatesConfig: TypeAlias = _CandidatesBase
+else:
+    CandidatesConfig = create_model(
+        "CandidatesConfig",
+        __base__=_CandidatesBase,
+        __doc__=_CandidatesBase.__doc__,
+        path=(str | None, None),
+        **_fields_of(CandidateFile, skip={"path"}),
+        spacing_m=(float | None, Field(PlanParams.candidate_spacing_m, gt=0)),
+    )
 
 
 class InputsConfig(_Strict):
@@ -110,12 +102,12 @@ class InputsConfig(_Strict):
 
     osm: str | None = None
     place: str | None = None
-    units: UnitsConfig | None = None
+    units: UnitsFile | None = None
     admin_level: int | None = Field(None, ge=1, le=12)
     grid: GridConfig = GridConfig()
-    facilities: list[FacilitiesConfig] = []
+    facilities: list[FacilityFile] = []
     osm_facilities: bool = True
-    population: PopulationConfig | None = None
+    population: PopulationFile | None = None
     candidates: CandidatesConfig = CandidatesConfig()
 
     @model_validator(mode="after")
@@ -129,33 +121,15 @@ class InputsConfig(_Strict):
         return self
 
 
-class ResidentsConfig(_Strict):
-    """How residents are estimated from buildings."""
+class _AnalysisBase(_Strict):
+    """The numbers of the analysis: every field of PlanParams but the candidates' spacing
+    and the placements (their own tables), and what StudyInputs takes (buffer_m, crs)."""
 
-    floor_area_m2_per_person: float = Field(33.0, gt=0)
-    storey_height_m: float = Field(3.0, gt=0)
-    default_floors: float = Field(6.0, gt=0)
-    generic_use: Literal["residential", "exclude"] = "residential"
+    if TYPE_CHECKING:  # the fields, made from PlanParams' below
+        buffer_m: float | None = None
+        crs: str | None = None
 
-
-class AnalysisConfig(_Strict):
-    """The numbers of the analysis."""
-
-    speed_kmh: float = Field(DEFAULT_SPEED_KMH, gt=0)
-    search_factor: float = Field(3.0, ge=1)
-    max_snap_m: float = Field(250.0, gt=0)
-    unit_share: float = Field(0.5, gt=0, le=1)
-    edge_spacing_m: float = Field(50.0, gt=0)
-    buffer_m: float | None = Field(None, gt=0)
-    crs: str | None = None
-    count_within: bool = False
-    time_limit_s: float = Field(60.0, gt=0)
-    catchments: bool = True
-    catchment_width_m: float = Field(40.0, gt=0)
-    catchments_max_edges: int = Field(250_000, ge=0)
-    parts: int | str | None = None
-
-    @field_validator("parts", mode="before")
+    @field_validator("parts", mode="before", check_fields=False)
     @classmethod
     def _parts(cls, value: Any) -> Any:
         ok = (isinstance(value, int) and not isinstance(value, bool) and value >= 1) or (
@@ -164,6 +138,59 @@ class AnalysisConfig(_Strict):
         if value is not None and not ok:
             raise ValueError("give a number of parts (1 or more) or a column of the units")
         return value
+
+    def params(
+        self, candidate_spacing_m: float | None, placements: Sequence[PlacementSpec]
+    ) -> PlanParams:
+        """These numbers, with the candidates' spacing and the placements, as PlanParams."""
+        fields = self.model_dump(exclude=set(_STUDY_KEYS))
+        return PlanParams(
+            **fields, candidate_spacing_m=candidate_spacing_m, placements=tuple(placements)
+        )
+
+
+_ANALYSIS_LIMITS: dict[str, dict[str, Any]] = {
+    "speed_kmh": {"gt": 0},
+    "search_factor": {"ge": 1},
+    "max_snap_m": {"gt": 0},
+    "unit_share": {"gt": 0, "le": 1},
+    "edge_spacing_m": {"gt": 0},
+    "time_limit_s": {"gt": 0},
+    "catchment_width_m": {"gt": 0},
+    "catchments_max_edges": {"ge": 0},
+    "gap_link_m": {"gt": 0},
+}
+"""The plan file's bounds on PlanParams' numbers."""
+
+_STUDY_KEYS: dict[str, Any] = {
+    "buffer_m": (float | None, Field(None, gt=0)),
+    "crs": (str | None, None),
+}
+"""[analysis] keys that are StudyInputs', not PlanParams' (after edge_spacing_m)."""
+
+
+def _analysis_fields() -> dict[str, Any]:
+    """``create_model`` field definitions: PlanParams' fields, their defaults and bounds."""
+    hints = get_type_hints(PlanParams)
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(PlanParams):
+        if f.name not in {"candidate_spacing_m", "placements"}:
+            default: Any = f.default
+            out[f.name] = (hints[f.name], Field(default, **_ANALYSIS_LIMITS.get(f.name, {})))
+        if f.name == "edge_spacing_m":
+            out.update(_STUDY_KEYS)
+    return out
+
+
+if TYPE_CHECKING:
+    AnalysisConfig: TypeAlias = _AnalysisBase
+else:
+    AnalysisConfig = create_model(
+        "AnalysisConfig",
+        __base__=_AnalysisBase,
+        __doc__="The numbers of the analysis.",
+        **_analysis_fields(),
+    )
 
 
 class PlacementConfig(_Strict):
@@ -206,7 +233,7 @@ class PlanConfig(_Strict):
     title: str = ""
     catalog: str = "gb50180"
     inputs: InputsConfig
-    residents: ResidentsConfig = ResidentsConfig()
+    residents: ResidentModel = ResidentModel()
     analysis: AnalysisConfig = AnalysisConfig()
     placement: list[PlacementConfig] = []
     outputs: OutputsConfig = OutputsConfig()
@@ -214,24 +241,21 @@ class PlanConfig(_Strict):
     def study_inputs(self) -> StudyInputs:
         """The inputs, as :func:`lifecircle.geo.build_study_area` takes them."""
         i = self.inputs
-        cand = i.candidates
         return StudyInputs(
             osm=i.osm,
             place=i.place,
-            units=UnitsFile(**i.units.model_dump()) if i.units else None,
+            units=i.units,
             admin_level=i.admin_level,
             grid_m=i.grid.cell_m,
             grid_shape=i.grid.shape,
             boundary=i.grid.boundary,
-            facilities=tuple(FacilityFile(**f.model_dump()) for f in i.facilities),
+            facilities=tuple(i.facilities),
             osm_facilities=i.osm_facilities,
-            population=PopulationFile(**i.population.model_dump()) if i.population else None,
-            candidates=CandidateFile(**cand.model_dump(exclude={"spacing_m"}))
-            if cand.path
-            else None,
+            population=i.population,
+            candidates=i.candidates.file(),
             catalog=self.catalog,
-            resident_model=ResidentModel(**self.residents.model_dump()),
-            speed_kmh=self.analysis.speed_kmh,
+            resident_model=self.residents,
+            speed_kmh=self.params().speed_kmh,
             crs=self.analysis.crs,
             buffer_m=self.analysis.buffer_m,
         )
@@ -289,23 +313,9 @@ class PlanConfig(_Strict):
 
     def params(self) -> PlanParams:
         """The analysis parameters, as :func:`lifecircle.analysis.run_plan` takes them."""
-        a = self.analysis
-        return PlanParams(
-            speed_kmh=a.speed_kmh,
-            search_factor=a.search_factor,
-            max_snap_m=a.max_snap_m,
-            unit_share=a.unit_share,
-            edge_spacing_m=a.edge_spacing_m,
-            candidate_spacing_m=self.inputs.candidates.spacing_m,
-            placements=tuple(
-                PlacementSpec(p.category, p=p.sites, share=p.target_share) for p in self.placement
-            ),
-            time_limit_s=a.time_limit_s,
-            count_within=a.count_within,
-            catchments=a.catchments,
-            catchment_width_m=a.catchment_width_m,
-            catchments_max_edges=a.catchments_max_edges,
-            parts=a.parts,
+        return self.analysis.params(
+            self.inputs.candidates.spacing_m,
+            [PlacementSpec(p.category, p=p.sites, share=p.target_share) for p in self.placement],
         )
 
 

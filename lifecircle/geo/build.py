@@ -12,8 +12,11 @@ user's. Inputs are only ever read.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -24,15 +27,21 @@ from shapely.geometry.base import BaseGeometry
 
 from lifecircle.errors import InputError, Problem
 from lifecircle.geo.catalog import ServiceCatalog, load_catalog
-from lifecircle.geo.facilities import FacilityFile, merge_facilities, read_facilities
+from lifecircle.geo.facilities import merge_facilities, read_facilities
 from lifecircle.geo.osm import OsmLayers, fetch_osm, load_admin_boundaries, load_osm
 from lifecircle.geo.residents import (
-    PopulationFile,
-    ResidentModel,
     estimate_residents,
     residents_from_file,
     scale_to_units,
     site_landuse,
+)
+from lifecircle.geo.specs import (
+    CandidateFile,
+    FacilityFile,
+    PopulationFile,
+    Read,
+    ResidentModel,
+    UnitsFile,
 )
 from lifecircle.geo.study_area import (
     StudyArea,
@@ -55,32 +64,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 FAR_OUTSIDE_M = 10_000.0
-
-
-@dataclass(frozen=True)
-class UnitsFile:
-    """A boundary file of communities or grid cells and its columns."""
-
-    path: str
-    id_col: str | None = None
-    name_col: str | None = None
-    population_col: str | None = None
-    encoding: str | None = None
-    crs: str | int | None = None
-
-
-@dataclass(frozen=True)
-class CandidateFile:
-    """Sites available for new facilities: points, or parcels (a point inside is used)."""
-
-    path: str
-    crs: str | int | None = None
-    encoding: str | None = None
-    lon_col: str | None = None
-    lat_col: str | None = None
-    name_col: str | None = None
-    id_col: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,14 +121,22 @@ class StudyInputs:
     buffer_m: float | None = None
 
 
-def _boundary_polygon(path: str, problems: list[Problem]) -> BaseGeometry | None:
-    try:
-        units, p, _ = load_units(path)
-    except InputError as exc:
-        problems.extend(exc.problems)
-        return None
-    problems.extend(p)
-    return shapely.union_all(units.geometry.to_numpy()) if len(units) else None
+@dataclass(frozen=True)
+class _UserFiles:
+    """The user's files, read (in WGS84) before anything heavy."""
+
+    units: gpd.GeoDataFrame | None
+    boundary: BaseGeometry | None
+    facilities: list[tuple[FacilityFile, gpd.GeoDataFrame]]
+    candidates: gpd.GeoDataFrame | None
+    notes: list[Note]
+
+    @property
+    def area(self) -> BaseGeometry | None:
+        """The area of the study (WGS84): the units, else the boundary."""
+        if self.units is not None:
+            return shapely.union_all(self.units.geometry.to_numpy())
+        return self.boundary
 
 
 def build_study_area(inputs: StudyInputs, *, layers: OsmLayers | None = None) -> StudyArea:
@@ -161,8 +154,6 @@ def build_study_area(inputs: StudyInputs, *, layers: OsmLayers | None = None) ->
     InputError
         Listing every problem with every input, each with its file, row or field and fix.
     """
-    problems: list[Problem] = []
-    notes: list[Note] = []
     catalog = (
         inputs.catalog
         if isinstance(inputs.catalog, ServiceCatalog)
@@ -170,6 +161,52 @@ def build_study_area(inputs: StudyInputs, *, layers: OsmLayers | None = None) ->
     )
     max_threshold = max(c.threshold(inputs.speed_kmh) for c in catalog)
     buffer_m = inputs.buffer_m if inputs.buffer_m is not None else max_threshold
+    problems = _check_inputs(inputs, buffer_m, max_threshold, osm_given=layers is not None)
+    files = _read_user_files(inputs, catalog, problems)
+    area_wgs = files.area
+    clip = _grown(area_wgs, buffer_m) if area_wgs is not None else None
+    if layers is None:
+        layers = _read_osm(inputs, catalog, clip)
+    metric = (
+        CRS.from_user_input(inputs.crs)
+        if inputs.crs
+        else metric_crs_for((area_wgs or layers.extent).centroid)
+    )
+    data_extent = gpd.GeoSeries([layers.extent], crs="EPSG:4326").to_crs(metric).iloc[0]
+    network_hull = _network_hull(layers.edges.to_crs(metric))
+    units = _units(inputs, files, clip, metric, data_extent)
+    boundary_m = shapely.union_all(units.geometry.to_numpy())
+    notes = list(files.notes)
+    demand = _demand(inputs, layers, units, metric, problems, notes)
+    facilities, user_frames = _facilities(inputs, files, layers, catalog, metric, notes)
+    for spec, frame in user_frames:
+        problems += _far_outside(frame.geometry, boundary_m, buffer_m, spec.path)
+    candidates = None
+    if files.candidates is not None and inputs.candidates is not None:
+        far = _Far(boundary_m, buffer_m, problems)
+        candidates = _candidates(files.candidates, inputs.candidates, metric, far)
+    if problems:
+        raise InputError(problems)
+    notes += _edge_notes(units, network_hull, max_threshold)
+    return StudyArea(
+        crs=metric,
+        units=units,
+        demand=demand,
+        facilities=facilities.reset_index(drop=True),
+        edges=layers.edges.to_crs(metric),
+        catalog=catalog,
+        extent=(boundary_m.buffer(buffer_m) if area_wgs is not None else data_extent),
+        candidates=candidates,
+        sources=_sources(inputs, layers),
+        notes=list(layers.notes) + notes,
+    )
+
+
+def _check_inputs(
+    inputs: StudyInputs, buffer_m: float, max_threshold: float, *, osm_given: bool
+) -> list[Problem]:
+    """What the inputs say wrongly before any file is read."""
+    problems: list[Problem] = []
     if buffer_m < max_threshold:
         problems.append(
             Problem(
@@ -178,7 +215,7 @@ def build_study_area(inputs: StudyInputs, *, layers: OsmLayers | None = None) ->
                 fix="leave it out or raise it",
             )
         )
-    if layers is None and (inputs.osm is None) == (inputs.place is None):
+    if not osm_given and (inputs.osm is None) == (inputs.place is None):
         problems.append(
             Problem(
                 "inputs",
@@ -198,198 +235,230 @@ def build_study_area(inputs: StudyInputs, *, layers: OsmLayers | None = None) ->
                 "units", "give a boundary file or an admin_level, not both", fix="drop one of them"
             )
         )
+    return problems
 
-    # ---- the user's files, read before anything heavy; problems gathered
-    units_wgs: gpd.GeoDataFrame | None = None
+
+def _read_user_files(
+    inputs: StudyInputs, catalog: ServiceCatalog, problems: list[Problem]
+) -> _UserFiles:
+    """Units, boundary, facilities and candidates, read with every problem gathered.
+
+    Raises
+    ------
+    InputError
+        With ``problems`` and every problem of the files, if there are any.
+    """
+    units, notes = None, []
     if inputs.units is not None:
-        u = inputs.units
-        try:
-            units_wgs, p, n = load_units(
-                u.path,
-                id_col=u.id_col,
-                name_col=u.name_col,
-                population_col=u.population_col,
-                encoding=u.encoding,
-                crs=u.crs,
-            )
-            problems += p
-            notes += n
-            if len(units_wgs) == 0:
+        spec = inputs.units
+        got_units = _gather(lambda: load_units(spec), problems)
+        if got_units is not None:
+            units, notes = got_units.value, got_units.notes
+            problems += got_units.problems
+            if len(units) == 0:
                 problems.append(
-                    Problem(u.path, "holds no usable unit polygons", fix="check the file")
+                    Problem(spec.path, "holds no usable unit polygons", fix="check the file")
                 )
-        except InputError as exc:
-            problems += exc.problems
-    boundary = _boundary_polygon(inputs.boundary, problems) if inputs.boundary else None
-    raw_facilities: list[tuple[FacilityFile, object]] = []
-    for spec in inputs.facilities:
-        try:
-            raw_facilities.append((spec, read_facilities(spec, catalog, crs="EPSG:4326")))
-        except InputError as exc:
-            problems += exc.problems
-    cand_table = None
+    boundary = None
+    if inputs.boundary:
+        got_b = _gather(lambda: load_units(UnitsFile(path=str(inputs.boundary))), problems)
+        if got_b is not None:
+            problems += got_b.problems
+            if len(got_b.value):
+                boundary = shapely.union_all(got_b.value.geometry.to_numpy())
+    facilities = []
+    for f in inputs.facilities:
+        got_f = _gather(partial(read_facilities, f, catalog, crs="EPSG:4326"), problems)
+        if got_f is not None:
+            facilities.append((f, got_f))
+    candidates = None
     if inputs.candidates is not None:
         c = inputs.candidates
-        try:
-            cand_table = read_points(
-                c.path, crs=c.crs, encoding=c.encoding, lon_col=c.lon_col, lat_col=c.lat_col
-            )
-            problems += cand_table.problems
-        except InputError as exc:
-            problems += exc.problems
-    for _spec, res in raw_facilities:
-        problems += res[1]  # type: ignore[index]
+        got_c = _gather(lambda: _read_candidates(c), problems)
+        if got_c is not None:
+            candidates = got_c.value
+            problems += got_c.problems
+    for _f, got in facilities:  # each file's own problems after every file's fatal one
+        problems += got.problems
     if problems:
         raise InputError(problems)
+    frames = [(f, got.value) for f, got in facilities]
+    return _UserFiles(units, boundary, frames, candidates, notes)
 
-    # ---- where to read OSM data: the units (or boundary) plus the buffer
-    area_wgs = None
-    if units_wgs is not None:
-        area_wgs = shapely.union_all(units_wgs.geometry.to_numpy())
-    elif boundary is not None:
-        area_wgs = boundary
-    clip = None
-    if area_wgs is not None:
-        local = metric_crs_for(area_wgs.centroid)
-        grown = (
-            gpd.GeoSeries([area_wgs], crs="EPSG:4326")
-            .to_crs(local)
-            .buffer(buffer_m)
-            .to_crs("EPSG:4326")
-            .iloc[0]
-        )
-        clip = grown
-    if layers is None:
-        if inputs.osm is not None:
-            layers = load_osm(inputs.osm, clip=clip, feature_filter=catalog.osm_filter())
-        else:
-            assert inputs.place is not None
-            layers = fetch_osm(_place(inputs.place), feature_filter=catalog.osm_filter())
-    metric = (
-        CRS.from_user_input(inputs.crs)
-        if inputs.crs
-        else metric_crs_for((area_wgs or layers.extent).centroid)
+
+def _gather(read: Callable[[], Read[T]], problems: list[Problem]) -> Read[T] | None:
+    """Run a reader; the error it raises, if any, joins ``problems`` (and None is returned)."""
+    try:
+        return read()
+    except InputError as exc:
+        problems += exc.problems
+        return None
+
+
+def _read_candidates(spec: CandidateFile) -> Read[gpd.GeoDataFrame]:
+    """The user's candidate sites (points or parcels, WGS84)."""
+    table = read_points(
+        spec.path, crs=spec.crs, encoding=spec.encoding, lon_col=spec.lon_col, lat_col=spec.lat_col
     )
-    data_extent = gpd.GeoSeries([layers.extent], crs="EPSG:4326").to_crs(metric).iloc[0]
-    network_hull = _network_hull(layers.edges.to_crs(metric))
+    return Read(table.frame, list(table.problems))
 
-    # ---- units
-    if units_wgs is not None:
-        units = units_wgs.to_crs(metric)
+
+def _grown(area_wgs: BaseGeometry, buffer_m: float) -> BaseGeometry:
+    """The area plus ``buffer_m`` (WGS84): where to read OSM data."""
+    local = metric_crs_for(area_wgs.centroid)
+    return (
+        gpd.GeoSeries([area_wgs], crs="EPSG:4326")
+        .to_crs(local)
+        .buffer(buffer_m)
+        .to_crs("EPSG:4326")
+        .iloc[0]
+    )
+
+
+def _read_osm(inputs: StudyInputs, catalog: ServiceCatalog, clip: BaseGeometry | None) -> OsmLayers:
+    """The OSM layers: from the file (clipped), else fetched for the place."""
+    if inputs.osm is not None:
+        return load_osm(inputs.osm, clip=clip, feature_filter=catalog.osm_filter())
+    assert inputs.place is not None
+    return fetch_osm(_place(inputs.place), feature_filter=catalog.osm_filter())
+
+
+def _units(
+    inputs: StudyInputs,
+    files: _UserFiles,
+    clip: BaseGeometry | None,
+    metric: CRS,
+    data_extent: BaseGeometry,
+) -> gpd.GeoDataFrame:
+    """The analysis units in the metric CRS: the user's, OSM's administrative areas, or a
+    grid over the boundary (else over the data)."""
+    if files.units is not None:
+        units = files.units.to_crs(metric)
     elif inputs.admin_level is not None:
-        if inputs.osm is None:
-            raise InputError(
-                Problem(
-                    "admin_level",
-                    "administrative units need an OSM file",
-                    fix="give --osm, or a boundary file",
-                )
-            )
-        units = admin_units(
-            load_admin_boundaries(inputs.osm, clip=clip), inputs.admin_level
-        ).to_crs(metric)
-        if len(units) == 0:
-            raise InputError(
-                Problem(
-                    inputs.osm,
-                    f"no administrative boundary of admin_level {inputs.admin_level}",
-                    fix="try another level (8 or 9 for sub-districts in China), "
-                    "or give a boundary file",
-                )
-            )
+        units = _admin_units(inputs, inputs.admin_level, clip).to_crs(metric)
     else:
         over = (
-            gpd.GeoSeries([boundary], crs="EPSG:4326").to_crs(metric).iloc[0]
-            if boundary is not None
+            gpd.GeoSeries([files.boundary], crs="EPSG:4326").to_crs(metric).iloc[0]
+            if files.boundary is not None
             else data_extent
         )
         units = make_grid(over, crs=metric, cell_m=inputs.grid_m, shape=inputs.grid_shape)
-    units = units.reset_index(drop=True)
-    boundary_m = shapely.union_all(units.geometry.to_numpy())
+    return units.reset_index(drop=True)
 
-    # ---- residents
+
+def _admin_units(
+    inputs: StudyInputs, admin_level: int, clip: BaseGeometry | None
+) -> gpd.GeoDataFrame:
+    """Units from the OSM file's administrative boundaries of ``admin_level``."""
+    if inputs.osm is None:
+        raise InputError(
+            Problem(
+                "admin_level",
+                "administrative units need an OSM file",
+                fix="give --osm, or a boundary file",
+            )
+        )
+    units = admin_units(load_admin_boundaries(inputs.osm, clip=clip), admin_level)
+    if len(units) == 0:
+        raise InputError(
+            Problem(
+                inputs.osm,
+                f"no administrative boundary of admin_level {admin_level}",
+                fix="try another level (8 or 9 for sub-districts in China), "
+                "or give a boundary file",
+            )
+        )
+    return units
+
+
+def _demand(
+    inputs: StudyInputs,
+    layers: OsmLayers,
+    units: gpd.GeoDataFrame,
+    metric: CRS,
+    problems: list[Problem],
+    notes: list[Note],
+) -> gpd.GeoDataFrame:
+    """Resident points: estimated from buildings (or the population file), in units,
+    scaled to the units' known populations."""
     buildings = layers.buildings.to_crs(metric)
     landuse = pd.concat([layers.landuse, site_landuse(layers.features)], ignore_index=True)
-    homes = estimate_residents(buildings, landuse=landuse, model=inputs.resident_model)
+    demand = estimate_residents(buildings, landuse=landuse, model=inputs.resident_model)
     if inputs.population is not None:
-        demand, p, n = residents_from_file(inputs.population, homes, crs=metric)
-        problems += p
-        notes += n
-    else:
-        demand = homes
+        got = residents_from_file(inputs.population, demand, crs=metric)
+        problems += got.problems
+        notes += got.notes
+        demand = got.value
     demand = demand.copy()
     demand["unit_id"] = assign_units(demand, units)
     demand = demand.loc[demand["unit_id"].notna()].reset_index(drop=True)
-    demand, n = scale_to_units(demand, units)
-    notes += n
+    demand, scaled = scale_to_units(demand, units)
+    notes += scaled
     demand.insert(0, "demand_id", [f"d{i + 1}" for i in range(len(demand))])
+    return demand
 
-    # ---- facilities
-    facilities = (
-        facilities_from_osm(layers.features, catalog, metric)
-        if inputs.osm_facilities
-        else facilities_from_osm(layers.features.iloc[:0], catalog, metric)
-    )
-    user_frames = []
-    for spec, res in raw_facilities:
-        frame = res[0].to_crs(metric)  # type: ignore[index]
-        problems += _far_outside(frame.geometry, boundary_m, buffer_m, spec.path)
-        user_frames.append((frame, spec.mode))
-    facilities, dropped = merge_facilities(facilities, user_frames)
+
+def _facilities(
+    inputs: StudyInputs,
+    files: _UserFiles,
+    layers: OsmLayers,
+    catalog: ServiceCatalog,
+    metric: CRS,
+    notes: list[Note],
+) -> tuple[gpd.GeoDataFrame, list[tuple[FacilityFile, gpd.GeoDataFrame]]]:
+    """OSM's facilities merged with the user's, and the user's in the metric CRS."""
+    features = layers.features if inputs.osm_facilities else layers.features.iloc[:0]
+    facilities = facilities_from_osm(features, catalog, metric)
+    user = [(spec, frame.to_crs(metric)) for spec, frame in files.facilities]
+    facilities, dropped = merge_facilities(facilities, [(f, s.mode) for s, f in user])
     for cat, count in dropped.items():
         if count:
             name = {"en": catalog[cat].name_en, "zh": catalog[cat].name_zh}
             notes.append(Note("note_replaced_osm", {"n": count, "category": name}))
+    return facilities, user
 
-    # ---- candidates
-    candidates = None
-    if cand_table is not None and inputs.candidates is not None:
-        c = inputs.candidates
-        frame = cand_table.frame.to_crs(metric)
-        frame = frame.loc[frame.geometry.notna()]
-        problems += _far_outside(frame.geometry, boundary_m, buffer_m, c.path)
-        cols = [col for col in frame.columns if col != "geometry"]
-        name_col = find_column(cols, "name", c.name_col, source=c.path)
-        id_col = find_column(cols, "id", c.id_col, source=c.path)
-        geoms = frame.geometry.to_numpy()
-        candidates = gpd.GeoDataFrame(
-            {
-                "candidate_id": frame[id_col].astype(str).to_numpy()
-                if id_col
-                else [f"c{i + 1}" for i in range(len(frame))],
-                "name": frame[name_col].to_numpy() if name_col else None,
-            },
-            geometry=np.where(
-                shapely.get_type_id(geoms) >= 3, shapely.point_on_surface(geoms), geoms
-            ),
-            crs=metric,
-        ).reset_index(drop=True)
-    if problems:
-        raise InputError(problems)
 
-    edge_units = units_at_data_edge(units, network_hull, max_threshold)
-    if edge_units:
-        notes.append(
-            Note(
-                "note_edge_units",
-                {"n": len(edge_units), "total": len(units), "distance": f"{max_threshold:.0f}"},
-            )
-        )
-    sources = _sources(inputs, layers)
-    edges = layers.edges.to_crs(metric)
-    return StudyArea(
+@dataclass(frozen=True)
+class _Far:
+    """Where points far outside the study are reported."""
+
+    area: BaseGeometry
+    buffer_m: float
+    problems: list[Problem]
+
+
+def _candidates(
+    table: gpd.GeoDataFrame, spec: CandidateFile, metric: CRS, far: _Far
+) -> gpd.GeoDataFrame:
+    """The candidate sites (``candidate_id``, ``name``, a point inside parcels)."""
+    frame = table.to_crs(metric)
+    frame = frame.loc[frame.geometry.notna()]
+    far.problems.extend(_far_outside(frame.geometry, far.area, far.buffer_m, spec.path))
+    cols = [col for col in frame.columns if col != "geometry"]
+    name_col = find_column(cols, "name", spec.name_col, source=spec.path)
+    id_col = find_column(cols, "id", spec.id_col, source=spec.path)
+    geoms = frame.geometry.to_numpy()
+    return gpd.GeoDataFrame(
+        {
+            "candidate_id": frame[id_col].astype(str).to_numpy()
+            if id_col
+            else [f"c{i + 1}" for i in range(len(frame))],
+            "name": frame[name_col].to_numpy() if name_col else None,
+        },
+        geometry=np.where(shapely.get_type_id(geoms) >= 3, shapely.point_on_surface(geoms), geoms),
         crs=metric,
-        units=units,
-        demand=demand,
-        facilities=facilities.reset_index(drop=True),
-        edges=edges,
-        catalog=catalog,
-        extent=(boundary_m.buffer(buffer_m) if area_wgs is not None else data_extent),
-        candidates=candidates,
-        sources=sources,
-        notes=list(layers.notes) + notes,
-        edge_units=edge_units,
-    )
+    ).reset_index(drop=True)
+
+
+def _edge_notes(
+    units: gpd.GeoDataFrame, network_hull: BaseGeometry, max_threshold: float
+) -> list[Note]:
+    """A note when units lie at the edge of the data."""
+    edge_units = units_at_data_edge(units, network_hull, max_threshold)
+    if not edge_units:
+        return []
+    values = {"n": len(edge_units), "total": len(units), "distance": f"{max_threshold:.0f}"}
+    return [Note("note_edge_units", values)]
 
 
 def _place(text: str) -> str | tuple[float, float, float, float]:

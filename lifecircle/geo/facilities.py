@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import tomllib
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -28,52 +27,14 @@ from pyproj import CRS
 
 from lifecircle.errors import InputError, Problem
 from lifecircle.geo.catalog import ServiceCatalog
+from lifecircle.geo.specs import FacilityFile, Read
 from lifecircle.geo.study_area import FACILITY_COLUMNS
-from lifecircle.geo.tables import find_column, parse_numbers, read_points
+from lifecircle.geo.tables import find_column, parse_numbers, read_points, read_table
 
 __all__ = ["FacilityFile", "merge_facilities", "read_category_map", "read_facilities"]
 
 SAME_PLACE_M = 25.0
 IGNORE = "ignore"
-
-
-@dataclass(frozen=True)
-class FacilityFile:
-    """A user's facility file and how to read it.
-
-    Parameters
-    ----------
-    path
-        CSV/TSV, Excel, GeoJSON or GeoPackage.
-    crs
-        Coordinate system of the coordinates: ``wgs84`` (default), ``gcj02``, ``bd09`` or EPSG.
-    encoding
-        Text encoding of a CSV (detected when omitted).
-    category
-        One category id for every row (a file per category); else ``category_col``.
-    category_col, name_col, id_col, capacity_col, lon_col, lat_col
-        Column names; detected from the usual English and Chinese names when omitted.
-    category_map
-        A mapping file for labels the catalog does not know.
-    mode
-        ``"replace"`` or ``"add"`` (see the module docs).
-    sheet
-        Excel sheet (name or number).
-    """
-
-    path: str
-    crs: str | int | None = None
-    encoding: str | None = None
-    category: str | None = None
-    category_col: str | None = None
-    name_col: str | None = None
-    id_col: str | None = None
-    capacity_col: str | None = None
-    lon_col: str | None = None
-    lat_col: str | None = None
-    category_map: str | None = None
-    mode: str = "replace"
-    sheet: str | int | None = None
 
 
 def read_category_map(path: str | Path) -> dict[str, str]:
@@ -106,8 +67,6 @@ def read_category_map(path: str | Path) -> dict[str, str]:
             ) from None
         table = doc.get("map", doc)
         return {str(k): str(v) for k, v in table.items()}
-    from lifecircle.geo.tables import read_table
-
     frame, _ = read_table(p)
     if frame.shape[1] < 2:
         raise InputError(
@@ -128,14 +87,23 @@ def read_category_map(path: str | Path) -> dict[str, str]:
 
 def read_facilities(
     spec: FacilityFile, catalog: ServiceCatalog, *, crs: CRS | str
-) -> tuple[gpd.GeoDataFrame, list[Problem], dict]:
+) -> Read[gpd.GeoDataFrame]:
     """Facilities from a user's file, in the study's metric ``crs``.
+
+    Parameters
+    ----------
+    spec
+        The file and how to read it.
+    catalog
+        The catalog its categories must belong to.
+    crs
+        The CRS of the result.
 
     Returns
     -------
-    (facilities, problems, info)
+    Read
         The facilities (``facility_id``, ``category``, ``name``, ``source``, ``capacity``,
-        point), every problem found (not raised), and what was detected.
+        point) and every problem found (not raised).
     """
     source = spec.path
     table = read_points(
@@ -148,10 +116,7 @@ def read_facilities(
     )
     problems = list(table.problems)
     frame = table.frame
-    info = dict(table.info)
     cols = [c for c in frame.columns if c != "geometry"]
-    if spec.mode not in ("replace", "add"):
-        problems.append(Problem(source, f"mode {spec.mode!r} is unknown", fix="use replace or add"))
     user_map = read_category_map(spec.category_map) if spec.category_map else {}
     for label, target in user_map.items():
         if target != IGNORE and target not in catalog:
@@ -162,94 +127,13 @@ def read_facilities(
                     fix=f"use one of {', '.join(catalog.ids)} or ignore",
                 )
             )
-    if spec.category:
-        if spec.category not in catalog:
-            problems.append(
-                Problem(
-                    source,
-                    f"unknown category {spec.category!r}",
-                    fix=f"use one of {', '.join(catalog.ids)}",
-                )
-            )
-        cats = pd.Series(spec.category, index=frame.index, dtype=object)
-    else:
-        cat_col = find_column(cols, "category", spec.category_col, source=source)
-        if cat_col is None:
-            problems.append(
-                Problem(
-                    source,
-                    "no category column found",
-                    fix="name it category (or 类别), give --category-col, or one category "
-                    f"for the whole file; the columns are: {', '.join(cols)}",
-                )
-            )
-            cats = pd.Series(None, index=frame.index, dtype=object)
-        else:
-            info.setdefault("columns", {})["category"] = cat_col
-            labels = frame[cat_col].astype("string").str.strip()
-            resolved = {
-                lab: (user_map.get(lab) or catalog.resolve(lab)) for lab in labels.dropna().unique()
-            }
-            cats = labels.map(
-                lambda lab: resolved.get(lab) if isinstance(lab, str) else None
-            ).astype(object)
-            unknown = Counter(lab for lab in labels.dropna() if resolved.get(lab) is None)
-            missing = labels.isna()
-            if unknown:
-                listed = "; ".join(f"{lab!r} ({n} rows)" for lab, n in unknown.most_common(12))
-                more = f" and {len(unknown) - 12} more labels" if len(unknown) > 12 else ""
-                problems.append(
-                    Problem(
-                        source,
-                        f"unknown categories: {listed}{more}",
-                        where=f"column {cat_col!r}",
-                        fix='map each label to a category id (or "ignore") '
-                        "in a mapping file given with --category-map",
-                    )
-                )
-            if missing.any():
-                problems.append(
-                    Problem(
-                        source,
-                        "empty category",
-                        where=f"column {cat_col!r}",
-                        fix="fill in the category or delete those rows",
-                    )
-                )
+    cats = _categories(spec, frame, cols, catalog, user_map, problems)
     keep = cats.notna() & (cats != IGNORE) & frame.geometry.notna()
     name_col = find_column(cols, "name", spec.name_col, source=source)
     id_col = find_column(cols, "id", spec.id_col, source=source)
     cap_col = find_column(cols, "capacity", spec.capacity_col, source=source)
-    capacity = parse_numbers(frame[cap_col]) if cap_col else pd.Series(np.nan, index=frame.index)
-    if cap_col:
-        bad_cap = frame[cap_col].notna() & capacity.isna()
-        if bad_cap.any():
-            rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad_cap.to_numpy())[:5])
-            problems.append(
-                Problem(
-                    source,
-                    f"capacity is not a number in column {cap_col!r}",
-                    where=f"rows {rows}",
-                    fix="write plain numbers",
-                )
-            )
-    stem = Path(source).stem
-    ids = (
-        frame[id_col].astype(str)
-        if id_col
-        else pd.Series([f"{stem}:{i + 2}" for i in range(len(frame))], index=frame.index)
-    )
-    if id_col:
-        dup = ids[keep].duplicated(keep=False)
-        if dup.any():
-            problems.append(
-                Problem(
-                    source,
-                    f"duplicate ids in column {id_col!r}: "
-                    + ", ".join(sorted(set(ids[keep][dup]))[:8]),
-                    fix="give each facility its own id",
-                )
-            )
+    capacity = _capacity(frame, cap_col, source, problems)
+    ids = _facility_ids(frame, id_col, source, keep, problems)
     sub = frame.loc[keep]
     out = gpd.GeoDataFrame(
         {
@@ -264,10 +148,116 @@ def read_facilities(
     ).to_crs(crs)
     geoms = out.geometry.to_numpy()
     out.geometry = np.where(shapely.get_type_id(geoms) >= 3, shapely.point_on_surface(geoms), geoms)
-    info["rows"] = len(frame)
-    info["facilities"] = len(out)
-    info["ignored_rows"] = int((cats == IGNORE).sum())
-    return out[FACILITY_COLUMNS], problems, info
+    return Read(out[FACILITY_COLUMNS], problems)
+
+
+def _categories(
+    spec: FacilityFile,
+    frame: gpd.GeoDataFrame,
+    cols: list[str],
+    catalog: ServiceCatalog,
+    user_map: dict[str, str],
+    problems: list[Problem],
+) -> pd.Series:
+    """Each row's category id (missing where unknown or empty, which are problems)."""
+    source = spec.path
+    if spec.category:
+        if spec.category not in catalog:
+            problems.append(
+                Problem(
+                    source,
+                    f"unknown category {spec.category!r}",
+                    fix=f"use one of {', '.join(catalog.ids)}",
+                )
+            )
+        return pd.Series(spec.category, index=frame.index, dtype=object)
+    cat_col = find_column(cols, "category", spec.category_col, source=source)
+    if cat_col is None:
+        problems.append(
+            Problem(
+                source,
+                "no category column found",
+                fix="name it category (or 类别), give --category-col, or one category "
+                f"for the whole file; the columns are: {', '.join(cols)}",
+            )
+        )
+        return pd.Series(None, index=frame.index, dtype=object)
+    labels = frame[cat_col].astype("string").str.strip()
+    resolved = {
+        lab: (user_map.get(lab) or catalog.resolve(lab)) for lab in labels.dropna().unique()
+    }
+    cats = labels.map(lambda lab: resolved.get(lab) if isinstance(lab, str) else None).astype(
+        object
+    )
+    unknown = Counter(lab for lab in labels.dropna() if resolved.get(lab) is None)
+    if unknown:
+        listed = "; ".join(f"{lab!r} ({n} rows)" for lab, n in unknown.most_common(12))
+        more = f" and {len(unknown) - 12} more labels" if len(unknown) > 12 else ""
+        problems.append(
+            Problem(
+                source,
+                f"unknown categories: {listed}{more}",
+                where=f"column {cat_col!r}",
+                fix='map each label to a category id (or "ignore") '
+                "in a mapping file given with --category-map",
+            )
+        )
+    if labels.isna().any():
+        problems.append(
+            Problem(
+                source,
+                "empty category",
+                where=f"column {cat_col!r}",
+                fix="fill in the category or delete those rows",
+            )
+        )
+    return cats
+
+
+def _capacity(
+    frame: gpd.GeoDataFrame, cap_col: str | None, source: str, problems: list[Problem]
+) -> pd.Series:
+    """The capacity column as numbers (NaN without one); text is a problem."""
+    if not cap_col:
+        return pd.Series(np.nan, index=frame.index)
+    capacity = parse_numbers(frame[cap_col])
+    bad_cap = frame[cap_col].notna() & capacity.isna()
+    if bad_cap.any():
+        rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad_cap.to_numpy())[:5])
+        problems.append(
+            Problem(
+                source,
+                f"capacity is not a number in column {cap_col!r}",
+                where=f"rows {rows}",
+                fix="write plain numbers",
+            )
+        )
+    return capacity
+
+
+def _facility_ids(
+    frame: gpd.GeoDataFrame,
+    id_col: str | None,
+    source: str,
+    keep: pd.Series,
+    problems: list[Problem],
+) -> pd.Series:
+    """The id column, or ``file-stem:row``; duplicates among kept rows are a problem."""
+    if not id_col:
+        stem = Path(source).stem
+        return pd.Series([f"{stem}:{i + 2}" for i in range(len(frame))], index=frame.index)
+    ids = frame[id_col].astype(str)
+    dup = ids[keep].duplicated(keep=False)
+    if dup.any():
+        problems.append(
+            Problem(
+                source,
+                f"duplicate ids in column {id_col!r}: "
+                + ", ".join(sorted(set(ids[keep][dup]))[:8]),
+                fix="give each facility its own id",
+            )
+        )
+    return ids
 
 
 def merge_facilities(

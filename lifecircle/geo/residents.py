@@ -19,7 +19,6 @@ person`` (DOMAIN.md). The defaults, all configurable in :class:`ResidentModel`:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -27,7 +26,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from lifecircle.errors import InputError, Problem
+from lifecircle.errors import Problem
+from lifecircle.geo.specs import PopulationFile, Read, ResidentModel
+from lifecircle.geo.tables import find_column, parse_numbers, read_points
 from lifecircle.i18n import Note
 
 __all__ = [
@@ -90,47 +91,6 @@ NON_RESIDENTIAL_LANDUSE = frozenset(
         "depot", "cemetery", "landfill", "quarry", "university", "hospital",
     }
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ResidentModel:
-    """The numbers behind resident estimates.
-
-    Parameters
-    ----------
-    floor_area_m2_per_person
-        Gross floor area per resident.
-    storey_height_m
-        Height of one floor, to turn ``height`` into floors.
-    default_floors
-        Floors of a building with neither ``building:levels`` nor ``height``.
-    generic_use
-        ``"residential"`` or ``"exclude"``: what a ``building=yes`` with nothing else to go
-        on is taken to be.
-    """
-
-    floor_area_m2_per_person: float = 33.0
-    storey_height_m: float = 3.0
-    default_floors: float = 6.0
-    generic_use: str = "residential"
-
-    def __post_init__(self) -> None:
-        problems = []
-        for name in ("floor_area_m2_per_person", "storey_height_m", "default_floors"):
-            if not getattr(self, name) > 0:
-                problems.append(
-                    Problem("resident model", f"{name} must be positive", fix=f"set {name} > 0")
-                )
-        if self.generic_use not in {"residential", "exclude"}:
-            problems.append(
-                Problem(
-                    "resident model",
-                    f"generic_use {self.generic_use!r} is unknown",
-                    fix="use residential or exclude",
-                )
-            )
-        if problems:
-            raise InputError(problems)
 
 
 def _first_number(value: Any) -> float:
@@ -342,21 +302,9 @@ def _lattice(geom: Any, n: int) -> list[Any]:
     return inside or [geom.representative_point()]
 
 
-@dataclass(frozen=True)
-class PopulationFile:
-    """A user's population layer: points with residents, or polygons with a population."""
-
-    path: str
-    population_col: str | None = None
-    crs: str | int | None = None
-    encoding: str | None = None
-    lon_col: str | None = None
-    lat_col: str | None = None
-
-
 def residents_from_file(
     spec: PopulationFile, homes: gpd.GeoDataFrame, *, crs: Any
-) -> tuple[gpd.GeoDataFrame, list[Problem], list[Note]]:
+) -> Read[gpd.GeoDataFrame]:
     """Resident points from a user's population file, in the metric ``crs``.
 
     Points keep their residents. A polygon's population goes to the residential buildings
@@ -369,14 +317,19 @@ def residents_from_file(
         The file and its columns.
     homes
         Residential building points from :func:`estimate_residents` (same ``crs``).
-    """
-    from lifecircle.geo.tables import find_column, parse_numbers, read_points
+    crs
+        The study's metric CRS.
 
+    Returns
+    -------
+    Read
+        The resident points (``building_id``, ``residents``, ``use_rule``, point), the
+        problems found and notes.
+    """
     table = read_points(
         spec.path, crs=spec.crs, encoding=spec.encoding, lon_col=spec.lon_col, lat_col=spec.lat_col
     )
     problems = list(table.problems)
-    notes: list[Note] = []
     frame = table.frame
     cols = [c for c in frame.columns if c != "geometry"]
     pop_col = find_column(cols, "population", spec.population_col, source=spec.path)
@@ -392,24 +345,14 @@ def residents_from_file(
                 f"the columns are: {', '.join(cols)}",
             )
         )
-        return empty, problems, notes
-    pop = parse_numbers(frame[pop_col])
-    bad = pop.isna() & frame[pop_col].notna()
-    if bad.any():
-        rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:5])
-        problems.append(
-            Problem(
-                spec.path,
-                f"population is not a number in column {pop_col!r}",
-                where=f"rows {rows}",
-                fix="write plain numbers",
-            )
-        )
+        return Read(empty, problems)
+    pop = _population_numbers(frame[pop_col], spec.path, problems)
     frame = frame.loc[pop.notna() & frame.geometry.notna()].to_crs(crs)
     pop = pop.loc[frame.index]
     geoms = frame.geometry.to_numpy()
     is_poly = shapely.get_type_id(geoms) >= 3
     parts: list[gpd.GeoDataFrame] = []
+    notes: list[Note] = []
     if (~is_poly).any():
         parts.append(
             gpd.GeoDataFrame(
@@ -422,41 +365,68 @@ def residents_from_file(
         polys = gpd.GeoDataFrame(
             {"pop": pop.to_numpy()[is_poly]}, geometry=geoms[is_poly], crs=crs
         ).reset_index(drop=True)
-        floor = homes.assign(floor_area=homes["footprint_m2"] * homes["floors"])
-        hit = gpd.sjoin(floor[["floor_area", "geometry"]], polys, how="inner", predicate="within")
-        totals = hit.groupby("index_right")["floor_area"].sum()
-        hit = hit.assign(residents=hit["pop"] * hit["floor_area"] / hit["index_right"].map(totals))
-        parts.append(
-            gpd.GeoDataFrame(
-                {"residents": hit["residents"].to_numpy(), "use_rule": "population areas"},
-                geometry=hit.geometry.to_numpy(),
-                crs=crs,
-            )
-        )
-        bare = polys.loc[~polys.index.isin(totals.index) & (polys["pop"] > 0)]
-        for i, row in bare.iterrows():
-            pts = _lattice(row.geometry, n=max(1, min(50, int(np.ceil(row["pop"] / 200.0)))))
-            parts.append(
-                gpd.GeoDataFrame(
-                    {"residents": row["pop"] / len(pts), "use_rule": "spread over area"},
-                    geometry=pts,
-                    index=range(len(pts)),
-                    crs=crs,
-                )
-            )
-            notes.append(
-                Note(
-                    "note_spread_population",
-                    {
-                        "unit": f"{spec.path} #{int(i) + 1}",
-                        "population": f"{row['pop']:g}",
-                        "points": len(pts),
-                    },
-                )
-            )
+        parts += _population_areas(polys, homes, spec.path, notes)
     if not parts:
-        return empty, problems, notes
+        return Read(empty, problems, notes)
     out = pd.concat(parts, ignore_index=True)
     out = gpd.GeoDataFrame(out, geometry="geometry", crs=crs)
     out.insert(0, "building_id", np.arange(len(out)))
-    return out.loc[out["residents"] > 0].reset_index(drop=True), problems, notes
+    return Read(out.loc[out["residents"] > 0].reset_index(drop=True), problems, notes)
+
+
+def _population_numbers(values: pd.Series, source: str, problems: list[Problem]) -> pd.Series:
+    """The population column as numbers; text that is not a number is a problem."""
+    pop = parse_numbers(values)
+    bad = pop.isna() & values.notna()
+    if bad.any():
+        rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:5])
+        problems.append(
+            Problem(
+                source,
+                f"population is not a number in column {values.name!r}",
+                where=f"rows {rows}",
+                fix="write plain numbers",
+            )
+        )
+    return pop
+
+
+def _population_areas(
+    polys: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, source: str, notes: list[Note]
+) -> list[gpd.GeoDataFrame]:
+    """Polygons' populations shared among the homes inside by floor area; a polygon with no
+    home spreads its residents over its area (with a note)."""
+    crs = polys.crs
+    floor = homes.assign(floor_area=homes["footprint_m2"] * homes["floors"])
+    hit = gpd.sjoin(floor[["floor_area", "geometry"]], polys, how="inner", predicate="within")
+    totals = hit.groupby("index_right")["floor_area"].sum()
+    hit = hit.assign(residents=hit["pop"] * hit["floor_area"] / hit["index_right"].map(totals))
+    parts = [
+        gpd.GeoDataFrame(
+            {"residents": hit["residents"].to_numpy(), "use_rule": "population areas"},
+            geometry=hit.geometry.to_numpy(),
+            crs=crs,
+        )
+    ]
+    bare = polys.loc[~polys.index.isin(totals.index) & (polys["pop"] > 0)]
+    for i, row in bare.iterrows():
+        pts = _lattice(row.geometry, n=max(1, min(50, int(np.ceil(row["pop"] / 200.0)))))
+        parts.append(
+            gpd.GeoDataFrame(
+                {"residents": row["pop"] / len(pts), "use_rule": "spread over area"},
+                geometry=pts,
+                index=range(len(pts)),
+                crs=crs,
+            )
+        )
+        notes.append(
+            Note(
+                "note_spread_population",
+                {
+                    "unit": f"{source} #{int(i) + 1}",
+                    "population": f"{row['pop']:g}",
+                    "points": len(pts),
+                },
+            )
+        )
+    return parts

@@ -9,7 +9,6 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
@@ -22,7 +21,6 @@ __all__ = ["StudyArea", "facilities_from_osm", "metric_crs_for", "units_at_data_
 log = logging.getLogger(__name__)
 
 FACILITY_COLUMNS = ["facility_id", "category", "name", "source", "capacity", "geometry"]
-DEMAND_COLUMNS = ["demand_id", "residents", "unit_id", "geometry"]
 
 
 @dataclass
@@ -64,23 +62,11 @@ class StudyArea:
     candidates: gpd.GeoDataFrame | None = None
     sources: list[dict[str, Any]] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
-    edge_units: list[str] = field(default_factory=list)
 
     @property
     def boundary(self) -> BaseGeometry:
         """The union of the units."""
         return shapely.union_all(self.units.geometry.to_numpy())
-
-    def summary(self, *, lang: str = "en") -> pd.DataFrame:
-        """Facilities found per category, with the category's threshold."""
-        counts = self.facilities["category"].value_counts()
-        return pd.DataFrame(
-            {
-                "category": self.catalog.ids,
-                "name": [c.name(lang) for c in self.catalog],
-                "facilities": [int(counts.get(c, 0)) for c in self.catalog.ids],
-            }
-        )
 
 
 def metric_crs_for(geom_wgs84: BaseGeometry) -> CRS:

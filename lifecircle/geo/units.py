@@ -16,6 +16,9 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from lifecircle.errors import Problem
+from lifecircle.geo.crs import parse_crs, to_wgs84
+from lifecircle.geo.specs import Read, UnitsFile
+from lifecircle.geo.tables import find_column, parse_numbers, read_table
 from lifecircle.i18n import Note
 
 __all__ = ["UNIT_COLUMNS", "admin_units", "assign_units", "load_units", "make_grid"]
@@ -136,29 +139,19 @@ def assign_units(points: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> pd.Series
     return first["unit_id"].reindex(points.index).astype("string")
 
 
-def load_units(
-    path: str,
-    *,
-    id_col: str | None = None,
-    name_col: str | None = None,
-    population_col: str | None = None,
-    encoding: str | None = None,
-    crs: str | int | None = None,
-) -> tuple[gpd.GeoDataFrame, list[Problem], list[Note]]:
+def load_units(spec: UnitsFile) -> Read[gpd.GeoDataFrame]:
     """Analysis units from a boundary file (GeoJSON, GeoPackage, Shapefile), in WGS84.
 
-    Columns for id, name and known population are taken from the arguments or detected
+    Columns for id, name and known population are taken from ``spec`` or detected
     (``id``/``编码``, ``name``/``名称``/``社区``, ``population``/``人口``/``常住人口``).
     Invalid polygons are repaired (``make_valid``) and reported as notes; problems (no
     CRS, no polygons, duplicate ids, populations that are not numbers) are returned, not
     raised, so that every input's problems can be reported together.
     """
-    from lifecircle.geo.crs import parse_crs, to_wgs84
-    from lifecircle.geo.tables import find_column, parse_numbers, read_table
-
+    path = spec.path
     problems: list[Problem] = []
     notes: list[Note] = []
-    frame, _info = read_table(path, encoding=encoding)
+    frame, _info = read_table(path, encoding=spec.encoding)
     if not isinstance(frame, gpd.GeoDataFrame):
         problems.append(
             Problem(
@@ -167,22 +160,64 @@ def load_units(
                 fix="give polygons as GeoJSON, GeoPackage or Shapefile",
             )
         )
-        return (
-            gpd.GeoDataFrame(columns=UNIT_COLUMNS, geometry="geometry", crs="EPSG:4326"),
-            problems,
-            notes,
+        empty = gpd.GeoDataFrame(columns=UNIT_COLUMNS, geometry="geometry", crs="EPSG:4326")
+        return Read(empty, problems, notes)
+    frame = _declared_crs(frame, spec, problems)
+    geoms = frame.geometry.to_numpy()
+    missing, not_poly = _shape_problems(geoms, path, problems)
+    invalid = ~missing & ~shapely.is_valid(geoms)
+    cols = [c for c in frame.columns if c != "geometry"]
+    id_name = find_column(cols, "id", spec.id_col, source=path)
+    name_name = find_column(cols, "name", spec.name_col, source=path)
+    pop_name = find_column(cols, "population", spec.population_col, source=path)
+    ids = _unit_ids(frame, id_name, name_name)
+    if invalid.any():
+        geoms = _repaired(geoms, invalid, ids, path, notes)
+    dup = ids.duplicated(keep=False) & ~missing
+    if dup.any():
+        problems.append(
+            Problem(
+                path,
+                f"duplicate unit ids: {', '.join(sorted(set(ids[dup]))[:8])}",
+                where=f"column {id_name!r}",
+                fix="give each unit its own id",
+            )
         )
-    declared = parse_crs(crs, source=path) if crs is not None else None
+    population = (
+        _unit_population(frame[pop_name], path, problems)
+        if pop_name is not None
+        else pd.Series(np.nan, index=frame.index)
+    )
+    units = gpd.GeoDataFrame(
+        {
+            "unit_id": ids.to_numpy(),
+            "name": frame[name_name].astype(str).to_numpy() if name_name else ids.to_numpy(),
+            "population": population.to_numpy(float),
+        },
+        geometry=geoms,
+        crs=frame.crs,
+    )
+    units = units.loc[~missing & ~not_poly].to_crs("EPSG:4326").reset_index(drop=True)
+    return Read(units, problems, notes)
+
+
+def _declared_crs(
+    frame: gpd.GeoDataFrame, spec: UnitsFile, problems: list[Problem]
+) -> gpd.GeoDataFrame:
+    """The layer in the CRS it declares, or the one the user declared (a layer with
+    neither is a problem, taken as WGS84)."""
+    path = spec.path
+    declared = parse_crs(spec.crs, source=path) if spec.crs is not None else None
     if declared in ("gcj02", "bd09"):
         coords = shapely.get_coordinates(frame.geometry.to_numpy())
         lon, lat = to_wgs84(coords[:, 0], coords[:, 1], declared)
-        frame = frame.set_geometry(
+        return frame.set_geometry(
             shapely.set_coordinates(frame.geometry.to_numpy().copy(), np.column_stack([lon, lat])),
             crs="EPSG:4326",
         )
-    elif declared is not None:
-        frame = frame.set_crs("EPSG:4326" if declared == "wgs84" else declared, allow_override=True)
-    elif frame.crs is None:
+    if declared is not None:
+        return frame.set_crs("EPSG:4326" if declared == "wgs84" else declared, allow_override=True)
+    if frame.crs is None:
         problems.append(
             Problem(
                 path,
@@ -190,8 +225,14 @@ def load_units(
                 fix="save it with a CRS, or declare it with --units-crs (e.g. EPSG:4326)",
             )
         )
-        frame = frame.set_crs("EPSG:4326")
-    geoms = frame.geometry.to_numpy()
+        return frame.set_crs("EPSG:4326")
+    return frame
+
+
+def _shape_problems(
+    geoms: np.ndarray, path: str, problems: list[Problem]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features without geometry, and features that are not polygons."""
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.any():
         rows = ", ".join(str(i + 1) for i in np.flatnonzero(missing)[:5])
@@ -215,83 +256,61 @@ def load_units(
                 fix="units must be areas (polygons)",
             )
         )
-    invalid = ~missing & ~shapely.is_valid(geoms)
-    cols = [c for c in frame.columns if c != "geometry"]
-    id_name = find_column(cols, "id", id_col, source=path)
-    name_name = find_column(cols, "name", name_col, source=path)
-    pop_name = find_column(cols, "population", population_col, source=path)
+    return missing, not_poly
+
+
+def _unit_ids(frame: gpd.GeoDataFrame, id_name: str | None, name_name: str | None) -> pd.Series:
+    """The id column; else unique names; else ``U1``, ``U2``..."""
     if id_name is None and name_name is not None and not frame[name_name].duplicated().any():
-        ids = frame[name_name].astype(str)
-    elif id_name is not None:
-        ids = frame[id_name].astype(str).str.strip()
-    else:
-        ids = pd.Series([f"U{i + 1}" for i in range(len(frame))], index=frame.index)
-    if invalid.any():
-        for i in np.flatnonzero(invalid)[:20]:
-            notes.append(
-                Note(
-                    "note_repaired_geometry",
-                    {
-                        "source": path,
-                        "unit": ids.iloc[i],
-                        "reason": shapely.is_valid_reason(geoms[i]),
-                    },
-                )
+        return frame[name_name].astype(str)
+    if id_name is not None:
+        return frame[id_name].astype(str).str.strip()
+    return pd.Series([f"U{i + 1}" for i in range(len(frame))], index=frame.index)
+
+
+def _repaired(
+    geoms: np.ndarray, invalid: np.ndarray, ids: pd.Series, path: str, notes: list[Note]
+) -> np.ndarray:
+    """Invalid polygons made valid (their polygon parts), with a note for each (up to 20)."""
+    for i in np.flatnonzero(invalid)[:20]:
+        notes.append(
+            Note(
+                "note_repaired_geometry",
+                {"source": path, "unit": ids.iloc[i], "reason": shapely.is_valid_reason(geoms[i])},
             )
-        fixed = shapely.make_valid(geoms[invalid])
-        # keep only the polygon parts of what make_valid returns
-        fixed = np.array([_polygonal(g) for g in fixed], dtype=object)
-        geoms = geoms.copy()
-        geoms[invalid] = fixed
-    dup = ids.duplicated(keep=False) & ~missing
-    if dup.any():
+        )
+    fixed = shapely.make_valid(geoms[invalid])
+    # keep only the polygon parts of what make_valid returns
+    fixed = np.array([_polygonal(g) for g in fixed], dtype=object)
+    geoms = geoms.copy()
+    geoms[invalid] = fixed
+    return geoms
+
+
+def _unit_population(values: pd.Series, path: str, problems: list[Problem]) -> pd.Series:
+    """Known populations as numbers; text that is not one, and negatives, are problems."""
+    population = parse_numbers(values)
+    bad = values.notna() & (values.astype(str).str.strip() != "") & population.isna()
+    if bad.any():
+        rows = ", ".join(str(i + 1) for i in np.flatnonzero(bad.to_numpy())[:5])
         problems.append(
             Problem(
                 path,
-                f"duplicate unit ids: {', '.join(sorted(set(ids[dup]))[:8])}",
-                where=f"column {id_name!r}",
-                fix="give each unit its own id",
+                f"population is not a number in column {values.name!r}",
+                where=f"features {rows}",
+                fix="write plain numbers (1234 or 1.2万)",
             )
         )
-    population = pd.Series(np.nan, index=frame.index)
-    if pop_name is not None:
-        population = parse_numbers(frame[pop_name])
-        bad = (
-            frame[pop_name].notna()
-            & (frame[pop_name].astype(str).str.strip() != "")
-            & population.isna()
+    if (population < 0).any():
+        problems.append(
+            Problem(
+                path,
+                "negative population",
+                where=f"column {values.name!r}",
+                fix="correct those values",
+            )
         )
-        if bad.any():
-            rows = ", ".join(str(i + 1) for i in np.flatnonzero(bad.to_numpy())[:5])
-            problems.append(
-                Problem(
-                    path,
-                    f"population is not a number in column {pop_name!r}",
-                    where=f"features {rows}",
-                    fix="write plain numbers (1234 or 1.2万)",
-                )
-            )
-        negative = population < 0
-        if negative.any():
-            problems.append(
-                Problem(
-                    path,
-                    "negative population",
-                    where=f"column {pop_name!r}",
-                    fix="correct those values",
-                )
-            )
-    units = gpd.GeoDataFrame(
-        {
-            "unit_id": ids.to_numpy(),
-            "name": frame[name_name].astype(str).to_numpy() if name_name else ids.to_numpy(),
-            "population": population.to_numpy(float),
-        },
-        geometry=geoms,
-        crs=frame.crs,
-    )
-    units = units.loc[~missing & ~not_poly].to_crs("EPSG:4326").reset_index(drop=True)
-    return units, problems, notes
+    return population
 
 
 def _polygonal(geom: BaseGeometry) -> BaseGeometry:

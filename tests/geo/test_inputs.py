@@ -13,11 +13,10 @@ import shapely
 
 from lifecircle.coverage.network import WalkNetwork
 from lifecircle.errors import InputError
-from lifecircle.geo.build import CandidateFile, StudyInputs, UnitsFile, build_study_area
+from lifecircle.geo.build import StudyInputs, build_study_area
 from lifecircle.geo.crs import wgs84_to_bd09, wgs84_to_gcj02
-from lifecircle.geo.facilities import FacilityFile
 from lifecircle.geo.osm import load_osm
-from lifecircle.geo.residents import PopulationFile
+from lifecircle.geo.specs import CandidateFile, FacilityFile, PopulationFile, UnitsFile
 from tests.conftest import SHARED_DATA
 from tests.geo import osm_fixture as fx
 
@@ -123,7 +122,7 @@ def test_units_with_chinese_headers_scale_residents_and_repair_a_bow_tie(
     osm_xml: Path, tmp_path: Path
 ) -> None:
     units = units_geojson(tmp_path / "社区.geojson")
-    area = build_study_area(StudyInputs(osm=str(osm_xml), units=UnitsFile(str(units))))
+    area = build_study_area(StudyInputs(osm=str(osm_xml), units=UnitsFile(path=str(units))))
     assert area.units["unit_id"].tolist() == ["A", "B", "C"]
     assert area.units["name"].tolist() == ["学院路社区", "明光社区", "蝴蝶社区"]
     assert area.units["population"].tolist()[:2] == [1000.0, 500.0]
@@ -152,7 +151,7 @@ def test_facility_files_in_chinese_systems_replace_or_add(
     f = tmp_path / "poi.csv"
     f.write_bytes("\n".join(lines).encode("gbk"))
     area = build_study_area(
-        StudyInputs(osm=str(osm_xml), facilities=(FacilityFile(str(f), crs=system),))
+        StudyInputs(osm=str(osm_xml), facilities=(FacilityFile(path=str(f), crs=system),))
     )
     fac = area.facilities
     mine = fac.loc[fac["source"] == "poi.csv"].set_index("name")
@@ -164,7 +163,9 @@ def test_facility_files_in_chinese_systems_replace_or_add(
     assert set(fac.loc[fac["category"] == "pharmacy", "source"]) == {"poi.csv"}
     assert "note_replaced_osm" in [n.key for n in area.notes]
     added = build_study_area(
-        StudyInputs(osm=str(osm_xml), facilities=(FacilityFile(str(f), crs=system, mode="add"),))
+        StudyInputs(
+            osm=str(osm_xml), facilities=(FacilityFile(path=str(f), crs=system, mode="add"),)
+        )
     )
     assert (
         added.facilities["category"] == "pharmacy"
@@ -198,9 +199,9 @@ def test_every_problem_of_every_file_in_one_message(osm_xml: Path, tmp_path: Pat
     units.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     inputs = StudyInputs(
         osm=str(osm_xml),
-        units=UnitsFile(str(units)),
-        facilities=(FacilityFile(str(poi), crs="gcj02"),),
-        candidates=CandidateFile(str(tmp_path / "missing.csv")),
+        units=UnitsFile(path=str(units)),
+        facilities=(FacilityFile(path=str(poi), crs="gcj02"),),
+        candidates=CandidateFile(path=str(tmp_path / "missing.csv")),
     )
     with pytest.raises(InputError) as err:
         build_study_area(inputs)
@@ -246,8 +247,8 @@ def test_category_map_file_and_population_polygons(osm_xml: Path, tmp_path: Path
     area = build_study_area(
         StudyInputs(
             osm=str(osm_xml),
-            facilities=(FacilityFile(str(poi), category_map=str(mapping)),),
-            population=PopulationFile(str(pop)),
+            facilities=(FacilityFile(path=str(poi), category_map=str(mapping)),),
+            population=PopulationFile(path=str(pop)),
         )
     )
     mine = area.facilities.loc[area.facilities["source"] == "poi.csv"]
@@ -321,4 +322,4 @@ def test_units_file_without_crs_is_a_problem(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="crs"):
         units.to_file(f)
     with pytest.raises(InputError, match="no coordinate system"):
-        build_study_area(StudyInputs(osm="unused.osm", units=UnitsFile(str(f))))
+        build_study_area(StudyInputs(osm="unused.osm", units=UnitsFile(path=str(f))))

@@ -1,0 +1,139 @@
+"""The one schema of each input a study reads.
+
+Each model here is both what the geo readers take (:func:`~lifecircle.geo.units.load_units`,
+:func:`~lifecircle.geo.facilities.read_facilities`, ...) and what the plan file's
+``[inputs.*]`` and ``[residents]`` tables are: unknown keys are errors, values are checked
+once, here, and the models are frozen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lifecircle.errors import Problem
+from lifecircle.i18n import Note
+
+__all__ = [
+    "CandidateFile",
+    "FacilityFile",
+    "PopulationFile",
+    "Read",
+    "ResidentModel",
+    "Spec",
+    "UnitsFile",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Read(Generic[T]):
+    """What a reader of a user's file returns: the value, the problems found (not raised,
+    so that every input's problems are reported together) and notes for the report."""
+
+    value: T
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+
+
+class Spec(BaseModel):
+    """A strict, frozen input schema (unknown keys are errors)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UnitsFile(Spec):
+    """A boundary file of communities or grid cells and its columns."""
+
+    path: str
+    id_col: str | None = None
+    name_col: str | None = None
+    population_col: str | None = None
+    encoding: str | None = None
+    crs: str | int | None = None
+
+
+class FacilityFile(Spec):
+    """A user's facility file and how to read it.
+
+    Attributes
+    ----------
+    path
+        CSV/TSV, Excel, GeoJSON or GeoPackage.
+    crs
+        Coordinate system of the coordinates: ``wgs84`` (default), ``gcj02``, ``bd09`` or EPSG.
+    encoding
+        Text encoding of a CSV (detected when omitted).
+    category
+        One category id for every row (a file per category); else ``category_col``.
+    category_col, name_col, id_col, capacity_col, lon_col, lat_col
+        Column names; detected from the usual English and Chinese names when omitted.
+    category_map
+        A mapping file for labels the catalog does not know.
+    mode
+        ``"replace"`` or ``"add"`` (see :mod:`lifecircle.geo.facilities`).
+    sheet
+        Excel sheet (name or number).
+    """
+
+    path: str
+    crs: str | int | None = None
+    encoding: str | None = None
+    category: str | None = None
+    category_col: str | None = None
+    name_col: str | None = None
+    id_col: str | None = None
+    capacity_col: str | None = None
+    lon_col: str | None = None
+    lat_col: str | None = None
+    category_map: str | None = None
+    mode: Literal["replace", "add"] = "replace"
+    sheet: str | int | None = None
+
+
+class PopulationFile(Spec):
+    """A user's population layer: points with residents, or polygons with a population."""
+
+    path: str
+    population_col: str | None = None
+    crs: str | int | None = None
+    encoding: str | None = None
+    lon_col: str | None = None
+    lat_col: str | None = None
+
+
+class CandidateFile(Spec):
+    """Sites available for new facilities: points, or parcels (a point inside is used)."""
+
+    path: str
+    crs: str | int | None = None
+    encoding: str | None = None
+    lon_col: str | None = None
+    lat_col: str | None = None
+    name_col: str | None = None
+    id_col: str | None = None
+
+
+class ResidentModel(Spec):
+    """The numbers behind resident estimates.
+
+    Attributes
+    ----------
+    floor_area_m2_per_person
+        Gross floor area per resident.
+    storey_height_m
+        Height of one floor, to turn ``height`` into floors.
+    default_floors
+        Floors of a building with neither ``building:levels`` nor ``height``.
+    generic_use
+        ``"residential"`` or ``"exclude"``: what a ``building=yes`` with nothing else to go
+        on is taken to be.
+    """
+
+    floor_area_m2_per_person: float = Field(33.0, gt=0)
+    storey_height_m: float = Field(3.0, gt=0)
+    default_floors: float = Field(6.0, gt=0)
+    generic_use: Literal["residential", "exclude"] = "residential"
