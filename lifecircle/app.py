@@ -22,7 +22,8 @@ from lifecircle.geo.build import StudyInputs, build_study_area
 from lifecircle.maps.basemaps import base_map
 from lifecircle.params import OutputOptions, PlacementSpec, PlanParams
 from lifecircle.progress import Progress, Stages
-from lifecircle.report.outputs import output_folder, write_outputs
+from lifecircle.report.folder import output_folder
+from lifecircle.report.outputs import write_outputs
 from lifecircle.result import PlanResult
 
 __all__ = ["demo", "demo_data", "demo_inputs", "plan"]

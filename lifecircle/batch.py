@@ -43,7 +43,9 @@ import pandas as pd
 
 from lifecircle.config import PlanConfig, load_plan, plan_files, plan_from_dict
 from lifecircle.errors import InternalError, LifecircleError, PlanFileError, Problem
-from lifecircle.report.outputs import RUN_FILE, input_hashes, write_csv
+from lifecircle.report.folder import RUN_FILE
+from lifecircle.report.provenance import input_hashes
+from lifecircle.report.tables import write_csv
 from lifecircle.result import PlanResult
 
 __all__ = ["SUMMARY_FILE", "BatchPlan", "load_batch", "run_batch", "run_one"]

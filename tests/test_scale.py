@@ -232,6 +232,13 @@ def test_plan_in_parts_on_the_cluster_writes_the_whole_runs_tables(
     assert len(run["parts"]) == 3 and run["plan"]["analysis"]["parts"] == 3
     assert "note_partitioned" in [n["key"] for n in run["notes"]]
     assert sum(p["units"] for p in run["parts"]) == run["counts"]["units"]
+    # the parts' proven bound reaches run.json and bounds what the chosen sites cover
+    newly = pd.read_csv(tmp_path / "parts" / "sites.csv", encoding="utf-8-sig")[
+        "residents_newly_covered"
+    ]
+    assert run["placement_bounds"]["pharmacy"] >= newly.sum() - 1e-6 > 0
+    whole_run = json.loads((tmp_path / "whole" / "run.json").read_text(encoding="utf-8"))
+    assert whole_run["placement_bounds"] == {}
     # a scheduler without parts is a mistake, said before any work
     code = main([*args, "--out", str(tmp_path / "x"), "--scheduler", c.scheduler_address])
     assert code == 2 and "--parts" in capsys.readouterr().err

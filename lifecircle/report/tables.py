@@ -1,0 +1,131 @@
+"""The tables a run writes as CSV: coverage, checklist, per-resident access, sites, gaps.
+
+CSV files are UTF-8 with a byte-order mark (Excel on Chinese Windows reads them), numbers
+with six significant digits and an empty cell for a missing or infinite value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from lifecircle.coverage.access import DemandView
+from lifecircle.result import PlanResult
+
+__all__ = [
+    "access_table",
+    "csv_tables",
+    "demand_rows",
+    "gaps_table",
+    "sites_table",
+    "write_csv",
+]
+
+_SITE_COLUMNS = [
+    "category",
+    "rank",
+    "lon",
+    "lat",
+    "residents_newly_covered",
+    "cumulative_share",
+    "street",
+    "units",
+]
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write a table as UTF-8 with a byte-order mark (Excel on Chinese Windows reads it)."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype.kind == "f":
+            out[col] = out[col].where(np.isfinite(out[col]))
+    out.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.6g")
+
+
+def demand_rows(result: PlanResult) -> tuple[gpd.GeoDataFrame, DemandView]:
+    """The demand points' geometry (from the study area) and the access result's own view of
+    them, checked to be the same points in the same order."""
+    demand = result.area.demand
+    view = result.access.demand
+    ids = demand["demand_id"].to_numpy() if "demand_id" in demand else demand.index.to_numpy()
+    assert np.array_equal(view.ids, ids), "access rows are not the study area's demand points"
+    return demand, view
+
+
+def access_table(result: PlanResult) -> pd.DataFrame:
+    """Per resident point: id, position, residents, unit, distance to each category."""
+    demand, view = demand_rows(result)
+    ll = demand.geometry.to_crs("EPSG:4326")
+    frame = pd.DataFrame(
+        {
+            "demand_id": view.ids,
+            "lon": ll.x.round(6).to_numpy(),
+            "lat": ll.y.round(6).to_numpy(),
+            "residents": np.round(view.residents, 1),
+            "unit_id": view.unit_id,
+        }
+    )
+    d = result.access.distance_m
+    for k, cat in enumerate(result.access.categories):
+        frame[f"{cat}_m"] = np.where(np.isfinite(d[:, k]), np.round(d[:, k], 1), np.nan)
+    return frame
+
+
+def sites_table(result: PlanResult) -> pd.DataFrame:
+    """Recommended sites of every category, in rank order."""
+    rows = []
+    for cat, rec in result.sites.items():
+        s = rec.sites
+        rows.append(
+            pd.DataFrame(
+                {
+                    "category": cat,
+                    "rank": s["rank"].to_numpy(),
+                    "lon": s["lon"].round(6).to_numpy(),
+                    "lat": s["lat"].round(6).to_numpy(),
+                    "residents_newly_covered": s["new_residents"].round(1).to_numpy(),
+                    "cumulative_share": s["cumulative_share"].round(4).to_numpy(),
+                    "street": s["street"].to_numpy(),
+                    "units": s["units"].to_numpy(),
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=_SITE_COLUMNS)
+
+
+def gaps_table(result: PlanResult) -> pd.DataFrame:
+    """Clusters of uncovered residents, with their centres in WGS84."""
+    gaps = result.gaps
+    assert gaps is not None
+    centre = gpd.GeoSeries(gpd.points_from_xy(gaps["x"], gaps["y"]), crs=gaps.crs).to_crs(
+        "EPSG:4326"
+    )
+    frame = pd.DataFrame(gaps.drop(columns=["geometry", "x", "y"]))
+    frame["lon"] = centre.x.round(6).to_numpy()
+    frame["lat"] = centre.y.round(6).to_numpy()
+    return frame
+
+
+def csv_tables(result: PlanResult) -> dict[str, pd.DataFrame]:
+    """The tables written as CSV, by file name."""
+    cov = result.coverage
+    tables = {
+        "coverage_by_unit.csv": cov.by_unit,
+        "coverage_summary.csv": cov.overall,
+        "completeness_by_unit.csv": cov.completeness_by_unit,
+        "checklist.csv": cov.checklist,
+        "access.csv": access_table(result),
+        "sites.csv": sites_table(result),
+    }
+    if result.gaps is not None and len(result.gaps):
+        tables["gaps.csv"] = gaps_table(result)
+    if result.capacity is not None:
+        tables["capacity_by_unit.csv"] = result.capacity
+    if result.scenario is not None:
+        tables["scenario_overall.csv"] = result.scenario.overall
+        tables["scenario_by_unit.csv"] = result.scenario.by_unit
+        tables["scenario_completeness.csv"] = result.scenario.completeness
+    return tables
