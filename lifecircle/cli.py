@@ -10,8 +10,10 @@ import logging
 import math
 import sys
 import traceback
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -156,7 +158,7 @@ def cli() -> None:
 @click.option("--force", is_flag=True, help="Replace an earlier lifecircle output in --out.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors.")
 @click.option("--verbose", "-v", is_flag=True, help="Print debugging details.")
-def demo(
+def demo(  # noqa: PLR0913, RUF100 (a click command: one argument per option)
     out: Path,
     lang: str,
     catalog: str,
@@ -208,7 +210,10 @@ def _print_summary(result: PlanResult, lang: str, printer: _Printer) -> None:
     table.add_column(tr("category", lang), no_wrap=True, max_width=28, overflow="ellipsis")
     for key in ("cli_within", "cli_facilities", "cli_people", "cli_units", "cli_median"):
         table.add_column(tr(key, lang), justify="right", no_wrap=True)
-    pct = lambda v: "–" if math.isnan(v) else f"{v * 100:.0f}%"  # noqa: E731
+
+    def pct(v: float) -> str:
+        return "–" if math.isnan(v) else f"{v * 100:.0f}%"
+
     for level in catalog.levels():
         table.add_section()
         table.add_row(f"[bold]{tr(f'level_{level}', lang)}[/bold]", "", "", "", "", "")
@@ -239,77 +244,109 @@ def _print_summary(result: PlanResult, lang: str, printer: _Printer) -> None:
         printer.console.print(f"[yellow]![/yellow] {note.text(lang)}")
 
 
-def _flags_to_doc(opts: dict) -> dict:
-    """The plan-file keys that command-line flags set (flags override the file)."""
-    doc: dict = {"inputs": {}, "analysis": {}, "outputs": {}}
-    i = doc["inputs"]
-    for key in ("osm", "place", "admin_level"):
-        if opts.get(key) is not None:
-            i[key] = opts[key]
-    if opts.get("units"):
-        i["units"] = {
-            "path": opts["units"],
-            **{
-                k: opts[f]
-                for k, f in (
-                    ("id_col", "unit_id"),
-                    ("name_col", "unit_name"),
-                    ("population_col", "unit_population"),
-                    ("crs", "units_crs"),
-                )
-                if opts.get(f)
-            },
-        }
-    grid = {
-        k: opts[f]
-        for k, f in (("cell_m", "grid_m"), ("shape", "grid_shape"), ("boundary", "boundary"))
-        if opts.get(f) is not None
-    }
-    if grid:
-        i["grid"] = grid
-    if opts.get("facilities"):
-        pairs = (
-            ("crs", "facilities_crs"),
-            ("encoding", "encoding"),
-            ("category_col", "category_col"),
-            ("category_map", "category_map"),
-            ("mode", "facilities_mode"),
-            ("category", "facilities_category"),
-        )
-        common = {k: opts[f] for k, f in pairs if opts.get(f)}
-        i["facilities"] = [{"path": f, **common} for f in opts["facilities"]]
-    if opts.get("population"):
-        i["population"] = {
-            "path": opts["population"],
-            **({"population_col": opts["population_col"]} if opts.get("population_col") else {}),
-        }
-    if opts.get("candidates"):
-        i["candidates"] = {
-            "path": opts["candidates"],
-            **({"crs": opts["candidates_crs"]} if opts.get("candidates_crs") else {}),
-        }
-    if opts.get("catalog"):
-        doc["catalog"] = opts["catalog"]
-    if opts.get("sites"):
-        doc["placement"] = [{"category": opts.get("site_category"), "sites": opts["sites"]}]
-    if opts.get("lang"):
-        doc["outputs"]["lang"] = opts["lang"]
-    if opts.get("offline") is not None:
-        doc["outputs"]["offline"] = opts["offline"]
-    for key in ("tiles", "map_category", "map_measure"):
-        if opts.get(key):
-            doc["outputs"][key] = opts[key]
-    if opts.get("formats"):
-        doc["outputs"]["formats"] = list(dict.fromkeys(opts["formats"]))
-    if opts.get("no_catchments"):
-        doc["analysis"]["catchments"] = False
-    if opts.get("parts"):
-        parts = str(opts["parts"])
-        doc["analysis"]["parts"] = int(parts) if parts.isdigit() else parts
-    return {k: v for k, v in doc.items() if v not in ({}, None)}
+def _off(value: object) -> bool | None:
+    """``--no-catchments``: False when given."""
+    return False if value else None
 
 
-def _merge(base: dict, over: dict) -> dict:
+def _parts(value: object) -> int | str:
+    """``--parts``: a number of parts, or a column."""
+    text = str(value)
+    return int(text) if text.isdigit() else text
+
+
+def _distinct(value: object) -> list[object]:
+    """A repeated flag's values, once each, in order."""
+    return list(dict.fromkeys(value if isinstance(value, tuple) else (value,)))
+
+
+FLAG_KEYS: tuple[tuple[str, str], ...] = (
+    ("osm", "inputs.osm"),
+    ("place", "inputs.place"),
+    ("admin_level", "inputs.admin_level"),
+    ("units", "inputs.units.path"),
+    ("unit_id", "inputs.units.id_col"),
+    ("unit_name", "inputs.units.name_col"),
+    ("unit_population", "inputs.units.population_col"),
+    ("units_crs", "inputs.units.crs"),
+    ("grid_m", "inputs.grid.cell_m"),
+    ("grid_shape", "inputs.grid.shape"),
+    ("boundary", "inputs.grid.boundary"),
+    ("facilities", "inputs.facilities[].path"),
+    ("facilities_crs", "inputs.facilities[].crs"),
+    ("encoding", "inputs.facilities[].encoding"),
+    ("category_col", "inputs.facilities[].category_col"),
+    ("category_map", "inputs.facilities[].category_map"),
+    ("facilities_mode", "inputs.facilities[].mode"),
+    ("facilities_category", "inputs.facilities[].category"),
+    ("population", "inputs.population.path"),
+    ("population_col", "inputs.population.population_col"),
+    ("candidates", "inputs.candidates.path"),
+    ("candidates_crs", "inputs.candidates.crs"),
+    ("catalog", "catalog"),
+    ("sites", "placement[].sites"),
+    ("site_category", "placement[].category"),
+    ("lang", "outputs.lang"),
+    ("offline", "outputs.offline"),
+    ("tiles", "outputs.tiles"),
+    ("map_category", "outputs.map_category"),
+    ("map_measure", "outputs.map_measure"),
+    ("formats", "outputs.formats"),
+    ("no_catchments", "analysis.catchments"),
+    ("parts", "analysis.parts"),
+)
+"""Each ``lifecircle plan`` flag and the plan-file key it sets (flags override the file).
+``[]`` is a list of tables: its first flag makes one table per value (``--facilities``,
+repeatable), the others are set in each of them."""
+
+FLAG_VALUES: dict[str, Callable[[object], object]] = {
+    "formats": _distinct,
+    "no_catchments": _off,
+    "parts": _parts,
+}
+"""Flags whose value is not the key's value as it is."""
+
+NEEDS_FIRST = frozenset({"inputs.units", "inputs.population", "inputs.candidates"})
+"""Tables whose other flags apply only with their first (``--unit-id`` only with
+``--units``); lists of tables always need their first flag."""
+
+
+def _flags_to_doc(opts: dict[str, Any]) -> dict[str, Any]:
+    """The plan-file keys that command-line flags set (:data:`FLAG_KEYS`)."""
+    doc: dict[str, Any] = {}
+    first: dict[str, str] = {}
+    for flag, key in FLAG_KEYS:
+        table, _, leaf = key.rpartition(".")
+        first.setdefault(table, flag)
+        value = opts.get(flag)
+        if value is None or value in ("", ()):
+            continue
+        if flag in FLAG_VALUES:
+            value = FLAG_VALUES[flag](value)
+        if value is None:
+            continue
+        path = table.removesuffix("[]").split(".") if table else []
+        if table.endswith("[]"):
+            parent = _table(doc, path[:-1])
+            if first[table] == flag:
+                values = value if isinstance(value, tuple) else (value,)
+                parent[path[-1]] = [{leaf: v} for v in values]
+            else:
+                for item in parent.get(path[-1], []):
+                    item[leaf] = value
+        elif first[table] == flag or table not in NEEDS_FIRST or opts.get(first[table]):
+            _table(doc, path)[leaf] = value
+    return doc
+
+
+def _table(doc: dict[str, Any], path: list[str]) -> dict[str, Any]:
+    """The table at ``path`` in ``doc``, made when missing."""
+    for k in path:
+        doc = doc.setdefault(k, {})
+    return doc
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
         out[key] = (
@@ -437,7 +474,7 @@ def plan(
                 fix="add --parts N (or [analysis] parts), or leave out --scheduler",
             )
         )
-    cluster: AbstractContextManager = (
+    cluster: AbstractContextManager[Any] = (
         dask_client(str(scheduler)) if scheduler else nullcontext(None)
     )
     try:
@@ -537,7 +574,7 @@ def batch(
     task = bar.add_task("plans", total=len(plans))
     marks = {"done": "[green]✓[/green]", "skipped": "[blue]=[/blue]", "failed": "[red]✗[/red]"}
 
-    def report(row: dict, done: int, total: int) -> None:
+    def report(row: dict[str, Any], done: int, total: int) -> None:
         bar.update(task, completed=done)
         if quiet and row["status"] != "failed":
             return

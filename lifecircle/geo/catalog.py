@@ -462,6 +462,36 @@ def _parse_category(raw: Any, label: str, where: str, problems: list[Problem]) -
         problems.append(Problem(label, "a category must be a table", where=where))
         return None
     n0 = len(problems)
+    _check_category_keys(raw, label, where, problems)
+    has_m, has_min = "threshold_m" in raw, "threshold_min" in raw
+    rules: list[TagRule] = []
+    for j, rule in enumerate(raw.get("match", [])):
+        parsed = _parse_rule(rule, label, f"{where}, match #{j + 1}", problems)
+        if parsed is not None:
+            rules.append(parsed)
+    if len(problems) > n0:
+        return None
+    return Category(
+        id=raw["id"],
+        name_zh=raw["name_zh"],
+        name_en=raw["name_en"],
+        level=raw["level"],
+        kind=raw["kind"],
+        required=bool(raw.get("required", False)),
+        threshold_m=float(raw["threshold_m"]) if has_m else None,
+        threshold_min=float(raw["threshold_min"]) if has_min else None,
+        access=raw.get("access", "point"),
+        aliases=tuple(str(a) for a in raw.get("aliases", [])),
+        capacity_tag=raw.get("capacity_tag"),
+        rules=tuple(rules),
+        note=str(raw.get("note", "")),
+    )
+
+
+def _check_category_keys(
+    raw: dict[str, Any], label: str, where: str, problems: list[Problem]
+) -> None:
+    """Problems with a category table's keys and values (its match rules aside)."""
 
     def bad(msg: str, fix: str) -> None:
         problems.append(Problem(label, msg, where=where, fix=fix))
@@ -494,28 +524,6 @@ def _parse_category(raw: Any, label: str, where: str, problems: list[Problem]) -
             bad(f"{key} must be a positive number", f"for example {key} = 500")
     if not isinstance(raw.get("required", False), bool):
         bad("required must be true or false", "write required = true")
-    rules: list[TagRule] = []
-    for j, rule in enumerate(raw.get("match", [])):
-        parsed = _parse_rule(rule, label, f"{where}, match #{j + 1}", problems)
-        if parsed is not None:
-            rules.append(parsed)
-    if len(problems) > n0:
-        return None
-    return Category(
-        id=raw["id"],
-        name_zh=raw["name_zh"],
-        name_en=raw["name_en"],
-        level=raw["level"],
-        kind=raw["kind"],
-        required=bool(raw.get("required", False)),
-        threshold_m=float(raw["threshold_m"]) if has_m else None,
-        threshold_min=float(raw["threshold_min"]) if has_min else None,
-        access=raw.get("access", "point"),
-        aliases=tuple(str(a) for a in raw.get("aliases", [])),
-        capacity_tag=raw.get("capacity_tag"),
-        rules=tuple(rules),
-        note=str(raw.get("note", "")),
-    )
 
 
 def _parse_rule(rule: Any, label: str, where: str, problems: list[Problem]) -> TagRule | None:

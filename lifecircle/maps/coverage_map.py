@@ -130,7 +130,7 @@ class _Script(MacroElement):
     )
 
     def __init__(self, code: str) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._name = "LifecircleScript"
         self.code = code
 
