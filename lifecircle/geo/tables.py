@@ -104,13 +104,22 @@ def parse_numbers(values: pd.Series) -> pd.Series:
     return nums.where(~wan, nums * 10000.0)
 
 
-def _rows(index: Iterable[int], limit: int = 5) -> str:
-    """Spreadsheet row numbers (header = row 1) of some data rows."""
+def _row_place(index: Iterable[int], limit: int = 5) -> tuple[str, Any]:
+    """A :data:`~lifecircle.errors.Place` naming spreadsheet rows (header = row 1).
+
+    Examples
+    --------
+    >>> _row_place([1])
+    ('row', 3)
+    >>> _row_place(range(7))
+    ('rows', '2, 3, 4, 5, 6 (+2)')
+    """
     rows = [int(i) + 2 for i in index]
+    if len(rows) == 1:
+        return ("row", rows[0])
     shown = ", ".join(map(str, rows[:limit]))
-    return f"row{'s' if len(rows) > 1 else ''} {shown}" + (
-        f" and {len(rows) - limit} more" if len(rows) > limit else ""
-    )
+    more = f" (+{len(rows) - limit})" if len(rows) > limit else ""
+    return ("rows", shown + more)
 
 
 def _decode(raw: bytes, encoding: str | None, source: str) -> tuple[str, str]:
@@ -251,12 +260,7 @@ def _points_from_layer(
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if empty.any():
         problems.append(
-            Problem(
-                source,
-                "empty geometry",
-                where=_rows(np.flatnonzero(empty)),
-                fix="delete those rows or add their geometry",
-            )
+            Problem.of("empty_geometry", source, place=_row_place(np.flatnonzero(empty)))
         )
     if system in ("gcj02", "bd09"):
         lonlat = shapely.get_coordinates(geoms[~empty])
@@ -267,18 +271,70 @@ def _points_from_layer(
     layer_crs = CRS.from_user_input(system) if isinstance(system, CRS) else frame.crs
     if layer_crs is None and system in (None, "wgs84"):
         if system is None and frame.crs is None:
-            problems.append(
-                Problem(
-                    source,
-                    "the layer has no coordinate system",
-                    fix="save it with a CRS, or declare its coordinate system (e.g. EPSG:4326)",
-                )
-            )
+            problems.append(Problem.of("layer_without_crs", source))
             layer_crs = CRS.from_epsg(4326)
         else:
             layer_crs = CRS.from_epsg(4326)
     gdf = gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs=layer_crs)
     return gdf.to_crs("EPSG:4326")
+
+
+def _coordinates(
+    frame: pd.DataFrame,
+    source: str,
+    lon_col: str | None,
+    lat_col: str | None,
+    info: dict[str, Any],
+) -> tuple[pd.Series, pd.Series, str] | Problem:
+    """The x and y numbers of every row and the columns they came from, or the problem
+    that there are none."""
+    cols = list(frame.columns)
+    lon_name = find_column(cols, "lon", lon_col, source=source)
+    lat_name = find_column(cols, "lat", lat_col, source=source)
+    if lon_name and lat_name:
+        info["columns"] = {"lon": lon_name, "lat": lat_name}
+        x, y = parse_numbers(frame[lon_name]), parse_numbers(frame[lat_name])
+        return x, y, f"{lon_name}/{lat_name}"
+    loc = find_column(cols, "location", None, source=source)
+    if loc is None:
+        return Problem.of("no_coordinates", source, columns=", ".join(map(str, cols)))
+    parts = frame[loc].astype("string").str.split(r"[,，\s]+", n=1, expand=True, regex=True)
+    parts = parts.reindex(columns=[0, 1])
+    info["columns"] = {"location": loc}
+    return parse_numbers(parts[0]), parse_numbers(parts[1]), str(loc)
+
+
+def _range_problems(
+    xv: np.ndarray, yv: np.ndarray, ok: np.ndarray, system: str | CRS, source: str
+) -> list[Problem]:
+    """Coordinates that cannot be degrees in ``system``: projected metres, swapped
+    longitude and latitude, or simply out of range."""
+    geographic = isinstance(system, str) or (isinstance(system, CRS) and system.is_geographic)
+    if not (geographic and ok.any()):
+        return []
+    problems = []
+    out = ok & ((np.abs(xv) > 180) | (np.abs(yv) > 90))
+    swapped = out & (np.abs(yv) <= 180) & (np.abs(xv) <= 90)
+    projected = out & ((np.abs(xv) > 1000) | (np.abs(yv) > 1000))
+    for key, rows in (
+        ("coordinates_projected", projected),
+        ("coordinates_swapped", out & ~projected & swapped),
+        ("coordinates_out_of_range", out & ~projected & ~swapped),
+    ):
+        if rows.any():
+            problems.append(Problem.of(key, source, place=_row_place(np.flatnonzero(rows))))
+    if system in ("gcj02", "bd09"):
+        # latitude-like values in the longitude column and vice versa: swapped columns
+        china_swapped = ok & (xv >= 0) & (xv < 60) & (yv > 70) & (yv < 140)
+        if china_swapped.sum() > 0.5 * ok.sum():
+            problems.append(
+                Problem.of(
+                    "coordinates_swapped_china",
+                    source,
+                    place=_row_place(np.flatnonzero(china_swapped)),
+                )
+            )
+    return problems
 
 
 def _points_from_columns(
@@ -290,98 +346,29 @@ def _points_from_columns(
     problems: list[Problem],
     info: dict[str, Any],
 ) -> gpd.GeoDataFrame:
-    cols = list(frame.columns)
-    lon_name = find_column(cols, "lon", lon_col, source=source)
-    lat_name = find_column(cols, "lat", lat_col, source=source)
-    if lon_name and lat_name:
-        x = parse_numbers(frame[lon_name])
-        y = parse_numbers(frame[lat_name])
-        info["columns"] = {"lon": lon_name, "lat": lat_name}
-        bad = x.isna() | y.isna()
-        label = f"columns {lon_name!r}/{lat_name!r}"
-    else:
-        loc = find_column(cols, "location", None, source=source)
-        if loc is None:
-            problems.append(
-                Problem(
-                    source,
-                    "no coordinate columns found",
-                    fix="name them lon/lat (or 经度/纬度), or give --lon-col and --lat-col; "
-                    f"the columns are: {', '.join(cols)}",
-                )
-            )
-            return gpd.GeoDataFrame(
-                frame, geometry=gpd.GeoSeries([None] * len(frame)), crs="EPSG:4326"
-            )
-        parts = frame[loc].astype("string").str.split(r"[,，\s]+", n=1, expand=True, regex=True)
-        parts = parts.reindex(columns=[0, 1])
-        x, y = parse_numbers(parts[0]), parse_numbers(parts[1])
-        info["columns"] = {"location": loc}
-        bad = x.isna() | y.isna()
-        label = f"column {loc!r}"
+    """Points from coordinate columns (or one "lon,lat" column) in ``system``, as WGS84;
+    rows without usable coordinates get no geometry and a problem."""
+    found = _coordinates(frame, source, lon_col, lat_col, info)
+    if isinstance(found, Problem):
+        problems.append(found)
+        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame)), crs="EPSG:4326")
+    x, y, columns = found
+    bad = x.isna() | y.isna()
     if bad.any():
         problems.append(
-            Problem(
+            Problem.of(
+                "coordinates_missing",
                 source,
-                f"coordinates missing or not numbers in {label}",
-                where=_rows(np.flatnonzero(bad)),
-                fix="correct or delete those rows",
+                place=_row_place(np.flatnonzero(bad)),
+                columns=columns,
             )
         )
     xv, yv = x.to_numpy(float), y.to_numpy(float)
     ok = ~bad.to_numpy()
-    geographic = isinstance(system, str) or (isinstance(system, CRS) and system.is_geographic)
-    if geographic and ok.any():
-        out = ok & ((np.abs(xv) > 180) | (np.abs(yv) > 90))
-        if out.any():
-            swapped = out & (np.abs(yv) <= 180) & (np.abs(xv) <= 90)
-            projected = out & ((np.abs(xv) > 1000) | (np.abs(yv) > 1000))
-            if projected.any():
-                problems.append(
-                    Problem(
-                        source,
-                        "coordinates look like projected metres, not degrees",
-                        where=_rows(np.flatnonzero(projected)),
-                        fix="declare the coordinate system, e.g. --facilities-crs EPSG:32650",
-                    )
-                )
-            flipped = out & ~projected & swapped
-            if flipped.any():
-                problems.append(
-                    Problem(
-                        source,
-                        "coordinates out of range: longitude and latitude look swapped",
-                        where=_rows(np.flatnonzero(flipped)),
-                        fix="swap the columns, or name them with --lon-col/--lat-col",
-                    )
-                )
-            rest = out & ~projected & ~swapped
-            if rest.any():
-                problems.append(
-                    Problem(
-                        source,
-                        "coordinates out of range",
-                        where=_rows(np.flatnonzero(rest)),
-                        fix="correct those coordinates",
-                    )
-                )
-        china = system in ("gcj02", "bd09")
-        if china and ok.any():
-            # latitude-like values in the longitude column and vice versa: swapped columns
-            swapped = ok & (xv >= 0) & (xv < 60) & (yv > 70) & (yv < 140)
-            if swapped.sum() > 0.5 * ok.sum():
-                problems.append(
-                    Problem(
-                        source,
-                        "longitude and latitude look swapped (latitudes above 70 in China)",
-                        where=_rows(np.flatnonzero(swapped)),
-                        fix="swap the columns, or name them with --lon-col/--lat-col",
-                    )
-                )
+    problems += _range_problems(xv, yv, ok, system, source)
     lon = np.full(len(frame), np.nan)
     lat = np.full(len(frame), np.nan)
     if ok.any():
-        lo, la = to_wgs84(xv[ok], yv[ok], system)
-        lon[ok], lat[ok] = lo, la
+        lon[ok], lat[ok] = to_wgs84(xv[ok], yv[ok], system)
     geom = np.where(ok, shapely.points(np.column_stack([lon, lat])), None)
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geom, crs="EPSG:4326"), crs="EPSG:4326")
