@@ -647,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(code, int) and code:  # a command's own exit code (batch: 3)
             return code
     except LifecircleError as exc:
-        click.echo(f"{tr('error_prefix', lang)}: {exc}", err=True)
+        click.echo(f"{tr('error_prefix', lang)}: {exc.text(lang)}", err=True)
         return 2
     except InternalError as exc:
         where = exc.log_path or "the output above"
