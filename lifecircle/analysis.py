@@ -8,6 +8,8 @@ the same stages part by part.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import geopandas as gpd
 
 from lifecircle.coverage.access import Access, access_notes, plan_access
@@ -24,6 +26,7 @@ from lifecircle.coverage.sites import (
 )
 from lifecircle.coverage.tables import Coverage, coverage_tables
 from lifecircle.errors import InputError, Problem
+from lifecircle.geo.catalog import ServiceCatalog
 from lifecircle.geo.study_area import StudyArea
 from lifecircle.i18n import Note
 from lifecircle.params import PlanParams
@@ -31,7 +34,7 @@ from lifecircle.partition import run_partitioned
 from lifecircle.progress import Stages
 from lifecircle.result import PlanResult
 
-__all__ = ["check_categories", "run_plan"]
+__all__ = ["category_problems", "check_categories", "run_plan"]
 
 
 def run_plan(
@@ -195,23 +198,61 @@ def _no_candidates(area: StudyArea) -> gpd.GeoDataFrame:
     )
 
 
+def category_problems(
+    catalog: ServiceCatalog, named: Sequence[tuple[str | None, str | None]], source: str
+) -> list[Problem]:
+    """The rule that a category a plan names (for placement, for the map) is in its
+    catalog, checked here only.
+
+    Parameters
+    ----------
+    catalog
+        The study's catalog.
+    named
+        ``(key, category)`` pairs: the plan key naming it (``None`` when not from a plan
+        file), and the category id (``None`` where none is named).
+    source
+        The plan file or command line that named them.
+
+    Returns
+    -------
+    list of Problem
+        One for each category the catalog lacks.
+    """
+    return [
+        Problem.of(
+            "unknown_category",
+            source,
+            place=("key", where) if where else None,
+            category=category,
+            catalog=catalog.id,
+            ids=", ".join(catalog.ids),
+        )
+        for where, category in named
+        if category is not None and category not in catalog
+    ]
+
+
 def check_categories(area: StudyArea, categories: list[str | None], what: str) -> None:
     """Fail when a category that a placement or the map names is not in the catalog.
+
+    Parameters
+    ----------
+    area
+        The study (its catalog).
+    categories
+        The categories named (``None`` where none is).
+    what
+        What names them (``"placement"``, ``"map category"``).
 
     Raises
     ------
     InputError
         Naming the category and the catalog's categories.
     """
-    for cat in categories:
-        if cat is not None and cat not in area.catalog:
-            raise InputError(
-                Problem(
-                    what,
-                    f"unknown category {cat!r}",
-                    fix=f"use one of {', '.join(area.catalog.ids)}",
-                )
-            )
+    problems = category_problems(area.catalog, [(None, c) for c in categories], what)
+    if problems:
+        raise InputError(problems)
 
 
 def _run_parts(area: StudyArea, params: PlanParams, stages: Stages, client: object) -> PlanResult:

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from lifecircle.analysis import category_problems
 from lifecircle.app import plan
 from lifecircle.errors import CatalogError, PlanFileError, Problem
 from lifecircle.geo.build import StudyInputs
@@ -35,6 +36,7 @@ from lifecircle.geo.specs import (
     ResidentModel,
     Spec,
     UnitsFile,
+    source_problems,
 )
 from lifecircle.params import (
     MapOptions,
@@ -109,16 +111,6 @@ class InputsConfig(_Strict):
     osm_facilities: bool = True
     population: PopulationFile | None = None
     candidates: CandidatesConfig = CandidatesConfig()
-
-    @model_validator(mode="after")
-    def _one_osm_source(self) -> InputsConfig:
-        if (self.osm is None) == (self.place is None):
-            raise ValueError(
-                "give exactly one of osm (a file) and place (a name or west,south,east,north)"
-            )
-        if self.units is not None and self.admin_level is not None:
-            raise ValueError("give units or admin_level, not both")
-        return self
 
 
 class _AnalysisBase(_Strict):
@@ -366,6 +358,20 @@ def plan_from_dict(
 ) -> PlanConfig:
     """Validate a plan given as a dict (paths relative to ``base``).
 
+    Parameters
+    ----------
+    doc
+        The plan, as read from its TOML file.
+    source
+        The plan file's name, for the messages.
+    base
+        The folder relative paths start from (the plan file's); ``None`` keeps them.
+
+    Returns
+    -------
+    PlanConfig
+        The validated plan.
+
     Raises
     ------
     PlanFileError
@@ -421,7 +427,8 @@ def plan_files(config: PlanConfig) -> dict[str, str]:
 
 def _check_plan(config: PlanConfig, source: str) -> list[Problem]:
     """What the types cannot say: files that do not exist, categories the catalog lacks."""
-    problems = []
+    i = config.inputs
+    problems = source_problems(i.osm, i.place, i.units, i.admin_level, source=source)
     for key, path in plan_files(config).items():
         if key != "catalog" and not Path(path).expanduser().is_file():  # the catalog: below
             problems.append(
@@ -437,19 +444,9 @@ def _check_plan(config: PlanConfig, source: str) -> list[Problem]:
     except CatalogError as exc:
         problems.extend(exc.problems)
         return problems
-    wanted = [(f"placement.{n}.category", p.category) for n, p in enumerate(config.placement)]
-    wanted += [("outputs.map_category", config.outputs.map_category)]
-    for key, cat in wanted:
-        if cat is not None and cat not in catalog:
-            problems.append(
-                Problem(
-                    source,
-                    f"unknown category {cat!r} in catalog {catalog.id}",
-                    where=f"key {key}",
-                    fix=f"use one of {', '.join(catalog.ids)}",
-                )
-            )
-    return problems
+    named = [(f"placement.{n}.category", p.category) for n, p in enumerate(config.placement)]
+    named += [("outputs.map_category", config.outputs.map_category)]
+    return problems + category_problems(catalog, named, source)
 
 
 def load_plan(path: str | Path) -> PlanConfig:

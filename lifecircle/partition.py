@@ -104,7 +104,24 @@ def part_reach_m(
 ) -> float:
     """How far beyond its units a part keeps streets and facilities: the farthest search
     plus four snap distances (a resident's leg, a facility's leg, and the slack for a
-    facility whose nearest street must be the same one in the part as in the whole)."""
+    facility whose nearest street must be the same one in the part as in the whole).
+
+    Parameters
+    ----------
+    area
+        The study (its catalog's thresholds).
+    speed_kmh
+        Walking speed.
+    search_factor
+        How far searches go, as a multiple of the longest threshold.
+    max_snap_m
+        The longest snap allowed.
+
+    Returns
+    -------
+    float
+        Metres.
+    """
     longest = max(c.threshold(speed_kmh) for c in area.catalog)
     return float(longest * search_factor + 4 * max_snap_m)
 
@@ -125,28 +142,55 @@ class Part:
     near_points: np.ndarray = field(default_factory=lambda: np.empty(0, object))
 
 
+def _piece_sizes(edges: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The whole network's nodes (sorted) and the size of the connected piece each is in, so
+    that a piece cut by a part's edge is not mistaken for a small island when snapping."""
+    raw = np.concatenate([edges["u"].to_numpy(), edges["v"].to_numpy()])
+    node_ids, inverse = np.unique(raw, return_inverse=True)
+    m = len(edges)
+    graph = sp.csr_matrix(
+        (np.ones(m), (inverse[:m], inverse[m:])), shape=(len(node_ids), len(node_ids))
+    )
+    _, label = connected_components(graph, directed=False)
+    return node_ids, np.bincount(label)[label]
+
+
+def _candidates_in(
+    candidates: gpd.GeoDataFrame | None, region: BaseGeometry
+) -> gpd.GeoDataFrame | None:
+    """The candidate sites inside a part's region."""
+    if candidates is None:
+        return None
+    return candidates.loc[candidates.intersects(region).to_numpy()].reset_index(drop=True)
+
+
 def make_parts(
     area: StudyArea, groups: dict[str, np.ndarray], reach_m: float, near_m: float = 0.0
 ) -> list[Part]:
     """The parts for ``groups`` of unit rows (see :func:`split_units`).
 
-    ``near_m``: residents this close to a part's units (its own and its neighbours') are the
-    ones its proposed sites are chosen for; at most ``(reach_m - near_m) / 2`` keeps their
-    coverage by the part's sites exact.
+    Parameters
+    ----------
+    area
+        The whole study.
+    groups
+        The unit rows of each part, by part name.
+    reach_m
+        How far beyond its units a part keeps streets and facilities (:func:`part_reach_m`).
+    near_m
+        Residents this close to a part's units (its own and its neighbours') are the ones
+        its proposed sites are chosen for; at most ``(reach_m - near_m) / 2`` keeps their
+        coverage by the part's sites exact.
+
+    Returns
+    -------
+    list of Part
+        One per group.
     """
     unit_of_demand = area.demand["unit_id"].astype(str).to_numpy()
     unit_ids = area.units["unit_id"].astype(str).to_numpy()
     claimed = np.zeros(len(area.demand), dtype=bool)
-    # sizes of the whole network's pieces, so that a piece cut by the part's edge is not
-    # mistaken for a small island when snapping
-    raw = np.concatenate([area.edges["u"].to_numpy(), area.edges["v"].to_numpy()])
-    node_ids, inverse = np.unique(raw, return_inverse=True)
-    m = len(area.edges)
-    graph = sp.csr_matrix(
-        (np.ones(m), (inverse[:m], inverse[m:])), shape=(len(node_ids), len(node_ids))
-    )
-    _, label = connected_components(graph, directed=False)
-    piece_size = np.bincount(label)[label]
+    node_ids, piece_size = _piece_sizes(area.edges)
     boundary = area.boundary
     edge_tree = area.edges.sindex
     fac_tree = area.facilities.sindex
@@ -165,10 +209,6 @@ def make_parts(
         ends = np.unique(np.concatenate([edges["u"].to_numpy(), edges["v"].to_numpy()]))
         sizes = piece_size[np.searchsorted(node_ids, ends)]
         near = np.sort(demand_tree.query(core.buffer(near_m), predicate="intersects"))
-        candidates = None
-        if area.candidates is not None:
-            inside = area.candidates.intersects(region).to_numpy()
-            candidates = area.candidates.loc[inside].reset_index(drop=True)
         sub = StudyArea(
             crs=area.crs,
             units=units,
@@ -177,7 +217,7 @@ def make_parts(
             edges=edges,
             catalog=area.catalog,
             extent=region,
-            candidates=candidates,
+            candidates=_candidates_in(area.candidates, region),
             sources=area.sources,
         )
         parts.append(
@@ -395,6 +435,11 @@ def run_partitioned(
         here one after another.
     stages
         A :class:`lifecircle.progress.Stages` to time the stages and report progress.
+
+    Returns
+    -------
+    PartitionedResult
+        The merged access, coverage and sites, with the parts and the sites' bound.
     """
     params = params or PlanParams()
     stages = stages or Stages()

@@ -167,6 +167,16 @@ BAD_PLANS = {
         None,
         "key placement.0.category: unknown category 'spaceport'",
     ),
+    "two OSM sources": (
+        '[inputs]\nosm = "x.osm"\nplace = "Haidian, Beijing"\n',
+        None,
+        "key inputs.osm: give exactly one source of OSM data",
+    ),
+    "units and an admin level": (
+        '[inputs]\nosm = "x.osm"\nunits = {path = "x.osm"}\nadmin_level = 8\n',
+        None,
+        "key inputs.units: give a units file or an administrative level, not both",
+    ),
     "wrong encoding": (
         '[inputs]\nosm = "x.osm"\n[[inputs.facilities]]\npath = "poi.csv"\nencoding = "utf-8"\n',
         "name,category,lon,lat\n北大幼儿园,kindergarten,116.35,39.96\n".encode("gbk"),

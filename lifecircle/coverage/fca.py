@@ -89,8 +89,23 @@ def two_step_fca(
 
 def capacity_by_unit(access: Access, area: StudyArea, network: WalkNetwork) -> pd.DataFrame | None:
     """2SFCA places per 1000 residents, per unit, for the categories whose facilities have
-    capacities (None when none has): columns ``unit_id``, ``category``, ``residents``,
-    ``places_per_1000``. The facilities' snaps are the access result's."""
+    capacities. The facilities' snaps are the access result's.
+
+    Parameters
+    ----------
+    access
+        The access result (its demand points and facility snaps).
+    area
+        The study (units, facilities with ``capacity``, catalog).
+    network
+        The walk network the access result was computed on.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        ``unit_id``, ``category``, ``residents``, ``places_per_1000``; ``None`` when no
+        facility has a capacity.
+    """
     res = access.demand.residents
     fac_cat = area.facilities["category"].to_numpy()
     rows = []

@@ -52,6 +52,8 @@ def find_gaps(
         Resident points closer than this belong to one cluster.
     walking
         Measure ``link_m`` along the network (needs ``network``) instead of straight.
+    network
+        The walk network (for ``walking``).
     min_residents
         Leave out clusters with fewer residents.
 
@@ -179,7 +181,24 @@ def gaps_by_category(
     walking: bool = False,
 ) -> gpd.GeoDataFrame:
     """Clusters of uncovered residents (:func:`find_gaps`) for every required category that
-    has any, in catalog order."""
+    has any, in catalog order.
+
+    Parameters
+    ----------
+    access
+        The access result.
+    area
+        The study (its demand points, facilities and catalog).
+    network
+        The walk network, needed when ``walking``.
+    link_m, walking
+        As for :func:`find_gaps`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The clusters of every category, with :func:`find_gaps`'s columns.
+    """
     frames = []
     for c in area.catalog:
         if not c.required:

@@ -230,6 +230,20 @@ def greedy_cover(
 
     Exact incremental gains: when a demand point is covered, every candidate covering it
     loses its weight (one sparse product per pick).
+
+    Parameters
+    ----------
+    problem
+        The coverage sets and weights.
+    p
+        Stop after this many sites (all candidates when ``None``).
+    target
+        Stop once this much weight is covered.
+
+    Returns
+    -------
+    numpy.ndarray
+        The chosen candidates' rows, in the order picked.
     """
     A = sp.csr_matrix(problem.sets, dtype=np.float64)
     AT = sp.csc_matrix(A)

@@ -55,6 +55,11 @@ def network_candidates(
     spacing_m
         Points every ``spacing_m`` metres along each street (and its ends); ``None`` takes
         the network's nodes instead.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One candidate point per row, with ``candidate_id``, in the network's CRS.
     """
     ground = np.flatnonzero(network.ground)
     geoms = network.geometry[ground]
@@ -261,8 +266,25 @@ def recommend_sites(  # noqa: PLR0913, RUF100 (the frames, the category and the 
 def candidate_table(
     candidates: pd.DataFrame, points: np.ndarray, streets: np.ndarray, crs: object
 ) -> gpd.GeoDataFrame:
-    """The candidates as :func:`select_sites` reads them: ``candidate_id`` and ``name``
-    (those of ``candidates`` it has), ``street``, and ``points`` as geometry."""
+    """The candidates as :func:`select_sites` reads them.
+
+    Parameters
+    ----------
+    candidates
+        The candidate rows (``candidate_id`` and ``name`` are kept where present).
+    points
+        Each candidate's point, in ``crs``.
+    streets
+        The name of the street each candidate joins (``None`` where unnamed or unsnapped).
+    crs
+        The points' CRS.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``candidate_id`` and ``name`` (those ``candidates`` has), ``street``, and the
+        points as geometry.
+    """
     known = [c for c in ("candidate_id", "name") if c in candidates]
     data = {c: candidates[c].to_numpy() for c in known}
     data["street"] = np.asarray(streets, dtype=object)
@@ -276,11 +298,27 @@ def coverage_sets(
     weights: np.ndarray,
     threshold_m: float,
 ) -> sp.csr_matrix:
-    """``(candidates, demand)`` boolean matrix: which candidate reaches which demand point
-    within ``threshold_m``, for the demand points of positive weight (others stay empty).
+    """Which candidate reaches which demand point within ``threshold_m``, for the demand
+    points of positive weight (others stay empty).
 
     The walk network is undirected, so the bounded searches start from whichever side has
     fewer points: usually the residents still to cover, not the (many) candidate sites.
+
+    Parameters
+    ----------
+    network
+        The walk network.
+    candidates, demand
+        The candidates' and the demand points' snaps to it.
+    weights
+        The demand points' weights (residents still uncovered).
+    threshold_m
+        The category's walking threshold.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Boolean, candidates x demand points.
     """
     live = np.flatnonzero(weights > 0)
     n_c, n_d = len(candidates), len(demand)

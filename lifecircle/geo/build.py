@@ -42,6 +42,7 @@ from lifecircle.geo.specs import (
     Read,
     ResidentModel,
     UnitsFile,
+    source_problems,
 )
 from lifecircle.geo.study_area import (
     StudyArea,
@@ -215,24 +216,12 @@ def _check_inputs(
                 fix="leave it out or raise it",
             )
         )
-    if not osm_given and (inputs.osm is None) == (inputs.place is None):
-        problems.append(
-            Problem(
-                "inputs",
-                "give exactly one source of OSM data",
-                fix="an OSM file (--osm) or a place (--place)",
-            )
-        )
+    given = ("layers", None) if osm_given else (inputs.osm, inputs.place)
+    problems += source_problems(*given, inputs.units, inputs.admin_level)
     if inputs.grid_shape not in ("square", "hex"):
         problems.append(
             Problem(
                 "grid_shape", f"unknown grid shape {inputs.grid_shape!r}", fix="use square or hex"
-            )
-        )
-    if inputs.units is not None and inputs.admin_level is not None:
-        problems.append(
-            Problem(
-                "units", "give a boundary file or an admin_level, not both", fix="drop one of them"
             )
         )
     return problems
@@ -560,7 +549,28 @@ def study_area_from_osm(
     crs: str | None = None,
 ) -> StudyArea:
     """A StudyArea from OSM alone: a management grid over the extract, residents from its
-    buildings, facilities from its features (the demo's study)."""
+    buildings, facilities from its features (the demo's study).
+
+    Parameters
+    ----------
+    osm
+        An OSM file, or layers already loaded.
+    catalog
+        The service catalog (a bundled name, a TOML file or one loaded).
+    grid_m, grid_shape
+        The grid's cell size and shape (``"square"`` or ``"hex"``).
+    resident_model
+        How buildings become residents (the defaults when omitted).
+    speed_kmh
+        Walking speed, for the catalog's thresholds in minutes.
+    crs
+        The metric CRS (a UTM zone of the extract when omitted).
+
+    Returns
+    -------
+    StudyArea
+        The study.
+    """
     inputs = StudyInputs(
         osm=None if isinstance(osm, OsmLayers) else str(osm),
         catalog=catalog,

@@ -177,6 +177,18 @@ def to_wgs84(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Longitude and latitude in WGS84 from coordinates in ``crs`` (see :func:`parse_crs`).
 
+    Parameters
+    ----------
+    x, y
+        The coordinates (longitude and latitude for geographic systems).
+    crs
+        ``"wgs84"``, ``"gcj02"``, ``"bd09"``, an EPSG code or a CRS; ``None`` is WGS84.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Longitudes and latitudes.
+
     Examples
     --------
     >>> lon, lat = to_wgs84(np.array([116.41024449916938]), np.array([39.91640428150164]), "gcj02")

@@ -121,6 +121,15 @@ def classify_buildings(
 ) -> pd.DataFrame:
     """Decide which buildings are homes, and why.
 
+    Parameters
+    ----------
+    buildings
+        Building footprints with their OSM tags.
+    landuse
+        Land-use areas (``landuse`` tags), or ``None``.
+    model
+        The resident model (which tags make a home).
+
     Returns
     -------
     pandas.DataFrame
@@ -245,6 +254,8 @@ def scale_to_units(
         Resident points with ``residents`` and ``unit_id``.
     units
         ``unit_id``, ``population_col`` (missing where unknown) and polygons, same CRS.
+    population_col
+        The units' population column.
 
     Returns
     -------

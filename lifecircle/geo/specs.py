@@ -9,7 +9,7 @@ once, here, and the models are frozen.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +24,7 @@ __all__ = [
     "ResidentModel",
     "Spec",
     "UnitsFile",
+    "source_problems",
 ]
 
 T = TypeVar("T")
@@ -137,3 +138,37 @@ class ResidentModel(Spec):
     storey_height_m: float = Field(3.0, gt=0)
     default_floors: float = Field(6.0, gt=0)
     generic_use: Literal["residential", "exclude"] = "residential"
+
+
+def source_problems(
+    osm: Any, place: Any, units: Any, admin_level: Any, *, source: str = "inputs"
+) -> list[Problem]:
+    """The rules on where a study's streets and units come from, checked here only (the plan
+    file and :func:`~lifecircle.geo.build.build_study_area` both ask): exactly one of an
+    OSM file and a place, and not both a units file and an administrative level.
+
+    Parameters
+    ----------
+    osm, place
+        The OSM file and the place given (``None`` where not).
+    units, admin_level
+        The units file and the administrative level given (``None`` where not).
+    source
+        Where they were given (a plan file, or ``inputs``).
+
+    Returns
+    -------
+    list of Problem
+        Empty when the rules hold.
+
+    Examples
+    --------
+    >>> [p.key for p in source_problems(None, None, "u.geojson", 8)]
+    ['one_osm_source', 'units_and_admin_level']
+    """
+    problems = []
+    if (osm is None) == (place is None):
+        problems.append(Problem.of("one_osm_source", source, place=("key", "inputs.osm")))
+    if units is not None and admin_level is not None:
+        problems.append(Problem.of("units_and_admin_level", source, place=("key", "inputs.units")))
+    return problems

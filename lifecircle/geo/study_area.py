@@ -90,6 +90,20 @@ def facilities_from_osm(
     A feature matching several categories gives one row per category. Facilities of a
     category reached at its edge keep their polygon; others become a point inside the
     feature. ``facility_id`` is the OSM element (``n123``, ``w456``, ``r789``).
+
+    Parameters
+    ----------
+    features
+        OSM features with their tags (WGS84).
+    catalog
+        The service catalog whose rules say which feature is which category.
+    crs
+        The study's metric CRS.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``facility_id``, ``category``, ``name`` and geometry, in ``crs``.
     """
     matches = catalog.match(features)
     if len(matches) == 0:
@@ -138,6 +152,20 @@ def units_at_data_edge(
     A unit is at the edge when the area within three quarters of ``buffer_m`` of it is not
     inside ``data_area`` (the hull of the streets read): streets never quite reach the
     line the data was cut at, hence the allowance.
+
+    Parameters
+    ----------
+    units
+        The units (``unit_id`` and polygons, metric CRS).
+    data_area
+        The area the data covers, same CRS.
+    buffer_m
+        How far residents walk beyond their unit (the longest threshold).
+
+    Returns
+    -------
+    list of str
+        The ids of the units at the edge.
     """
     if data_area.is_empty:
         return units["unit_id"].astype(str).tolist()

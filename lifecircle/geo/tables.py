@@ -57,6 +57,23 @@ def find_column(
 ) -> str | None:
     """The column playing ``role``: the one the user named, else the first alias found.
 
+    Parameters
+    ----------
+    columns
+        The table's columns.
+    role
+        ``"lon"``, ``"lat"``, ``"location"``, ``"category"``, ``"name"``, ``"id"``,
+        ``"capacity"`` or ``"population"`` (the keys of :data:`ALIASES`).
+    given
+        The column the user named, if any.
+    source
+        The file, for the message.
+
+    Returns
+    -------
+    str or None
+        The column's name as the table spells it; ``None`` when none plays the role.
+
     Raises
     ------
     InputError
@@ -157,6 +174,15 @@ def read_table(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read a CSV/TSV/Excel table (all values as text) or a vector layer.
 
+    Parameters
+    ----------
+    path
+        The file.
+    encoding
+        The text encoding of a CSV (detected when omitted).
+    sheet
+        The Excel sheet (the first when omitted).
+
     Returns
     -------
     (frame, info)
@@ -238,6 +264,24 @@ def read_points(
     Problems (missing columns, text where numbers belong, coordinates out of range or
     apparently swapped, no CRS) are collected in ``PointTable.problems``, not raised,
     so that the caller can report every input's problems at once.
+
+    Parameters
+    ----------
+    path
+        The file.
+    crs
+        The coordinates' system (see above).
+    encoding
+        The text encoding of a CSV (detected when omitted).
+    lon_col, lat_col
+        The coordinate columns (found by their usual names when omitted).
+    sheet
+        The Excel sheet (the first when omitted).
+
+    Returns
+    -------
+    PointTable
+        The points (WGS84), what was detected and the problems.
     """
     source = str(path)
     frame, info = read_table(path, encoding=encoding, sheet=sheet)

@@ -54,6 +54,11 @@ def make_grid(
     clip
         Cut cells at the area's edge (True) or keep whole cells that touch it.
 
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``unit_id`` and the cells, in ``crs``.
+
     Examples
     --------
     >>> from shapely.geometry import box
