@@ -108,7 +108,7 @@ def plan(  # noqa: PLR0913 (the run's inputs, parameters, outputs and provenance
     """Run a study from its inputs and write its outputs into ``out``.
 
     The output folder is checked before any work starts and written under a temporary
-    name (see :func:`lifecircle.report.outputs.output_folder`).
+    name (see :func:`lifecircle.report.folder.output_folder`).
 
     Parameters
     ----------
