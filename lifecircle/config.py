@@ -430,15 +430,10 @@ def _check_plan(config: PlanConfig, source: str) -> list[Problem]:
     i = config.inputs
     problems = source_problems(i.osm, i.place, i.units, i.admin_level, source=source)
     for key, path in plan_files(config).items():
-        if key != "catalog" and not Path(path).expanduser().is_file():  # the catalog: below
-            problems.append(
-                Problem(
-                    source,
-                    f"file not found: {path}",
-                    where=f"key {key}",
-                    fix="check the path (relative paths are from the plan file's folder)",
-                )
-            )
+        given = Path(path).expanduser()
+        if key != "catalog" and not given.is_file():  # the catalog: below
+            what = "path_is_a_folder" if given.is_dir() else "file_not_found"
+            problems.append(Problem.of(what, source, place=("key", key), path=path))
     try:
         catalog = load_catalog(config.catalog)
     except CatalogError as exc:

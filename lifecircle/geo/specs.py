@@ -77,7 +77,8 @@ class FacilityFile(Spec):
     mode
         ``"replace"`` or ``"add"`` (see :mod:`lifecircle.geo.facilities`).
     sheet
-        Excel sheet (name or number).
+        Excel sheet (name or number), or a list of sheet names to read one after another;
+        needed when more than one sheet holds data.
     """
 
     path: str
@@ -92,7 +93,7 @@ class FacilityFile(Spec):
     lat_col: str | None = None
     category_map: str | None = None
     mode: Literal["replace", "add"] = "replace"
-    sheet: str | int | None = None
+    sheet: str | int | list[str] | None = None
 
 
 class PopulationFile(Spec):

@@ -16,13 +16,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
+from python_calamine import CalamineWorkbook
 
 from lifecircle.errors import InputError, Problem
 from lifecircle.geo.crs import parse_crs, to_wgs84
@@ -140,37 +141,144 @@ def _row_place(index: Iterable[int], limit: int = 5) -> tuple[str, Any]:
 
 
 def _decode(raw: bytes, encoding: str | None, source: str) -> tuple[str, str]:
+    """The text of a file and its encoding: the one given, else UTF-8 or GB18030."""
     if encoding:
         try:
             return raw.decode(encoding), encoding
         except (UnicodeDecodeError, LookupError) as exc:
             detail = f"at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else str(exc)
             raise InputError(
-                Problem(
-                    source,
-                    f"cannot be read as {encoding} ({detail})",
-                    fix=(
-                        "give the right encoding, utf-8 or gbk (plan key encoding, or "
-                        "--encoding), or leave it out to detect it"
-                    ),
-                )
+                Problem.of("wrong_encoding", source, encoding=encoding, detail=detail)
             ) from None
     for enc in ("utf-8-sig", "gb18030"):
         try:
             return raw.decode(enc), ("utf-8" if enc == "utf-8-sig" else enc)
         except UnicodeDecodeError:
             continue
-    raise InputError(
-        Problem(
-            source,
-            "is neither UTF-8 nor GBK/GB18030 text",
-            fix="save it as UTF-8 CSV, or pass --encoding",
+    raise InputError(Problem.of("unknown_encoding", source))
+
+
+def _readable(path: str | Path) -> tuple[Path, bytes]:
+    """The file's path and its first bytes, or the problem with it: not there, a folder,
+    not readable."""
+    p = Path(path).expanduser()
+    source = str(path)
+    if p.is_dir():
+        raise InputError(Problem.of("is_a_folder", source))
+    if not p.is_file():
+        raise InputError(Problem.of("file_not_found", source, path=source))
+    try:
+        with p.open("rb") as f:
+            head = f.read(8)
+    except PermissionError:
+        raise InputError(Problem.of("not_readable", source)) from None
+    return p, head
+
+
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls (and .doc): an OLE2 compound file
+
+
+def _read_text(p: Path, encoding: str | None, source: str, info: dict[str, Any]) -> pd.DataFrame:
+    """A CSV/TSV file, every value as text; a line with too many fields is named."""
+    raw = p.read_bytes()
+    if not raw.strip():
+        raise InputError(Problem.of("empty_file", source))
+    text, enc = _decode(raw, encoding, source)
+    info["encoding"] = enc
+    if p.suffix.lower() == ".tsv":
+        delim = "\t"
+    else:
+        try:
+            delim = csv.Sniffer().sniff(text[:8192], delimiters=",\t;|").delimiter
+        except csv.Error:
+            delim = ","
+    info["delimiter"] = delim
+    try:
+        return pd.read_csv(
+            io.StringIO(text), sep=delim, dtype=str, keep_default_na=False, na_values=[""]
         )
-    )
+    except pd.errors.EmptyDataError:
+        raise InputError(Problem.of("empty_file", source)) from None
+    except pd.errors.ParserError as exc:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if found is None:
+            raise InputError(Problem.of("bad_csv", source, detail=str(exc).strip())) from None
+        want, line, saw = found.groups()
+        raise InputError(
+            Problem.of("csv_extra_fields", source, place=("line", int(line)), want=want, saw=saw)
+        ) from None
+
+
+def _sheets(p: Path, source: str) -> dict[str, bool]:
+    """The workbook's sheets, and whether each holds any data."""
+    try:
+        book = CalamineWorkbook.from_path(str(p))
+    except Exception as exc:  # calamine raises its own errors for broken workbooks
+        raise InputError(Problem.of("bad_workbook", source, detail=str(exc))) from None
+    return {name: book.get_sheet_by_name(name).height > 0 for name in book.sheet_names}
+
+
+def _read_excel(
+    p: Path, head: bytes, sheet: str | int | list[str] | None, source: str
+) -> pd.DataFrame:
+    """An Excel sheet (or several, stacked), every value as text.
+
+    A workbook with more than one sheet holding data needs ``sheet``: reading only the
+    first, silently, would leave the others' rows out.
+    """
+    legacy = head.startswith(OLE_MAGIC)
+    if not (legacy or head.startswith(ZIP_MAGIC)):
+        raise InputError(Problem.of("not_a_workbook", source))
+    sheets = _sheets(p, source)
+    listed = ", ".join(sheets)
+    if sheet is None:
+        filled = [name for name, has_data in sheets.items() if has_data]
+        if len(filled) > 1:
+            raise InputError(Problem.of("several_sheets", source, sheets=", ".join(filled)))
+        wanted: list[str | int] = [filled[0] if filled else 0]
+    else:
+        wanted = list(sheet) if isinstance(sheet, list) else [sheet]
+    for name in wanted:
+        known = name in sheets if isinstance(name, str) else 0 <= name < len(sheets)
+        if not known:
+            raise InputError(
+                Problem.of("no_such_sheet", source, place=("sheet", name), sheets=listed)
+            )
+    engine: Literal["calamine", "openpyxl"] = "calamine" if legacy else "openpyxl"
+    frames = [pd.read_excel(p, sheet_name=name, dtype=str, engine=engine) for name in wanted]
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _dbf_text(raw: bytes) -> bytes:
+    """The text of a Shapefile's .dbf table: its field names and its records, without the
+    binary header (whose counts and lengths are not text in any encoding)."""
+    header_len = int.from_bytes(raw[8:10], "little")
+    names = b" ".join(raw[i : i + 11].split(b"\0")[0] for i in range(32, header_len - 1, 32))
+    return names + b"\n" + raw[header_len:]
+
+
+def _read_layer(p: Path, encoding: str | None, source: str, info: dict[str, Any]) -> pd.DataFrame:
+    """A vector layer; a Shapefile without a .cpg has its text encoding detected."""
+    if encoding is None and p.suffix.lower() == ".shp" and not p.with_suffix(".cpg").exists():
+        dbf = p.with_suffix(".dbf")
+        if dbf.exists():
+            _, encoding = _decode(_dbf_text(dbf.read_bytes()), None, str(dbf))
+            info["encoding"] = encoding
+    kwargs = {"encoding": encoding} if encoding else {}
+    try:
+        frame = gpd.read_file(p, **kwargs)
+    except Exception as exc:  # pyogrio raises its own DataSourceError
+        raise InputError(Problem.of("bad_layer", source, detail=str(exc))) from None
+    info["crs"] = frame.crs.to_string() if frame.crs is not None else None
+    return frame
 
 
 def read_table(
-    path: str | Path, *, encoding: str | None = None, sheet: str | int | None = None
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    sheet: str | int | list[str] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read a CSV/TSV/Excel table (all values as text) or a vector layer.
 
@@ -181,7 +289,8 @@ def read_table(
     encoding
         The text encoding of a CSV (detected when omitted).
     sheet
-        The Excel sheet (the first when omitted).
+        The Excel sheet, by name or number, or a list of names to stack; needed when
+        more than one sheet holds data.
 
     Returns
     -------
@@ -189,49 +298,21 @@ def read_table(
         A DataFrame (a GeoDataFrame for vector layers) and what was detected
         (``encoding``, ``delimiter``, ``format``).
     """
-    p = Path(path).expanduser()
+    p, head = _readable(path)
     source = str(path)
-    if not p.is_file():
-        raise InputError(Problem(source, "file not found", fix="check the path"))
     suffix = p.suffix.lower()
     info: dict[str, Any] = {"format": suffix.lstrip(".")}
     if suffix in TEXT_SUFFIXES:
-        text, enc = _decode(p.read_bytes(), encoding, source)
-        info["encoding"] = enc
-        sample = text[:8192]
-        if suffix == ".tsv":
-            delim = "\t"
-        else:
-            try:
-                delim = csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
-            except csv.Error:
-                delim = ","
-        info["delimiter"] = delim
-        frame = pd.read_csv(
-            io.StringIO(text), sep=delim, dtype=str, keep_default_na=False, na_values=[""]
-        )
+        frame = _read_text(p, encoding, source, info)
     elif suffix in EXCEL_SUFFIXES:
-        frame = pd.read_excel(p, sheet_name=sheet if sheet is not None else 0, dtype=str)
+        frame = _read_excel(p, head, sheet, source)
     elif suffix in GEO_SUFFIXES:
-        kwargs = {"encoding": encoding} if encoding else {}
-        try:
-            frame = gpd.read_file(p, **kwargs)
-        except Exception as exc:  # pyogrio raises its own DataSourceError
-            raise InputError(
-                Problem(source, f"cannot be read as a vector layer ({exc})", fix="check the file")
-            ) from None
-        info["crs"] = frame.crs.to_string() if frame.crs is not None else None
+        frame = _read_layer(p, encoding, source, info)
     else:
-        raise InputError(
-            Problem(
-                source,
-                f"unknown file type {suffix!r}",
-                fix="use CSV, TSV, Excel (.xlsx), GeoJSON, GeoPackage or Shapefile",
-            )
-        )
+        raise InputError(Problem.of("unknown_file_type", source, suffix=suffix))
     frame.columns = [str(c).replace("\ufeff", "").strip() for c in frame.columns]
     if len(frame) == 0:
-        raise InputError(Problem(source, "has no rows", fix="check that the file holds data"))
+        raise InputError(Problem.of("no_rows", source))
     return frame, info
 
 
@@ -252,7 +333,7 @@ def read_points(
     encoding: str | None = None,
     lon_col: str | None = None,
     lat_col: str | None = None,
-    sheet: str | int | None = None,
+    sheet: str | int | list[str] | None = None,
 ) -> PointTable:
     """Points from a table with coordinate columns, or from a vector layer.
 
@@ -276,7 +357,7 @@ def read_points(
     lon_col, lat_col
         The coordinate columns (found by their usual names when omitted).
     sheet
-        The Excel sheet (the first when omitted).
+        The Excel sheet or sheets (see :func:`read_table`).
 
     Returns
     -------
