@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lifecircle.i18n import tr
-from lifecircle.report.summary import SITE_COLUMNS, headers, parameter_rows
+from lifecircle.report.summary import SITE_COLUMNS, category_summary, headers, parameter_rows
 from lifecircle.result import PlanResult
 
 __all__ = ["sheet_names", "write_xlsx"]
@@ -81,27 +81,23 @@ def write_xlsx(
     wb = Workbook()
     ws = wb.active
     ws.title = names["summary"]
-    overall = result.coverage.overall.set_index("category")
-    counts = result.area.facilities["category"].value_counts()
-    rows = []
-    for c in catalog:
-        o = overall.loc[c.id]
-        rows.append(
-            [
-                c.id,
-                c.name(lang),
-                tr(f"level_{c.level}", lang),
-                tr("yes" if c.required else "no", lang),
-                o["threshold_m"],
-                int(counts.get(c.id, 0)),
-                o["share"],
-                o["share_units"],
-                o["p50_m"],
-                o["p90_m"],
-                o["covered_residents"],
-                o["unreachable_residents"],
-            ]
-        )
+    rows = [
+        [
+            r["category"],
+            r["name"],
+            r["level_name"],
+            tr("yes" if r["required"] else "no", lang),
+            r["threshold_m"],
+            r["facilities"],
+            r["share"],
+            r["share_units"],
+            r["p50_m"],
+            r["p90_m"],
+            r["covered_residents"],
+            r["unreachable_residents"],
+        ]
+        for r in category_summary(result, lang=lang).to_dict("records")
+    ]
     header = [
         tr("col_category_id", lang),
         tr("category", lang),
