@@ -36,7 +36,7 @@ from lifecircle.geo.build import build_study_area, describe
 from lifecircle.geo.catalog import list_catalogs, load_catalog
 from lifecircle.i18n import LANGS, tr
 from lifecircle.params import DEFAULT_SPEED_KMH, MapOptions, OutputOptions
-from lifecircle.report.summary import placement_summary
+from lifecircle.report.summary import category_summary, placement_summary
 from lifecircle.result import PlanResult
 
 __all__ = ["cli", "main"]
@@ -199,9 +199,7 @@ def demo(  # noqa: PLR0913, RUF100 (a click command: one argument per option)
 
 def _print_summary(result: PlanResult, lang: str, printer: _Printer) -> None:
     """The coverage table, grouped by life-circle level, then sites and notes."""
-    catalog = result.area.catalog
-    overall = result.coverage.overall.set_index("category")
-    counts = result.area.facilities["category"].value_counts()
+    summary = category_summary(result, lang=lang)
     total = float(result.area.demand["residents"].sum())
     table = Table(
         title=tr("summary_header", lang, residents=f"{total:,.0f}", units=len(result.area.units)),
@@ -214,23 +212,20 @@ def _print_summary(result: PlanResult, lang: str, printer: _Printer) -> None:
     def pct(v: float) -> str:
         return "–" if math.isnan(v) else f"{v * 100:.0f}%"
 
-    for level in catalog.levels():
+    for level in result.area.catalog.levels():
         table.add_section()
         table.add_row(f"[bold]{tr(f'level_{level}', lang)}[/bold]", "", "", "", "", "")
-        for c in catalog:
-            if c.level != level:
-                continue
-            row = overall.loc[c.id, ["p50_m", "threshold_m", "share", "share_units"]]
-            o: dict[str, float] = {str(k): float(v) for k, v in row.to_dict().items()}
-            median = "–" if not math.isfinite(o["p50_m"]) else f"{o['p50_m']:,.0f}"
+        for r in summary.loc[summary["level"] == level].to_dict("records"):
+            required = bool(r["required"])
+            median = "–" if not math.isfinite(r["p50_m"]) else f"{r['p50_m']:,.0f}"
             table.add_row(
-                ("  " if c.required else "  (") + c.name(lang) + ("" if c.required else ")"),
-                f"{o['threshold_m']:.0f}",
-                str(int(counts.get(c.id, 0))),
-                pct(float(o["share"])),
-                pct(float(o["share_units"])),
+                ("  " if required else "  (") + str(r["name"]) + ("" if required else ")"),
+                f"{r['threshold_m']:.0f}",
+                str(r["facilities"]),
+                pct(float(r["share"])),
+                pct(float(r["share_units"])),
                 median,
-                style=None if c.required else "dim",
+                style=None if required else "dim",
             )
     comp = result.coverage.completeness_overall.set_index("level")
     out = Console(highlight=False)

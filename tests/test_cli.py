@@ -293,3 +293,39 @@ def test_quiet_prints_nothing_and_progress_goes_to_stderr(tmp_path: Path, capsys
     assert sorted(p.name for p in (tmp_path / "q").iterdir()) == sorted(
         p.name for p in (tmp_path / "v").iterdir()
     )
+
+
+def test_summary_table_prints_the_category_summary(demo_run, capsys, monkeypatch) -> None:
+    """The end-of-run table: one row per category with its threshold, facilities and the
+    shares covered, as recomputed here from the per-resident distances."""
+    import numpy as np
+
+    from lifecircle.cli import _print_summary, _Printer
+
+    result, _ = demo_run
+    monkeypatch.setenv("COLUMNS", "200")
+    capsys.readouterr()
+    _print_summary(result, "en", _Printer("en", quiet=True))
+    lines = capsys.readouterr().out.splitlines()
+    res = result.area.demand["residents"].to_numpy(float)
+    acc = result.access
+    for k, cat in enumerate(acc.categories):
+        c = result.area.catalog[cat]
+        label = c.name("en") if c.required else f"({c.name('en')})"
+        cells = [
+            [x.strip() for x in line.split("│")[1:-1]]
+            for line in lines
+            if line.startswith("│") and _shows(line.split("│")[1].strip(), label)
+        ]
+        assert len(cells) == 1, label
+        share = res[acc.distance_m[:, k] <= acc.thresholds_m[k]].sum() / res.sum()
+        n = int((result.area.facilities["category"] == cat).sum())
+        assert cells[0][1:4] == [f"{acc.thresholds_m[k]:.0f}", str(n), f"{share * 100:.0f}%"]
+        d = acc.distance_m[:, k]
+        median = next(x for x in sorted({*d[res > 0]}) if res[d <= x].sum() >= res.sum() / 2 - 1e-6)
+        assert cells[0][5] == (f"{median:,.0f}" if np.isfinite(median) else "–")
+
+
+def _shows(cell: str, label: str) -> bool:
+    """A table cell shows ``label``, whole or cut short with an ellipsis."""
+    return cell == label or (cell.endswith("…") and label.startswith(cell[:-1]))

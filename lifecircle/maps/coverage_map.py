@@ -30,7 +30,7 @@ from jinja2 import Template
 from lifecircle.coverage.tables import residents_served
 from lifecircle.geo.crs import wgs84_to_gcj02
 from lifecircle.i18n import tr
-from lifecircle.maps.basemaps import base_map
+from lifecircle.maps.basemaps import BaseMap, base_map
 from lifecircle.maps.offline import inline_assets
 from lifecircle.result import PlanResult
 
@@ -168,16 +168,33 @@ def coverage_map(
     offline
         Leave out the tile layer whatever ``tiles`` says (the page then needs no network).
     """
-    area = result.area
     cat_id = category or result.focus_category
-    catalog = area.catalog
-    cat = catalog[cat_id]
-    k = result.access.column(cat_id)
+    result.area.catalog[cat_id]  # an unknown category fails here, before any drawing
+    result.access.column(cat_id)
     if measure not in ("coverage", "completeness"):
         raise ValueError(f"unknown map measure {measure!r}: use coverage or completeness")
     basemap = None if offline else base_map(tiles)
     disp = _Display(gcj02=bool(basemap and basemap.gcj02))
-    units = disp.frame(area.units, simplify_m=2.0)
+    m, extent_ll = _base_map(result, basemap, disp)
+    _unit_layer(m, result, disp, lang=lang, cat_id=cat_id, measure=measure, level=level)
+    _band_layer(m, result, cat_id, lang, disp)
+    _gap_layer(m, result, cat_id, lang, disp)
+    _facility_layers(m, result, cat_id, lang, disp)
+    _resident_layer(m, result, cat_id, lang, disp)
+    _site_layers(m, result, lang, disp)
+    _edge_layer(m, extent_ll, lang)
+    folium.LayerControl(collapsed=False).add_to(m)
+    used_osm = any(str(s.get("role")) == "osm" for s in result.area.sources)
+    _decorate(m, result, lang=lang, cat_id=cat_id, measure=measure, level=level, used_osm=used_osm)
+    return m
+
+
+def _base_map(
+    result: PlanResult, basemap: BaseMap | None, disp: _Display
+) -> tuple[folium.Map, gpd.GeoDataFrame]:
+    """The map fitted to the study area, with its tile layer (if any); and the study
+    area's edge in display coordinates."""
+    area = result.area
     extent_ll = disp.frame(gpd.GeoDataFrame(geometry=[area.extent], crs=area.crs))
     minx, miny, maxx, maxy = extent_ll.total_bounds
     m = folium.Map(
@@ -188,7 +205,6 @@ def coverage_map(
         prefer_canvas=False,
     )
     m.fit_bounds([[miny, minx], [maxy, maxx]])
-    used_osm = any(str(s.get("role")) == "osm" for s in area.sources)
     if basemap is not None:
         folium.TileLayer(
             basemap.url,
@@ -197,8 +213,15 @@ def coverage_map(
             subdomains=basemap.subdomains,
             control=False,
         ).add_to(m)
+    return m, extent_ll
 
-    # ------------------------------------------------------------- units
+
+def _unit_props(
+    result: PlanResult, units: gpd.GeoDataFrame, *, cat_id: str, measure: str, level: str
+) -> list[dict[str, Any]]:
+    """Each unit's popup and colour: its residents, the measure's value and colour, the
+    share complete, and per category the share covered and the median walk."""
+    catalog = result.area.catalog
     by_unit = result.coverage.by_unit
     share = by_unit.pivot(index="unit_id", columns="category", values="share")
     p50 = by_unit.pivot(index="unit_id", columns="category", values="p50_m")
@@ -228,6 +251,23 @@ def coverage_map(
                 "d": [_num(d_row[c], 0) if d_row is not None else None for c in catalog.ids],
             }
         )
+    return props
+
+
+def _unit_layer(
+    m: folium.Map,
+    result: PlanResult,
+    disp: _Display,
+    *,
+    lang: str,
+    cat_id: str,
+    measure: str,
+    level: str,
+) -> None:
+    """The units, coloured by the measure."""
+    area = result.area
+    units = disp.frame(area.units, simplify_m=2.0)
+    props = _unit_props(result, units, cat_id=cat_id, measure=measure, level=level)
     unit_layer = folium.GeoJson(
         _features(units, props),
         name=tr(
@@ -247,13 +287,15 @@ def coverage_map(
     )
     unit_layer.add_to(m)
 
-    # ------------------------------------------------------------- catchments and gaps
-    _band_layer(m, result, cat_id, lang, disp)
-    _gap_layer(m, result, cat_id, lang, disp)
 
-    # ------------------------------------------------------------- facilities
-    fac = area.facilities
-    served = residents_served(result.access, result.area.demand, len(result.area.facilities))
+def _facility_layers(
+    m: folium.Map, result: PlanResult, cat_id: str, lang: str, disp: _Display
+) -> None:
+    """One switchable group per category: its facilities (clustered when many) and their
+    walking reach; only the focus category's is shown at first."""
+    catalog = result.area.catalog
+    fac = result.area.facilities
+    served = residents_served(result.access, result.area.demand, len(fac))
     fac_pts = fac.copy()
     fac_pts.geometry = shapely.point_on_surface(fac.geometry.to_numpy())
     fac_ll = disp.frame(fac_pts)
@@ -277,60 +319,77 @@ def coverage_map(
             show=cid == cat_id,
         )
         _catchment(result, cid, "existing", colour, lang, disp).add_to(group)  # its walking reach
-        if len(sel) > CLUSTER_ABOVE:  # many: clustered, markers made in the browser
-            rows = [
-                [round(g.y, 6), round(g.x, 6), p["name"] or p["id"], p["cat"], p["served"], colour]
-                for g, p in zip(sub.geometry, fprops, strict=True)
-            ]
-            FastMarkerCluster(rows, callback="lcClusterMarker", control=False).add_to(group)
-        else:
-            folium.GeoJson(
-                _features(sub, fprops),
-                marker=folium.CircleMarker(
-                    radius=6,
-                    weight=1.5,
-                    color="#ffffff",
-                    fill=True,
-                    fill_color=colour,
-                    fill_opacity=0.95,
-                ),
-                on_each_feature=folium.JsCode("lcBindFacility"),
-            ).add_to(group)
+        _facility_markers(sub, fprops, colour).add_to(group)
         group.add_to(m)
 
-    # ------------------------------------------------------------- uncovered residents
-    demand = area.demand
-    unc = ~result.access.covered[:, k]
-    if unc.any():
-        d_ll = disp.frame(demand.loc[unc])
-        dist = result.access.distance_m[unc, k]
-        res = demand["residents"].to_numpy()[unc]
-        rprops = [
-            {
-                "res": _num(r, 0),
-                "unit": str(u),
-                "d": _num(d, 0),
-                "limit": float(result.access.limits_m[k]),
-                "radius": round(float(min(14.0, 2.0 + math.sqrt(max(r, 0.0)) / 2.5)), 1),
-            }
-            for r, u, d in zip(res, demand["unit_id"].to_numpy()[unc], dist, strict=True)
-        ]
-        folium.GeoJson(
-            _features(d_ll, rprops),
-            name=f"{tr('uncovered_residents', lang)}: {cat.name(lang)} ({res.sum():,.0f})",
-            marker=folium.CircleMarker(
-                radius=4,
-                weight=0.5,
-                color="#7f0000",
-                fill=True,
-                fill_color="#e34a33",
-                fill_opacity=0.6,
-            ),
-            style_function=lambda f: {"radius": f["properties"]["radius"]},
-            on_each_feature=folium.JsCode("lcBindResident"),
-        ).add_to(m)
 
-    # ------------------------------------------------------------- proposed sites
+def _facility_markers(
+    sub: gpd.GeoDataFrame, fprops: list[dict[str, Any]], colour: str
+) -> FastMarkerCluster | folium.GeoJson:
+    """One category's facility markers: clustered and made in the browser when many."""
+    if len(sub) > CLUSTER_ABOVE:
+        rows = [
+            [round(g.y, 6), round(g.x, 6), p["name"] or p["id"], p["cat"], p["served"], colour]
+            for g, p in zip(sub.geometry, fprops, strict=True)
+        ]
+        return FastMarkerCluster(rows, callback="lcClusterMarker", control=False)
+    return folium.GeoJson(
+        _features(sub, fprops),
+        marker=folium.CircleMarker(
+            radius=6,
+            weight=1.5,
+            color="#ffffff",
+            fill=True,
+            fill_color=colour,
+            fill_opacity=0.95,
+        ),
+        on_each_feature=folium.JsCode("lcBindFacility"),
+    )
+
+
+def _resident_layer(
+    m: folium.Map, result: PlanResult, cat_id: str, lang: str, disp: _Display
+) -> None:
+    """The resident points the focus category does not cover, sized by residents."""
+    acc = result.access
+    k = acc.column(cat_id)
+    unc = ~acc.covered[:, k]
+    if not unc.any():
+        return
+    demand = result.area.demand
+    d_ll = disp.frame(demand.loc[unc])
+    dist = acc.distance_m[unc, k]
+    res = demand["residents"].to_numpy()[unc]
+    rprops = [
+        {
+            "res": _num(r, 0),
+            "unit": str(u),
+            "d": _num(d, 0),
+            "limit": float(acc.limits_m[k]),
+            "radius": round(float(min(14.0, 2.0 + math.sqrt(max(r, 0.0)) / 2.5)), 1),
+        }
+        for r, u, d in zip(res, demand["unit_id"].to_numpy()[unc], dist, strict=True)
+    ]
+    folium.GeoJson(
+        _features(d_ll, rprops),
+        name=f"{tr('uncovered_residents', lang)}: "
+        f"{result.area.catalog[cat_id].name(lang)} ({res.sum():,.0f})",
+        marker=folium.CircleMarker(
+            radius=4,
+            weight=0.5,
+            color="#7f0000",
+            fill=True,
+            fill_color="#e34a33",
+            fill_opacity=0.6,
+        ),
+        style_function=lambda f: {"radius": f["properties"]["radius"]},
+        on_each_feature=folium.JsCode("lcBindResident"),
+    ).add_to(m)
+
+
+def _site_layers(m: folium.Map, result: PlanResult, lang: str, disp: _Display) -> None:
+    """Each category's proposed sites, numbered by rank, with their walking reach."""
+    catalog = result.area.catalog
     for rec in result.sites.values():
         if len(rec.sites) == 0:
             continue
@@ -365,7 +424,9 @@ def coverage_map(
         ).add_to(site_group)
         site_group.add_to(m)
 
-    # ------------------------------------------------------------- study-area edge
+
+def _edge_layer(m: folium.Map, extent_ll: gpd.GeoDataFrame, lang: str) -> None:
+    """The study area's edge, dashed."""
     folium.GeoJson(
         json.loads(extent_ll.to_json(drop_id=True)),
         name=tr("study_area", lang),
@@ -377,10 +438,6 @@ def coverage_map(
         },
         interactive=False,
     ).add_to(m)
-
-    folium.LayerControl(collapsed=False).add_to(m)
-    _decorate(m, result, lang=lang, cat_id=cat_id, measure=measure, level=level, used_osm=used_osm)
-    return m
 
 
 def _root(m: folium.Map) -> Figure:
@@ -521,11 +578,23 @@ def _decorate(
     level: str,
     used_osm: bool,
 ) -> None:
-    area = result.area
-    catalog = area.catalog
-    cat = catalog[cat_id]
-    k = result.access.column(cat_id)
-    overall = result.coverage.overall.set_index("category")
+    """The popups' script and data, the style sheet, the title box and legend, and the
+    OpenStreetMap attribution when OSM data was used."""
+    js = (resources.files("lifecircle.maps") / "popups.js").read_text(encoding="utf-8")
+    lc = json.dumps(_popup_data(result, lang), ensure_ascii=False)
+    _root(m).header.add_child(Element(f"<script>var LC = {lc};\n{js}</script>"))
+    css = (resources.files("lifecircle.maps") / "map.css").read_text(encoding="utf-8")
+    _root(m).header.add_child(Element(f"<style>{css}</style>"))
+    legend = _legend(result, lang=lang, cat_id=cat_id, measure=measure, level=level)
+    _root(m).html.add_child(Element(_title_box(result, lang, cat_id) + legend))
+    if used_osm:
+        attribution = tr("osm_attribution", lang)
+        text = json.dumps(attribution, ensure_ascii=False)
+        m.add_child(_Script(f"__MAP__.attributionControl.addAttribution({text});"))
+
+
+def _popup_data(result: PlanResult, lang: str) -> dict[str, Any]:
+    """What the browser's popups read: the categories, the unit share and the labels."""
     keys = (
         "unit residents no_residents complete_share category coverage median_distance_m missing "
         "missing_none distance_m new_residents cumulative_share street units_gaining units "
@@ -536,7 +605,7 @@ def _decorate(
     labels["nearest_at"] = tr("nearest_at", lang, distance="{distance}")
     labels["proposed_site"] = tr("proposed_site", lang, rank="{rank}")
     labels["gap"] = tr("gap", lang, rank="{rank}")
-    lc = {
+    return {
         "cats": [
             {
                 "id": c.id,
@@ -544,22 +613,21 @@ def _decorate(
                 "required": c.required,
                 "limit": float(result.access.limits_m[i]),
             }
-            for i, c in enumerate(catalog)
+            for i, c in enumerate(result.area.catalog)
         ],
         "unitShare": result.coverage.unit_share,
         "t": labels,
     }
-    js = (resources.files("lifecircle.maps") / "popups.js").read_text(encoding="utf-8")
-    _root(m).header.add_child(
-        Element(f"<script>var LC = {json.dumps(lc, ensure_ascii=False)};\n{js}</script>")
-    )
-    css = (resources.files("lifecircle.maps") / "map.css").read_text(encoding="utf-8")
-    _root(m).header.add_child(Element(f"<style>{css}</style>"))
+
+
+def _legend(result: PlanResult, *, lang: str, cat_id: str, measure: str, level: str) -> str:
+    """The colour legend of the measure."""
     if measure == "coverage":
+        k = result.access.column(cat_id)
         legend_title = tr(
             "legend_title",
             lang,
-            category=cat.name(lang),
+            category=result.area.catalog[cat_id].name(lang),
             threshold=f"{result.access.thresholds_m[k]:.0f}",
         )
     else:
@@ -567,10 +635,16 @@ def _decorate(
     swatch = "<div><span class='lc-swatch' style='background:{}'></span>{}</div>"
     stops = "".join(swatch.format(share_colour(v), f"{v:.0%}") for v in (1.0, 0.75, 0.5, 0.25, 0.0))
     stops += swatch.format(NO_DATA, tr("no_residents", lang))
-    legend = f"<div class='lc-legend'><b>{legend_title}</b>{stops}</div>"
+    return f"<div class='lc-legend'><b>{legend_title}</b>{stops}</div>"
+
+
+def _title_box(result: PlanResult, lang: str, cat_id: str) -> str:
+    """The title box: the study's size and the focus category's headline shares."""
+    area = result.area
+    cat = area.catalog[cat_id]
     total = float(area.demand["residents"].sum())
     area_km2 = float(area.units.area.sum()) / 1e6
-    row = overall.loc[cat_id]
+    row = result.coverage.overall.set_index("category").loc[cat_id]
     comp_all = result.coverage.completeness_overall.set_index("level")
     complete = _num(comp_all["share_complete"].get("all"), 6)
     source_names = ", ".join(Path(str(s.get("path", ""))).name for s in area.sources)
@@ -586,12 +660,7 @@ def _decorate(
     small = f"{tr('data_source', lang)}: {source_names} · {tr('date', lang)}: {today}"
     body = "".join(f"<div>{x}</div>" for x in lines)
     head = f"<div class='lc-h'>{title}</div>"
-    summary = f"<div class='lc-title'>{head}{body}<div class='lc-small'>{small}</div></div>"
-    _root(m).html.add_child(Element(summary + legend))
-    if used_osm:
-        attribution = tr("osm_attribution", lang)
-        text = json.dumps(attribution, ensure_ascii=False)
-        m.add_child(_Script(f"__MAP__.attributionControl.addAttribution({text});"))
+    return f"<div class='lc-title'>{head}{body}<div class='lc-small'>{small}</div></div>"
 
 
 def tiles_reachable(host: str = "tile.openstreetmap.org", timeout_s: float = 2.0) -> bool:

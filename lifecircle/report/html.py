@@ -19,7 +19,7 @@ from jinja2 import Environment
 
 from lifecircle.i18n import tr, translations
 from lifecircle.report.charts import cjk_font, coverage_chart, distance_chart, png_data_uri
-from lifecircle.report.summary import SITE_COLUMNS, headers, parameter_rows
+from lifecircle.report.summary import SITE_COLUMNS, category_summary, headers, parameter_rows
 from lifecircle.result import PlanResult
 
 __all__ = ["write_html"]
@@ -62,9 +62,6 @@ def _figures(result: PlanResult, lang: str) -> list[dict[str, str]]:
 
 
 def _coverage(result: PlanResult, lang: str) -> dict[str, Any]:
-    catalog = result.area.catalog
-    overall = result.coverage.overall.set_index("category")
-    counts = result.area.facilities["category"].value_counts()
     header = [
         tr("category", lang),
         tr("level", lang),
@@ -75,20 +72,19 @@ def _coverage(result: PlanResult, lang: str) -> dict[str, Any]:
         tr("median_distance_m", lang),
     ]
     rows, low = [], []
-    for c in catalog:
-        o = overall.loc[c.id]
+    for r in category_summary(result, lang=lang).to_dict("records"):
         rows.append(
             [
-                _text(c.name(lang) + ("" if c.required else " *")),
-                _text(tr(f"level_{c.level}", lang)),
-                _num(o["threshold_m"]),
-                _num(int(counts.get(c.id, 0))),
-                _num(o["share"], "{:.1%}"),
-                _num(o["share_units"], "{:.1%}"),
-                _num(o["p50_m"]),
+                _text(r["name"] + ("" if r["required"] else " *")),
+                _text(r["level_name"]),
+                _num(r["threshold_m"]),
+                _num(r["facilities"]),
+                _num(r["share"], "{:.1%}"),
+                _num(r["share_units"], "{:.1%}"),
+                _num(r["p50_m"]),
             ]
         )
-        low.append(bool(c.required and not o["share"] >= 0.5))
+        low.append(bool(r["required"] and not r["share"] >= 0.5))
     return _table(header, rows, low=low)
 
 

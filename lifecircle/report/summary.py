@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from lifecircle.i18n import tr, translations
@@ -12,6 +11,7 @@ from lifecircle.result import PlanResult
 
 __all__ = [
     "SITE_COLUMNS",
+    "SUMMARY_COLUMNS",
     "category_summary",
     "headers",
     "parameter_rows",
@@ -35,31 +35,76 @@ def headers(keys: tuple[str, ...] | list[str], lang: str = "en") -> list[str]:
     return [tr(k, lang) for k in keys]
 
 
+SUMMARY_COLUMNS = (
+    "category",
+    "name",
+    "level",
+    "level_name",
+    "required",
+    "threshold_m",
+    "facilities",
+    "residents",
+    "covered_residents",
+    "share",
+    "units",
+    "units_covered",
+    "share_units",
+    "p50_m",
+    "p90_m",
+    "unreachable_residents",
+)
+"""Columns of :func:`category_summary`, in order."""
+
+
 def category_summary(result: PlanResult, *, lang: str = "en") -> pd.DataFrame:
-    """One row per category: name, level, threshold, facilities, shares covered, median walk."""
+    """The per-category table the CLI summary, report.xlsx and report.html show.
+
+    Parameters
+    ----------
+    result
+        The plan result.
+    lang
+        The language of the ``name`` and ``level_name`` columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per category of the catalog, in catalog order, with the columns of
+        :data:`SUMMARY_COLUMNS`: the category id, its ``name`` and level (id and
+        ``level_name``), whether it is ``required``, its threshold, the number of
+        ``facilities``, residents in all and covered, the ``share`` of residents covered,
+        units with residents and ``units_covered`` (and their ``share_units``), the
+        residents' median (``p50_m``) and 90th percentile (``p90_m``) walk to the nearest
+        facility (inf when more than that share has none within reach; NaN without
+        residents), and the residents with no facility within reach.
+    """
     catalog = result.area.catalog
     overall = result.coverage.overall.set_index("category")
     counts = result.area.facilities["category"].value_counts()
     rows = []
-    for cid in catalog.ids:
-        c = catalog[cid]
-        o = overall.loc[cid].to_dict()
+    for c in catalog:
+        o: dict[str, Any] = {str(k): v for k, v in overall.loc[c.id].to_dict().items()}
         rows.append(
             {
-                "category": cid,
-                tr("category", lang): c.name(lang),
-                tr("level", lang): tr(f"level_{c.level}", lang),
-                tr("threshold_m", lang): round(o["threshold_m"]),
-                tr("facilities", lang): int(counts.get(cid, 0)),
-                tr("share_covered", lang): float(o["share"]),
-                tr("share_units_covered", lang): float(o["share_units"]),
-                tr("median_distance_m", lang): float(o["p50_m"])
-                if np.isfinite(o["p50_m"])
-                else np.nan,
-                "required": c.required,
+                "category": c.id,
+                "name": c.name(lang),
+                "level": c.level,
+                "level_name": tr(f"level_{c.level}", lang),
+                "required": bool(c.required),
+                "threshold_m": float(o["threshold_m"]),
+                "facilities": int(counts.get(c.id, 0)),
+                "residents": float(o["residents"]),
+                "covered_residents": float(o["covered_residents"]),
+                "share": float(o["share"]),
+                "units": int(o["units"]),
+                "units_covered": int(o["units_covered"]),
+                "share_units": float(o["share_units"]),
+                "p50_m": float(o["p50_m"]),
+                "p90_m": float(o["p90_m"]),
+                "unreachable_residents": float(o["unreachable_residents"]),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
 
 def placement_summary(result: PlanResult, *, lang: str = "en") -> list[str]:

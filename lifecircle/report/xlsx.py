@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lifecircle.i18n import tr
-from lifecircle.report.summary import SITE_COLUMNS, headers, parameter_rows
+from lifecircle.report.summary import SITE_COLUMNS, category_summary, headers, parameter_rows
 from lifecircle.result import PlanResult
 
 __all__ = ["sheet_names", "write_xlsx"]
@@ -77,31 +77,40 @@ def write_xlsx(
     from openpyxl import Workbook
 
     names = sheet_names(lang)
-    catalog = result.area.catalog
     wb = Workbook()
     ws = wb.active
     ws.title = names["summary"]
-    overall = result.coverage.overall.set_index("category")
-    counts = result.area.facilities["category"].value_counts()
-    rows = []
-    for c in catalog:
-        o = overall.loc[c.id]
-        rows.append(
-            [
-                c.id,
-                c.name(lang),
-                tr(f"level_{c.level}", lang),
-                tr("yes" if c.required else "no", lang),
-                o["threshold_m"],
-                int(counts.get(c.id, 0)),
-                o["share"],
-                o["share_units"],
-                o["p50_m"],
-                o["p90_m"],
-                o["covered_residents"],
-                o["unreachable_residents"],
-            ]
-        )
+    _summary_sheet(ws, result, lang)
+    _coverage_sheet(wb.create_sheet(names["coverage"]), result, lang)
+    _checklist_sheet(wb.create_sheet(names["checklist"]), result, lang)
+    _sites_sheet(wb.create_sheet(names["sites"]), result, lang)
+    _gaps_sheet(wb.create_sheet(names["gaps"]), result, lang)
+    if result.scenario is not None:
+        _scenario_sheet(wb.create_sheet(names["scenario"]), result, lang)
+    _inputs_sheet(wb.create_sheet(names["inputs"]), result, lang, inputs)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+
+
+def _summary_sheet(ws: Any, result: PlanResult, lang: str) -> None:
+    """One row per category (:func:`category_summary`), then the shares complete per level."""
+    rows = [
+        [
+            r["category"],
+            r["name"],
+            r["level_name"],
+            tr("yes" if r["required"] else "no", lang),
+            r["threshold_m"],
+            r["facilities"],
+            r["share"],
+            r["share_units"],
+            r["p50_m"],
+            r["p90_m"],
+            r["covered_residents"],
+            r["unreachable_residents"],
+        ]
+        for r in category_summary(result, lang=lang).to_dict("records")
+    ]
     header = [
         tr("col_category_id", lang),
         tr("category", lang),
@@ -129,8 +138,10 @@ def write_xlsx(
         ws.append([tr(f"level_{r['level']}", lang), _cell(r["share_complete"])])
         ws.cell(ws.max_row, 2).number_format = PERCENT
 
-    # coverage per unit: one row per unit, one column per category (share covered)
-    ws = wb.create_sheet(names["coverage"])
+
+def _coverage_sheet(ws: Any, result: PlanResult, lang: str) -> None:
+    """Per unit: residents, share complete, and the share covered of each category."""
+    catalog = result.area.catalog
     units = result.area.units
     share = result.coverage.by_unit.pivot(index="unit_id", columns="category", values="share")
     res = result.coverage.by_unit.groupby("unit_id")["residents"].first()
@@ -155,8 +166,11 @@ def write_xlsx(
     fmts = {3: COUNT, 4: PERCENT} | {5 + i: PERCENT for i in range(len(catalog.ids))}
     _write(ws, header, rows, fmts)
 
-    # the grid managers' checklist
-    ws = wb.create_sheet(names["checklist"])
+
+def _checklist_sheet(ws: Any, result: PlanResult, lang: str) -> None:
+    """The grid managers' checklist: per unit, the categories it misses."""
+    catalog = result.area.catalog
+    units = result.area.units
     unit_name = dict(zip(units["unit_id"].astype(str), units["name"].astype(str), strict=True))
     header = [
         tr("unit", lang),
@@ -181,8 +195,10 @@ def write_xlsx(
     ]
     _write(ws, header, rows, {6: PERCENT, 7: METRES})
 
-    # recommended sites
-    ws = wb.create_sheet(names["sites"])
+
+def _sites_sheet(ws: Any, result: PlanResult, lang: str) -> None:
+    """The recommended sites of each category, in rank order."""
+    catalog = result.area.catalog
     header = headers(("category", *SITE_COLUMNS, "col_status", "col_gap"), lang)
     rows = []
     for cat, rec in result.sites.items():
@@ -203,8 +219,10 @@ def write_xlsx(
             )
     _write(ws, header, rows, {6: COUNT, 7: PERCENT, 10: "0.00%"})
 
-    # gaps
-    ws = wb.create_sheet(names["gaps"])
+
+def _gaps_sheet(ws: Any, result: PlanResult, lang: str) -> None:
+    """The clusters of uncovered residents."""
+    catalog = result.area.catalog
     header = [
         tr("category", lang),
         tr("rank", lang),
@@ -229,28 +247,33 @@ def write_xlsx(
             )
     _write(ws, header, rows, {3: COUNT, 6: METRES})
 
-    # before and after the proposed sites
-    if result.scenario is not None:
-        ws = wb.create_sheet(names["scenario"])
-        header = [
-            tr("category", lang),
-            tr("col_share_before", lang),
-            tr("col_share_after", lang),
-            tr("col_residents_gained", lang),
-        ]
-        rows = [
-            [
-                catalog[r["category"]].name(lang),
-                r["share_before"],
-                r["share_after"],
-                r["residents_gained"],
-            ]
-            for _, r in result.scenario.overall.iterrows()
-        ]
-        _write(ws, header, rows, {2: PERCENT, 3: PERCENT, 4: COUNT})
 
-    # inputs and parameters
-    ws = wb.create_sheet(names["inputs"])
+def _scenario_sheet(ws: Any, result: PlanResult, lang: str) -> None:
+    """Each category's share covered before and after the proposed sites."""
+    assert result.scenario is not None
+    catalog = result.area.catalog
+    header = [
+        tr("category", lang),
+        tr("col_share_before", lang),
+        tr("col_share_after", lang),
+        tr("col_residents_gained", lang),
+    ]
+    rows = [
+        [
+            catalog[r["category"]].name(lang),
+            r["share_before"],
+            r["share_after"],
+            r["residents_gained"],
+        ]
+        for _, r in result.scenario.overall.iterrows()
+    ]
+    _write(ws, header, rows, {2: PERCENT, 3: PERCENT, 4: COUNT})
+
+
+def _inputs_sheet(
+    ws: Any, result: PlanResult, lang: str, inputs: list[dict[str, Any]] | None
+) -> None:
+    """The input files (role, path, size, hash), then the analysis parameters."""
     rows = []
     for src in inputs or []:
         rows.append(
@@ -263,5 +286,3 @@ def write_xlsx(
         )
     rows += [[label, value] for label, value in parameter_rows(result, lang)]
     _write(ws, [tr("col_item", lang), tr("col_value", lang), tr("col_bytes", lang), "sha256"], rows)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)

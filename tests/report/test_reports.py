@@ -21,6 +21,7 @@ import lifecircle.config
 from lifecircle.cli import main
 from lifecircle.i18n import tr
 from lifecircle.params import OutputOptions
+from lifecircle.report.summary import SUMMARY_COLUMNS, category_summary
 from lifecircle.report.xlsx import sheet_names
 
 KINDERGARTENS = "name,category,lon,lat\nPäiväkoti A,kindergarten,24.9405,60.1690\n"
@@ -120,6 +121,36 @@ def test_xlsx_sheets_and_cells_equal_the_pipeline(plan_run) -> None:
 
     checklist = wb[names["checklist"]]
     assert checklist.max_row - 1 == len(result.coverage.checklist)
+
+
+def test_category_summary_from_the_per_resident_distances(plan_run) -> None:
+    """The one per-category table, recomputed by brute force from each resident point's
+    distance, and the same rows in the xlsx summary sheet and the html coverage table."""
+    from openpyxl import load_workbook
+
+    result, out, _ = plan_run
+    table = category_summary(result, lang="en")
+    assert list(table.columns) == list(SUMMARY_COLUMNS)
+    assert table["category"].tolist() == list(result.area.catalog.ids)
+    res = result.area.demand["residents"].to_numpy(float)
+    for k, cat in enumerate(result.access.categories):
+        row = table.set_index("category").loc[cat]
+        d = result.access.distance_m[:, k]
+        assert row["threshold_m"] == result.access.thresholds_m[k]
+        within = d <= result.access.thresholds_m[k]
+        assert row["share"] == pytest.approx(res[within].sum() / res.sum())
+        assert row["unreachable_residents"] == pytest.approx(res[~np.isfinite(d)].sum())
+        # the median walk: the shortest distance that half of the residents reach
+        reach = sorted({*d[res > 0]})
+        median = next(x for x in reach if res[d <= x].sum() >= 0.5 * res.sum() - 1e-6)
+        assert row["p50_m"] == median
+        assert row["facilities"] == int((result.area.facilities["category"] == cat).sum())
+    wb = load_workbook(out / "report.xlsx")
+    sheet = wb[sheet_names("en")["summary"]]
+    rows = [[c.value for c in r] for r in sheet.iter_rows(min_row=2, max_row=len(table) + 1)]
+    assert [r[0] for r in rows] == table["category"].tolist()
+    np.testing.assert_allclose([r[6] for r in rows], table["share"], rtol=1e-12)
+    np.testing.assert_allclose([r[7] for r in rows], table["share_units"], rtol=1e-12)
 
 
 def test_gpkg_layers_counts_and_crs(plan_run) -> None:
