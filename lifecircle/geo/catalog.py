@@ -23,6 +23,9 @@ or override one of them (``extends = "gb50180"``). Each category has:
     Other names a user's facility table may use for the category.
 ``capacity_tag``
     The OSM tag or column holding the facility's capacity (places, beds), if any.
+``min_size_m2``
+    The smallest area (square metres) a facility must have to count, e.g. 10000 for a
+    10-minute park; a feature mapped as a point, whose size is unknown, does not count.
 ``match``
     A list of tag rules. A feature belongs to the category when any rule matches; a rule
     matches when all its tags match. A tag's value is a string or a list of strings
@@ -30,6 +33,11 @@ or override one of them (``extends = "gb50180"``). Each category has:
     value), or ``false`` for "tag absent". Two special keys test the feature's names:
     ``name_regex`` and ``name_not_regex`` (Python regular expressions, searched in
     ``name``, ``name:zh`` and ``name:en``).
+
+A rule with ``name_regex`` never matches a feature whose own tags say it is something
+else: an ``amenity`` in :data:`NOT_A_SERVICE` (a car park named 原幼儿园停车场 is no
+kindergarten), or a tag of :data:`OTHER_PURPOSE_KEYS` (``shop``, ``office``, ...) that the
+rule does not itself test.
 """
 
 from __future__ import annotations
@@ -62,6 +70,33 @@ KINDS: tuple[str, ...] = ("basic", "non-basic", "market")
 ACCESS: tuple[str, ...] = ("point", "edge")
 NAME_TAGS: tuple[str, ...] = ("name", "name:zh", "name:en")
 _SPECIAL_KEYS = {"name_regex", "name_not_regex"}
+NOT_A_SERVICE: tuple[str, ...] = (
+    "parking",
+    "parking_space",
+    "parking_entrance",
+    "bicycle_parking",
+    "motorcycle_parking",
+    "charging_station",
+    "fuel",
+    "car_wash",
+    "vending_machine",
+    "waste_basket",
+    "waste_disposal",
+    "recycling",
+    "bench",
+    "shelter",
+    "atm",
+    "post_box",
+    "telephone",
+    "drinking_water",
+    "fountain",
+    "loading_dock",
+    "veterinary",
+    "dentist",
+)
+"""``amenity`` values that a name rule never turns into a service (see the module docs)."""
+OTHER_PURPOSE_KEYS: tuple[str, ...] = ("shop", "office", "craft", "tourism")
+"""Tags that give a feature its own purpose: a name rule testing other keys skips it."""
 _CATEGORY_KEYS = {
     "id",
     "name_zh",
@@ -74,6 +109,7 @@ _CATEGORY_KEYS = {
     "access",
     "aliases",
     "capacity_tag",
+    "min_size_m2",
     "match",
     "note",
 }
@@ -93,8 +129,22 @@ class TagRule:
 
     @property
     def keys(self) -> tuple[str, ...]:
-        """Tag keys the rule reads (names excluded)."""
-        return tuple(k for k, _ in self.tags)
+        """Tag keys the rule reads (names excluded); a name rule also reads the guard keys."""
+        own = tuple(k for k, _ in self.tags)
+        if not self.name_regex:
+            return own
+        return tuple(dict.fromkeys([*own, "amenity", *OTHER_PURPOSE_KEYS]))
+
+    def _other_purpose(self, tags: pd.DataFrame) -> np.ndarray:
+        """Features whose own tags say they are something else (for name rules)."""
+        own = {k for k, _ in self.tags}
+        other = np.zeros(len(tags), dtype=bool)
+        if "amenity" in tags.columns:
+            other |= tags["amenity"].isin(NOT_A_SERVICE).to_numpy(dtype=bool)
+        for key in OTHER_PURPOSE_KEYS:
+            if key not in own and key in tags.columns:
+                other |= tags[key].notna().to_numpy(dtype=bool)
+        return other
 
     def mask(self, tags: pd.DataFrame, names: pd.Series) -> np.ndarray:
         """Vectorised test over features.
@@ -121,6 +171,7 @@ class TagRule:
                 ok &= hit.to_numpy(dtype=bool)
         if self.name_regex:
             ok &= names.str.contains(self.name_regex, regex=True, na=False).to_numpy(bool)
+            ok &= ~self._other_purpose(tags)
         if self.name_not_regex:
             ok &= ~names.str.contains(self.name_not_regex, regex=True, na=False).to_numpy(bool)
         return ok
@@ -141,6 +192,7 @@ class Category:
     access: str = "point"
     aliases: tuple[str, ...] = ()
     capacity_tag: str | None = None
+    min_size_m2: float | None = None
     rules: tuple[TagRule, ...] = ()
     note: str = ""
 
@@ -483,6 +535,7 @@ def _parse_category(raw: Any, label: str, where: str, problems: list[Problem]) -
         access=raw.get("access", "point"),
         aliases=tuple(str(a) for a in raw.get("aliases", [])),
         capacity_tag=raw.get("capacity_tag"),
+        min_size_m2=float(raw["min_size_m2"]) if "min_size_m2" in raw else None,
         rules=tuple(rules),
         note=str(raw.get("note", "")),
     )
@@ -517,7 +570,7 @@ def _check_category_keys(
     has_m, has_min = "threshold_m" in raw, "threshold_min" in raw
     if has_m == has_min:
         bad("give exactly one of threshold_m and threshold_min", "for example threshold_m = 500")
-    for key in ("threshold_m", "threshold_min"):
+    for key in ("threshold_m", "threshold_min", "min_size_m2"):
         if key in raw and (
             not isinstance(raw[key], int | float) or isinstance(raw[key], bool) or raw[key] <= 0
         ):
