@@ -616,10 +616,19 @@ def catalog_list() -> None:
     help="Walking speed for thresholds in minutes.",
 )
 def catalog_show(name: str, lang: str, speed_kmh: float) -> None:
-    """The categories of a catalog (bundled name or TOML file)."""
+    """The levels and categories of a catalog (bundled name or TOML file): each category's
+    level, walking threshold, indicator, age group served, minimum size and source."""
     cat = load_catalog(name)
     click.echo(f"{cat.name(lang)}  ({cat.source})")
-    click.echo(cat.to_frame(lang=lang, speed_kmh=speed_kmh).to_string(index=False))
+    for level_id in cat.levels():
+        lv = cat.level(level_id)
+        walk = f"{lv.threshold_m:g} m" if lv.threshold_m else ""
+        walk = walk or (f"{lv.threshold_min:g} min" if lv.threshold_min else "")
+        click.echo(f"  {lv.id:12s} {lv.name(lang)}  {walk}  {lv.source}".rstrip())
+    frame = cat.describe(lang=lang, speed_kmh=speed_kmh)
+    order = {lv: i for i, lv in enumerate(cat.levels())}
+    frame = frame.iloc[sorted(range(len(cat)), key=lambda i: order[cat.categories[i].level])]
+    click.echo(frame.to_string(index=False))
 
 
 def _lang_of(args: list[str]) -> str:

@@ -8,7 +8,11 @@ or override one of them (``extends = "gb50180"``). Each category has:
 ``id``, ``name_zh``, ``name_en``
     A stable identifier and the names shown to users.
 ``level``
-    ``"block"``, ``"5min"``, ``"10min"`` or ``"15min"`` (GB 50180 life-circle levels).
+    ``"block"``, ``"5min"``, ``"10min"`` or ``"15min"`` (GB 50180 life-circle levels), or a
+    level the catalog defines in a ``[[level]]`` table (``id``, ``name_zh``, ``name_en``,
+    optionally a default ``threshold_m`` or ``threshold_min`` for its categories and a
+    ``source``), such as Beijing's 街道 / 社区 / 项目. ``[catalog] level_map`` moves the
+    categories a catalog inherits (``extends``) to its own levels.
 ``kind``
     ``"basic"`` (basic public service), ``"non-basic"`` or ``"market"``.
 ``threshold_m`` or ``threshold_min``
@@ -23,6 +27,18 @@ or override one of them (``extends = "gb50180"``). Each category has:
     Other names a user's facility table may use for the category.
 ``capacity_tag``
     The OSM tag or column holding the facility's capacity (places, beds), if any.
+``indicator``
+    The supply a standard asks for, as ``{ value = 4.5, per = "1000 residents", measure =
+    "places" }``: ``per`` is ``"1000 residents"`` or ``"100 households"``, ``measure`` is
+    ``"count"`` (facilities), ``"places"`` (the facilities' capacities) or ``"floor_area_m2"``.
+``ages``
+    The age group served, ``[first, last]`` in whole years (``[3, 5]`` for a kindergarten),
+    or ``[60]`` for "60 and over".
+``source``
+    The document and clause the category's figures come from.
+``min_size_m2``
+    The smallest area (square metres) a facility must have to count, e.g. 10000 for a
+    10-minute park; a feature mapped as a point, whose size is unknown, does not count.
 ``match``
     A list of tag rules. A feature belongs to the category when any rule matches; a rule
     matches when all its tags match. A tag's value is a string or a list of strings
@@ -30,6 +46,11 @@ or override one of them (``extends = "gb50180"``). Each category has:
     value), or ``false`` for "tag absent". Two special keys test the feature's names:
     ``name_regex`` and ``name_not_regex`` (Python regular expressions, searched in
     ``name``, ``name:zh`` and ``name:en``).
+
+A rule with ``name_regex`` never matches a feature whose own tags say it is something
+else: an ``amenity`` in :data:`NOT_A_SERVICE` (a car park named 原幼儿园停车场 is no
+kindergarten), or a tag of :data:`OTHER_PURPOSE_KEYS` (``shop``, ``office``, ...) that the
+rule does not itself test.
 """
 
 from __future__ import annotations
@@ -49,8 +70,11 @@ from lifecircle.errors import CatalogError, Problem
 from lifecircle.params import DEFAULT_SPEED_KMH
 
 __all__ = [
+    "GB_LEVELS",
     "LEVELS",
     "Category",
+    "Indicator",
+    "Level",
     "ServiceCatalog",
     "TagRule",
     "list_catalogs",
@@ -62,6 +86,33 @@ KINDS: tuple[str, ...] = ("basic", "non-basic", "market")
 ACCESS: tuple[str, ...] = ("point", "edge")
 NAME_TAGS: tuple[str, ...] = ("name", "name:zh", "name:en")
 _SPECIAL_KEYS = {"name_regex", "name_not_regex"}
+NOT_A_SERVICE: tuple[str, ...] = (
+    "parking",
+    "parking_space",
+    "parking_entrance",
+    "bicycle_parking",
+    "motorcycle_parking",
+    "charging_station",
+    "fuel",
+    "car_wash",
+    "vending_machine",
+    "waste_basket",
+    "waste_disposal",
+    "recycling",
+    "bench",
+    "shelter",
+    "atm",
+    "post_box",
+    "telephone",
+    "drinking_water",
+    "fountain",
+    "loading_dock",
+    "veterinary",
+    "dentist",
+)
+"""``amenity`` values that a name rule never turns into a service (see the module docs)."""
+OTHER_PURPOSE_KEYS: tuple[str, ...] = ("shop", "office", "craft", "tourism")
+"""Tags that give a feature its own purpose: a name rule testing other keys skips it."""
 _CATEGORY_KEYS = {
     "id",
     "name_zh",
@@ -74,9 +125,73 @@ _CATEGORY_KEYS = {
     "access",
     "aliases",
     "capacity_tag",
+    "min_size_m2",
+    "indicator",
+    "ages",
+    "source",
     "match",
     "note",
 }
+
+
+PER: tuple[str, ...] = ("1000 residents", "100 households")
+MEASURES: tuple[str, ...] = ("count", "places", "floor_area_m2")
+_LEVEL_KEYS = {"id", "name_zh", "name_en", "threshold_m", "threshold_min", "source", "note"}
+
+
+@dataclass(frozen=True)
+class Level:
+    """A life-circle level: its names and the default walking threshold of its categories."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    threshold_m: float | None = None
+    threshold_min: float | None = None
+    source: str = ""
+
+    def name(self, lang: str = "en") -> str:
+        """The level's name in ``lang``."""
+        return self.name_zh if lang == "zh" else self.name_en
+
+
+GB_LEVELS: tuple[Level, ...] = (
+    Level("block", "居住街坊", "Residential block"),
+    Level("5min", "5分钟生活圈", "5-minute life circle"),
+    Level("10min", "10分钟生活圈", "10-minute life circle"),
+    Level("15min", "15分钟生活圈", "15-minute life circle"),
+)
+"""The GB 50180 levels every catalog knows."""
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """How much of a service a standard asks for: ``value`` per ``per`` in ``measure``.
+
+    Examples
+    --------
+    >>> Indicator(4.5, "1000 residents", "places").need(residents=2000.0)
+    9.0
+    >>> Indicator(30.0, "100 households", "floor_area_m2").need(residents=900.0)
+    nan
+    """
+
+    value: float
+    per: str
+    measure: str
+
+    def need(self, *, residents: float, households: float | None = None) -> float:
+        """The supply ``residents`` (or ``households``) need; NaN without households."""
+        if self.per == "1000 residents":
+            return self.value * residents / 1000.0
+        if households is None or not np.isfinite(households):
+            return float("nan")
+        return self.value * households / 100.0
+
+    def text(self) -> str:
+        """A short description, e.g. ``4.5 places / 1000 residents``."""
+        unit = {"count": "facilities", "places": "places", "floor_area_m2": "m2 floor area"}
+        return f"{self.value:g} {unit[self.measure]} / {self.per}"
 
 
 @dataclass(frozen=True)
@@ -93,8 +208,22 @@ class TagRule:
 
     @property
     def keys(self) -> tuple[str, ...]:
-        """Tag keys the rule reads (names excluded)."""
-        return tuple(k for k, _ in self.tags)
+        """Tag keys the rule reads (names excluded); a name rule also reads the guard keys."""
+        own = tuple(k for k, _ in self.tags)
+        if not self.name_regex:
+            return own
+        return tuple(dict.fromkeys([*own, "amenity", *OTHER_PURPOSE_KEYS]))
+
+    def _other_purpose(self, tags: pd.DataFrame) -> np.ndarray:
+        """Features whose own tags say they are something else (for name rules)."""
+        own = {k for k, _ in self.tags}
+        other = np.zeros(len(tags), dtype=bool)
+        if "amenity" in tags.columns:
+            other |= tags["amenity"].isin(NOT_A_SERVICE).to_numpy(dtype=bool)
+        for key in OTHER_PURPOSE_KEYS:
+            if key not in own and key in tags.columns:
+                other |= tags[key].notna().to_numpy(dtype=bool)
+        return other
 
     def mask(self, tags: pd.DataFrame, names: pd.Series) -> np.ndarray:
         """Vectorised test over features.
@@ -121,6 +250,7 @@ class TagRule:
                 ok &= hit.to_numpy(dtype=bool)
         if self.name_regex:
             ok &= names.str.contains(self.name_regex, regex=True, na=False).to_numpy(bool)
+            ok &= ~self._other_purpose(tags)
         if self.name_not_regex:
             ok &= ~names.str.contains(self.name_not_regex, regex=True, na=False).to_numpy(bool)
         return ok
@@ -141,8 +271,20 @@ class Category:
     access: str = "point"
     aliases: tuple[str, ...] = ()
     capacity_tag: str | None = None
+    min_size_m2: float | None = None
+    indicator: Indicator | None = None
+    ages: tuple[int, int | None] | None = None
+    source: str = ""
     rules: tuple[TagRule, ...] = ()
     note: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def ages_text(self) -> str:
+        """The age group served, e.g. ``3-5`` or ``60+`` (empty when any age)."""
+        if self.ages is None:
+            return ""
+        first, last = self.ages
+        return f"{first}+" if last is None else f"{first}-{last}"
 
     def name(self, lang: str = "en") -> str:
         """The category's name in ``lang`` (``"zh"`` or ``"en"``)."""
@@ -172,6 +314,7 @@ class ServiceCatalog:
     source: str
     categories: tuple[Category, ...]
     path: str = ""
+    level_defs: tuple[Level, ...] = GB_LEVELS
     _by_id: dict[str, Category] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -209,9 +352,29 @@ class ServiceCatalog:
         return self.name_zh if lang == "zh" else self.name_en
 
     def levels(self) -> list[str]:
-        """Life-circle levels used by this catalog, smallest first."""
-        used = {c.level for c in self.categories}
-        return [lv for lv in LEVELS if lv in used]
+        """Life-circle levels used by this catalog, smallest first: by the shortest walking
+        threshold among each level's categories (at the default speed), then as defined."""
+        shortest: dict[str, float] = {}
+        for c in self.categories:
+            t = c.threshold(DEFAULT_SPEED_KMH)
+            shortest[c.level] = min(t, shortest.get(c.level, t))
+        defined = [lv.id for lv in self.level_defs if lv.id in shortest]
+        return sorted(defined, key=lambda lv: shortest[lv])
+
+    def level(self, level_id: str) -> Level:
+        """The definition of level ``level_id``."""
+        for lv in self.level_defs:
+            if lv.id == level_id:
+                return lv
+        raise KeyError(level_id)
+
+    def level_name(self, level_id: str, lang: str = "en") -> str:
+        """A level's name in ``lang``."""
+        return self.level(level_id).name(lang)
+
+    def with_indicators(self) -> list[Category]:
+        """The categories that have an indicator, in catalog order."""
+        return [c for c in self.categories if c.indicator is not None]
 
     def required_at(self, level: str) -> list[str]:
         """Ids of the required categories of ``level``."""
@@ -299,6 +462,23 @@ class ServiceCatalog:
                     values_of.setdefault(key, set()).update(values)
         keys = list(dict.fromkeys([*values_of, *anything]))
         return {k: True if k in anything else sorted(values_of[k]) for k in keys}
+
+    def describe(self, *, lang: str = "en", speed_kmh: float = DEFAULT_SPEED_KMH) -> pd.DataFrame:
+        """Every category with its level, threshold, indicator, age group and source."""
+        cats = self.categories
+        return pd.DataFrame(
+            {
+                "id": [c.id for c in cats],
+                "name": [c.name(lang) for c in cats],
+                "level": [self.level_name(c.level, lang) for c in cats],
+                "threshold_m": [round(c.threshold(speed_kmh)) for c in cats],
+                "required": [c.required for c in cats],
+                "indicator": [c.indicator.text() if c.indicator else "" for c in cats],
+                "ages": [c.ages_text() for c in cats],
+                "min_size_m2": [f"{c.min_size_m2:g}" if c.min_size_m2 else "" for c in cats],
+                "source": [c.source for c in cats],
+            }
+        )
 
     def to_frame(self, *, lang: str = "en", speed_kmh: float = DEFAULT_SPEED_KMH) -> pd.DataFrame:
         """A table of the categories, for printing and reports."""
@@ -394,25 +574,29 @@ def _find_catalog(name_or_path: str | Path) -> tuple[Path, str]:
 def _parse_catalog(doc: dict[str, Any], label: str, path: str) -> ServiceCatalog:
     problems: list[Problem] = []
     head = doc.get("catalog", {})
-    unknown_top = set(doc) - {"catalog", "category"}
+    unknown_top = set(doc) - {"catalog", "category", "level"}
     if unknown_top:
         problems.append(
             Problem(
                 label,
                 f"unknown table(s): {', '.join(sorted(unknown_top))}",
-                fix="use [catalog] and [[category]]",
+                fix="use [catalog], [[level]] and [[category]]",
             )
         )
     base: ServiceCatalog | None = None
     if "extends" in head:
         base = load_catalog(head["extends"])
+    levels = _parse_levels(doc.get("level", []), base, label, problems)
+    base_raw = _base_raw(base, head.get("level_map", {}), levels, label, problems)
     cats: list[Category] = []
     seen: set[str] = set()
     for i, raw in enumerate(doc.get("category", [])):
         where = f"category #{i + 1}" + (
             f" ({raw.get('id')})" if isinstance(raw, dict) and raw.get("id") else ""
         )
-        cat = _parse_category(raw, label, where, problems)
+        if isinstance(raw, dict) and raw.get("id") in base_raw:
+            raw = _override(base_raw[raw["id"]], raw)
+        cat = _parse_category(raw, label, where, problems, levels)
         if cat is None:
             continue
         if cat.id in seen:
@@ -427,19 +611,7 @@ def _parse_catalog(doc: dict[str, Any], label: str, path: str) -> ServiceCatalog
         seen.add(cat.id)
         cats.append(cat)
     if base is not None:
-        removed = set(head.get("remove", []))
-        unknown_removed = removed - set(base.ids)
-        if unknown_removed:
-            problems.append(
-                Problem(
-                    label,
-                    f"remove names unknown categories {sorted(unknown_removed)}",
-                    fix=f"base has {base.ids}",
-                )
-            )
-        own = {c.id: c for c in cats}
-        merged = [own.pop(c.id, c) for c in base.categories if c.id not in removed]
-        cats = merged + [c for c in cats if c.id in own]
+        cats = _merge_base(base, base_raw, cats, head, label, levels, problems)
     if not cats and not problems:
         problems.append(
             Problem(label, "the catalog has no categories", fix="add [[category]] tables")
@@ -454,16 +626,149 @@ def _parse_catalog(doc: dict[str, Any], label: str, path: str) -> ServiceCatalog
         source=str(head.get("source", base.source if base else "")),
         categories=tuple(cats),
         path=path,
+        level_defs=levels,
     )
 
 
-def _parse_category(raw: Any, label: str, where: str, problems: list[Problem]) -> Category | None:
+def _override(base: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """An inherited category table with a catalog's partial override of it applied (a
+    threshold given in the override replaces the base's, in metres or minutes)."""
+    if "threshold_m" in raw or "threshold_min" in raw:
+        base = {k: v for k, v in base.items() if k not in ("threshold_m", "threshold_min")}
+    return {**base, **raw}
+
+
+def _merge_base(
+    base: ServiceCatalog,
+    base_raw: dict[str, dict[str, Any]],
+    cats: list[Category],
+    head: Mapping[str, Any],
+    label: str,
+    levels: tuple[Level, ...],
+    problems: list[Problem],
+) -> list[Category]:
+    """The base catalog's categories (moved to this catalog's levels, overridden or removed)
+    followed by this catalog's new ones."""
+    removed = set(head.get("remove", []))
+    unknown_removed = removed - set(base.ids)
+    if unknown_removed:
+        problems.append(
+            Problem(
+                label,
+                f"remove names unknown categories {sorted(unknown_removed)}",
+                fix=f"base has {base.ids}",
+            )
+        )
+    own = {c.id: c for c in cats}
+    merged: list[Category] = []
+    for c in base.categories:
+        if c.id in removed:
+            continue
+        if c.id in own:
+            merged.append(own.pop(c.id))
+            continue
+        moved = _parse_category(base_raw[c.id], label, f"inherited {c.id}", problems, levels)
+        if moved is not None:
+            merged.append(moved)
+    return merged + [c for c in cats if c.id in own]
+
+
+def _base_raw(
+    base: ServiceCatalog | None,
+    level_map: Any,
+    levels: tuple[Level, ...],
+    label: str,
+    problems: list[Problem],
+) -> dict[str, dict[str, Any]]:
+    """The base catalog's category tables, with ``level_map`` applied to their levels."""
+    if base is None:
+        return {}
+    ids = {lv.id for lv in levels}
+    if not isinstance(level_map, dict) or any(
+        not isinstance(v, str) or v not in ids for v in level_map.values()
+    ):
+        problems.append(
+            Problem(
+                label,
+                "level_map must map inherited levels to levels of this catalog",
+                where="[catalog] level_map",
+                fix=f'for example level_map = {{ "5min" = "..." }} with one of {sorted(ids)}',
+            )
+        )
+        level_map = {}
+    out: dict[str, dict[str, Any]] = {}
+    for c in base.categories:
+        raw = dict(c.raw)
+        raw["level"] = level_map.get(c.level, c.level)
+        out[c.id] = raw
+    return out
+
+
+def _parse_levels(
+    raw_levels: Any, base: ServiceCatalog | None, label: str, problems: list[Problem]
+) -> tuple[Level, ...]:
+    """The base's levels (or GB 50180's), then this catalog's own (which may replace one)."""
+    levels = {lv.id: lv for lv in (base.level_defs if base else GB_LEVELS)}
+    if not isinstance(raw_levels, list):
+        problems.append(Problem(label, "level must be a list of tables", fix="write [[level]]"))
+        return tuple(levels.values())
+    for i, raw in enumerate(raw_levels):
+        where = f"level #{i + 1}"
+        if not isinstance(raw, dict):
+            problems.append(Problem(label, "a level must be a table", where=where))
+            continue
+        n0 = len(problems)
+        unknown = set(raw) - _LEVEL_KEYS
+        if unknown:
+            problems.append(
+                Problem(
+                    label,
+                    f"unknown key(s) {sorted(unknown)}",
+                    where=where,
+                    fix=f"allowed keys are {sorted(_LEVEL_KEYS)}",
+                )
+            )
+        for key in ("id", "name_zh", "name_en"):
+            if not isinstance(raw.get(key), str) or not raw.get(key):
+                problems.append(
+                    Problem(label, f"{key} is missing or not text", where=where, fix="give text")
+                )
+        _check_positive(raw, ("threshold_m", "threshold_min"), label, where, problems)
+        if "threshold_m" in raw and "threshold_min" in raw:
+            problems.append(
+                Problem(label, "give at most one of threshold_m and threshold_min", where=where)
+            )
+        if len(problems) > n0:
+            continue
+        levels[raw["id"]] = Level(
+            id=raw["id"],
+            name_zh=raw["name_zh"],
+            name_en=raw["name_en"],
+            threshold_m=_float_or_none(raw.get("threshold_m")),
+            threshold_min=_float_or_none(raw.get("threshold_min")),
+            source=str(raw.get("source", "")),
+        )
+    return tuple(levels.values())
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _parse_category(
+    raw: Any, label: str, where: str, problems: list[Problem], levels: tuple[Level, ...]
+) -> Category | None:
     if not isinstance(raw, dict):
         problems.append(Problem(label, "a category must be a table", where=where))
         return None
     n0 = len(problems)
-    _check_category_keys(raw, label, where, problems)
-    has_m, has_min = "threshold_m" in raw, "threshold_min" in raw
+    level = next((lv for lv in levels if lv.id == raw.get("level")), None)
+    if level is not None and "threshold_m" not in raw and "threshold_min" not in raw:
+        default = {"threshold_m": level.threshold_m, "threshold_min": level.threshold_min}
+        raw = {**raw, **{k: v for k, v in default.items() if v is not None}}
+    _check_category_keys(raw, label, where, problems, levels)
+    indicator = _parse_indicator(raw.get("indicator"), label, where, problems)
+    ages = _parse_ages(raw.get("ages"), label, where, problems)
     rules: list[TagRule] = []
     for j, rule in enumerate(raw.get("match", [])):
         parsed = _parse_rule(rule, label, f"{where}, match #{j + 1}", problems)
@@ -478,18 +783,94 @@ def _parse_category(raw: Any, label: str, where: str, problems: list[Problem]) -
         level=raw["level"],
         kind=raw["kind"],
         required=bool(raw.get("required", False)),
-        threshold_m=float(raw["threshold_m"]) if has_m else None,
-        threshold_min=float(raw["threshold_min"]) if has_min else None,
+        threshold_m=_float_or_none(raw.get("threshold_m")),
+        threshold_min=_float_or_none(raw.get("threshold_min")),
         access=raw.get("access", "point"),
         aliases=tuple(str(a) for a in raw.get("aliases", [])),
         capacity_tag=raw.get("capacity_tag"),
+        min_size_m2=_float_or_none(raw.get("min_size_m2")),
+        indicator=indicator,
+        ages=ages,
+        source=str(raw.get("source", "")),
         rules=tuple(rules),
         note=str(raw.get("note", "")),
+        raw=dict(raw),
     )
 
 
+def _parse_indicator(raw: Any, label: str, where: str, problems: list[Problem]) -> Indicator | None:
+    """``indicator = { value = ..., per = ..., measure = ... }`` (None when absent)."""
+    if raw is None:
+        return None
+    fix = 'write indicator = { value = 4.5, per = "1000 residents", measure = "places" }'
+    ok = (
+        isinstance(raw, dict)
+        and set(raw) == {"value", "per", "measure"}
+        and isinstance(raw["value"], int | float)
+        and not isinstance(raw["value"], bool)
+        and raw["value"] > 0
+        and raw["per"] in PER
+        and raw["measure"] in MEASURES
+    )
+    if not ok:
+        problems.append(
+            Problem(
+                label,
+                f"indicator must have a positive value, per one of {list(PER)} "
+                f"and measure one of {list(MEASURES)}",
+                where=where,
+                fix=fix,
+            )
+        )
+        return None
+    return Indicator(float(raw["value"]), str(raw["per"]), str(raw["measure"]))
+
+
+def _parse_ages(
+    raw: Any, label: str, where: str, problems: list[Problem]
+) -> tuple[int, int | None] | None:
+    """``ages = [first, last]`` or ``[first]`` (and over); None when absent."""
+    if raw is None:
+        return None
+    whole = isinstance(raw, list) and all(
+        isinstance(a, int) and not isinstance(a, bool) and a >= 0 for a in raw
+    )
+    if not whole or len(raw) not in (1, 2) or (len(raw) == 2 and raw[1] < raw[0]):
+        problems.append(
+            Problem(
+                label,
+                "ages must be [first, last] or [first] in whole years",
+                where=where,
+                fix="for example ages = [3, 5], or ages = [60] for 60 and over",
+            )
+        )
+        return None
+    return (int(raw[0]), int(raw[1]) if len(raw) == 2 else None)
+
+
+def _check_positive(
+    raw: Mapping[str, Any], keys: Iterable[str], label: str, where: str, problems: list[Problem]
+) -> None:
+    for key in keys:
+        if key in raw and (
+            not isinstance(raw[key], int | float) or isinstance(raw[key], bool) or raw[key] <= 0
+        ):
+            problems.append(
+                Problem(
+                    label,
+                    f"{key} must be a positive number",
+                    where=where,
+                    fix=f"for example {key} = 500",
+                )
+            )
+
+
 def _check_category_keys(
-    raw: dict[str, Any], label: str, where: str, problems: list[Problem]
+    raw: dict[str, Any],
+    label: str,
+    where: str,
+    problems: list[Problem],
+    levels: tuple[Level, ...],
 ) -> None:
     """Problems with a category table's keys and values (its match rules aside)."""
 
@@ -502,10 +883,11 @@ def _check_category_keys(
     for key in ("id", "name_zh", "name_en", "level", "kind"):
         if not isinstance(raw.get(key), str) or not raw.get(key):
             bad(f"{key} is missing or not text", f"give {key} as a string")
-    if raw.get("level") not in LEVELS:
+    level_ids = [lv.id for lv in levels]
+    if raw.get("level") not in level_ids:
         bad(
-            f"level {raw.get('level')!r} is not one of {list(LEVELS)}",
-            "use block, 5min, 10min or 15min",
+            f"level {raw.get('level')!r} is not one of {level_ids}",
+            f"use one of {', '.join(level_ids)}, or define the level in a [[level]] table",
         )
     if raw.get("kind") not in KINDS:
         bad(
@@ -517,11 +899,7 @@ def _check_category_keys(
     has_m, has_min = "threshold_m" in raw, "threshold_min" in raw
     if has_m == has_min:
         bad("give exactly one of threshold_m and threshold_min", "for example threshold_m = 500")
-    for key in ("threshold_m", "threshold_min"):
-        if key in raw and (
-            not isinstance(raw[key], int | float) or isinstance(raw[key], bool) or raw[key] <= 0
-        ):
-            bad(f"{key} must be a positive number", f"for example {key} = 500")
+    _check_positive(raw, ("threshold_m", "threshold_min", "min_size_m2"), label, where, problems)
     if not isinstance(raw.get("required", False), bool):
         bad("required must be true or false", "write required = true")
 

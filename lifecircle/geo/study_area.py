@@ -113,6 +113,8 @@ def facilities_from_osm(
     feats = features.to_crs(crs).loc[matches["feature"].to_numpy()]
     cats = matches["category"].to_numpy()
     geoms = feats.geometry.to_numpy()
+    big = _big_enough(geoms, cats, catalog)
+    feats, cats, geoms = feats.loc[big], cats[big], geoms[big]
     is_poly = shapely.get_type_id(geoms) >= 3
     edge_access = np.array([catalog[c].access == "edge" for c in cats])
     keep_poly = is_poly & edge_access
@@ -135,6 +137,12 @@ def facilities_from_osm(
         crs=crs,
     )
     return out.reset_index(drop=True)
+
+
+def _big_enough(geoms: np.ndarray, cats: np.ndarray, catalog: ServiceCatalog) -> np.ndarray:
+    """Whether each feature meets its category's ``min_size_m2`` (points never do)."""
+    minimum = np.array([catalog[c].min_size_m2 or 0.0 for c in cats], dtype=float)
+    return (minimum <= 0) | (shapely.area(geoms) >= minimum)
 
 
 def _number(value: Any) -> float:

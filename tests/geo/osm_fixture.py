@@ -71,8 +71,14 @@ def _tags(tags: dict[str, str]) -> str:
     return "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
 
 
-def write_osm(path: Path) -> Path:
-    """Write the extract as OSM XML (with ``<bounds>``)."""
+def write_osm(
+    path: Path,
+    *,
+    pois: dict[int, tuple[float, float, dict[str, str]]] | None = None,
+    polygons: dict[int, tuple[float, float, float, float, dict[str, str]]] | None = None,
+) -> Path:
+    """Write the extract as OSM XML (with ``<bounds>``), with extra ``pois`` (node id: x, y,
+    tags) and rectangular ``polygons`` (way id: x0, y0, x1, y1, tags) if given."""
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<osm version="0.6" generator="lifecircle tests">',
@@ -88,9 +94,9 @@ def write_osm(path: Path) -> Path:
 
     for i, (x, y) in NODES.items():
         node(i, x, y)
-    for i, (x, y, tags) in POIS.items():
+    for i, (x, y, tags) in {**POIS, **(pois or {})}.items():
         node(i, x, y, tags)
-    polygons = {**BUILDINGS, **LANDUSE, **SCHOOL}
+    polygons = {**BUILDINGS, **LANDUSE, **SCHOOL, **(polygons or {})}
     corners: dict[int, list[int]] = {}
     for wid, (x0, y0, x1, y1, _) in polygons.items():
         ids = []

@@ -174,7 +174,7 @@ def test_missing_catalog_names_the_choices() -> None:
     assert "gb50180" in list_catalogs()
 
 
-@pytest.mark.parametrize("name", ["gb50180", "mofcom", "fifteen-minute-city"])
+@pytest.mark.parametrize("name", ["gb50180", "mofcom", "fifteen-minute-city", "beijing"])
 def test_every_bundled_catalog_loads_and_finds_helsinki_services(
     name: str, helsinki_layers
 ) -> None:
