@@ -206,10 +206,12 @@ def check_categories(area: StudyArea, categories: list[str | None], what: str) -
     for cat in categories:
         if cat is not None and cat not in area.catalog:
             raise InputError(
-                Problem(
+                Problem.of(
+                    "unknown_category",
                     what,
-                    f"unknown category {cat!r}",
-                    fix=f"use one of {', '.join(area.catalog.ids)}",
+                    category=cat,
+                    catalog=area.catalog.id,
+                    ids=", ".join(area.catalog.ids),
                 )
             )
 
