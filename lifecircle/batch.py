@@ -114,13 +114,11 @@ def load_batch(path: str | Path, *, out: str | Path | None = None) -> tuple[list
 
 def _read_batch_file(p: Path, shown: str) -> dict[str, Any]:
     if not p.is_file():
-        raise PlanFileError(Problem(shown, "batch file not found", fix="check the path"))
+        raise PlanFileError(Problem.of("batch_not_found", shown))
     try:
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PlanFileError(
-            Problem(shown, f"not a UTF-8 TOML file: {exc}", fix="correct the syntax")
-        ) from None
+        raise PlanFileError(Problem.of("batch_not_toml", shown, error=str(exc))) from None
 
 
 def _batch_problems(doc: dict[str, Any], source: str, no_folder: bool) -> list[Problem]:
@@ -129,18 +127,12 @@ def _batch_problems(doc: dict[str, Any], source: str, no_folder: bool) -> list[P
     unknown = set(doc) - {"batch", "defaults", "plan"}
     if unknown:
         problems.append(
-            Problem(
-                source,
-                f"unknown table {', '.join(sorted(unknown))}",
-                fix="use [batch], [defaults] and [[plan]]",
-            )
+            Problem.of("batch_unknown_table", source, tables=", ".join(sorted(unknown)))
         )
     if no_folder:
-        problems.append(
-            Problem(source, "no output folder", fix='add [batch] out = "runs" or give --out')
-        )
+        problems.append(Problem.of("batch_no_folder", source))
     if not doc.get("plan", []):
-        problems.append(Problem(source, "no plans", fix="add [[plan]] tables"))
+        problems.append(Problem.of("batch_no_plans", source))
     return problems
 
 
@@ -149,22 +141,20 @@ def _entry_problems(entries: list[Any], source: str) -> list[Problem]:
     problems = []
     seen: set[str] = set()
     for n, entry in enumerate(entries):
-        where = f"plan {n + 1}"
+        where = ("plan", n + 1)
         name = entry.get("name") if isinstance(entry, dict) else None
         if not isinstance(name, str) or not _NAME.match(name):
-            fix = "give it a name of letters, digits, '-', '_' or '.' (its folder)"
-            problems.append(Problem(source, f"{where} has no usable name ({name!r})", where, fix))
+            problems.append(Problem.of("batch_bad_name", source, place=where, name=repr(name)))
         elif name in seen:
-            problems.append(Problem(source, f"two plans are named {name!r}", fix="rename one"))
+            problems.append(Problem.of("batch_same_name", source, place=where, name=name))
         else:
             seen.add(name)
         if not isinstance(entry, dict) or not isinstance(entry.get("plan"), str):
-            fix = 'add plan = "file.toml"'
-            problems.append(Problem(source, f"{where} names no plan file", where, fix))
+            problems.append(Problem.of("batch_no_plan_file", source, place=where))
         extra = set(entry) - {"name", "plan", "set"} if isinstance(entry, dict) else set()
         if extra:
-            msg = f"unknown key {', '.join(sorted(extra))}"
-            problems.append(Problem(source, msg, where, "use name, plan and set"))
+            keys = ", ".join(sorted(extra))
+            problems.append(Problem.of("batch_unknown_key", source, place=where, keys=keys))
     return problems
 
 
@@ -253,7 +243,9 @@ def run_one(name: str, doc: dict[str, Any], out: str) -> dict[str, Any]:
         config = plan_from_dict(doc, source=name)
         result = config.run(out, force=True)
         row.update(headline(result))
-    except (LifecircleError, InternalError) as exc:
+    except LifecircleError as exc:  # in the plan's language
+        row.update(status="failed", error=exc.text(str(doc.get("outputs", {}).get("lang", "en"))))
+    except InternalError as exc:
         row.update(status="failed", error=str(exc))
     except Exception as exc:  # a plan's failure must not stop the batch
         row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
@@ -279,8 +271,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
             client = Client(scheduler, timeout="20s")
         except OSError as exc:
             raise LifecircleError(
-                f"cannot reach the Dask scheduler at {scheduler}: {exc}; "
-                "check the address (tcp://host:8786) or leave out --scheduler for a local cluster"
+                Problem.of("scheduler_unreachable", "--scheduler", address=scheduler, error=exc)
             ) from None
         with client:
             yield client

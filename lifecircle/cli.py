@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import sys
+import tomllib
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -90,11 +91,22 @@ class _Printer:
             self._bar = None
 
 
-def _setup_logging(verbose: bool, quiet: bool) -> None:
+class _NotesOnly(logging.Filter):
+    """Leaves out lifecircle's own warnings: each is also a note, which is printed in the
+    plan's language (so that a Chinese run prints no English log lines)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith("lifecircle") or record.levelno >= logging.ERROR
+
+
+def _setup_logging(verbose: bool, quiet: bool, lang: str = "en") -> None:
     level = logging.DEBUG if verbose else (logging.ERROR if quiet else logging.WARNING)
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True
     )
+    if lang != "en" and not verbose:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_NotesOnly())
     for noisy in ("pyrosm", "fiona", "pyogrio", "urllib3", "matplotlib"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
@@ -172,7 +184,7 @@ def demo(  # noqa: PLR0913, RUF100 (a click command: one argument per option)
     verbose: bool,
 ) -> None:
     """Run the whole plan on central Helsinki (the OSM extract that ships with pyrosm)."""
-    _setup_logging(verbose, quiet)
+    _setup_logging(verbose, quiet, lang)
     printer = _Printer(lang, quiet)
     try:
         options = OutputOptions(
@@ -448,27 +460,16 @@ def plan(
         doc, source=str(plan_file or "command line"), base=Path.cwd() if not plan_file else None
     )
     lang = config.outputs.lang
+    _setup_logging(verbose, quiet, lang)
     if inspect:
         _inspect(config, lang, quiet)
         return
     if out is None:
-        raise PlanFileError(
-            Problem(
-                "command line",
-                "no output folder",
-                fix="give --out DIR (or --inspect to only check the inputs)",
-            )
-        )
+        raise PlanFileError(Problem.of("no_out", "command line"))
     printer = _Printer(lang, quiet)
     scheduler = opts.get("scheduler")
     if scheduler and config.params().parts is None:
-        raise PlanFileError(
-            Problem(
-                "command line",
-                "--scheduler runs the parts of a partitioned study, and this study has none",
-                fix="add --parts N (or [analysis] parts), or leave out --scheduler",
-            )
-        )
+        raise PlanFileError(Problem.of("scheduler_without_parts", "command line"))
     cluster: AbstractContextManager[Any] = (
         dask_client(str(scheduler)) if scheduler else nullcontext(None)
     )
@@ -540,14 +541,21 @@ def _inspect(config: PlanConfig, lang: str, quiet: bool) -> None:
     "--workers", type=click.IntRange(min=1), help="Processes of the local cluster (default: cores)."
 )
 @click.option("--rerun", is_flag=True, help="Run every plan, even those already done.")
+@click.option(
+    "--lang",
+    type=click.Choice(LANGS),
+    default="en",
+    help="Language of the batch file's messages (each plan's outputs follow its own lang).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors.")
 @click.option("--verbose", "-v", is_flag=True, help="Print debugging details.")
-def batch(
+def batch(  # noqa: PLR0913, RUF100 (a click command: one argument per option)
     batch_file: Path,
     out: Path | None,
     scheduler: str | None,
     workers: int | None,
     rerun: bool,
+    lang: str,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -555,7 +563,7 @@ def batch(
 
     Exit code 3 when some plans failed (the others still ran).
     """
-    _setup_logging(verbose, quiet)
+    _setup_logging(verbose, quiet, lang)
     plans, folder = load_batch(batch_file, out=out)
     console = Console(stderr=True, highlight=False)
     bar = Progress(
@@ -639,7 +647,23 @@ def _lang_of(args: list[str]) -> str:
             value = args[i + 1]
         if value in LANGS:
             return value
-    return "en"
+    return _plan_file_lang(args)
+
+
+def _plan_file_lang(args: list[str]) -> str:
+    """The ``[outputs] lang`` of the plan file ``lifecircle plan PLAN_FILE`` reads: without
+    ``--lang``, messages are in the plan's language ("en" when it has none or cannot be
+    read; the plan's own problems say why)."""
+    if not args or args[0] != "plan":
+        return "en"
+    try:
+        ctx = plan.make_context("plan", list(args[1:]), resilient_parsing=True)
+        doc = tomllib.loads(Path(ctx.params["plan_file"]).expanduser().read_text("utf-8"))
+    except (click.ClickException, OSError, ValueError, TypeError):
+        return "en"
+    outputs = doc.get("outputs")
+    lang = outputs.get("lang") if isinstance(outputs, dict) else None
+    return lang if lang in LANGS else "en"
 
 
 def main(argv: list[str] | None = None) -> int:

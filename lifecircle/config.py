@@ -38,6 +38,7 @@ from lifecircle.geo.specs import (
     UnitsFile,
     source_problems,
 )
+from lifecircle.i18n import tr
 from lifecircle.params import (
     MapOptions,
     OutputOptions,
@@ -48,6 +49,61 @@ from lifecircle.progress import Progress
 from lifecircle.result import PlanResult
 
 __all__ = ["EXAMPLE_PLAN", "PlanConfig", "load_plan", "plan_from_dict"]
+
+
+class _KeyedError(ValueError):
+    """A validator's error with its problem key (``problem_<key>``, in every language);
+    its message is the English text."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(tr(f"problem_{key}"))
+
+
+_PYDANTIC_TEXTS = {
+    "greater_than": "plan_gt",
+    "greater_than_equal": "plan_ge",
+    "less_than": "plan_lt",
+    "less_than_equal": "plan_le",
+    "literal_error": "plan_literal",
+    "int_parsing": "plan_int",
+    "int_type": "plan_int",
+    "int_from_float": "plan_int",
+    "float_parsing": "plan_number",
+    "float_type": "plan_number",
+    "bool_parsing": "plan_bool",
+    "bool_type": "plan_bool",
+    "string_type": "plan_text",
+    "list_type": "plan_list",
+    "dict_type": "plan_table",
+    "model_type": "plan_table",
+    "model_attributes_type": "plan_table",
+}
+"""The texts (``lifecircle/data/i18n``) of pydantic's errors, by error type."""
+
+
+def _validation_problem(err: Any, source: str) -> Problem:
+    """One pydantic validation error as a problem of the plan, in every language."""
+    place = ("key", ".".join(str(p) for p in err["loc"]) or "(top)")
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return Problem.of("plan_unknown_key", source, place=place)
+    if kind == "missing":
+        return Problem.of("plan_key_missing", source, place=place)
+    msg = err["msg"].removeprefix("Value error, ")
+    ctx = dict(err.get("ctx") or {})
+    error = ctx.get("error")
+    if isinstance(error, _KeyedError):
+        zh = tr(f"problem_{error.key}", "zh")
+    elif kind in _PYDANTIC_TEXTS:
+        if "expected" in ctx:
+            ctx["expected"] = str(ctx["expected"]).replace(" or ", "、").replace(", ", "、")
+        zh = tr(_PYDANTIC_TEXTS[kind], "zh", **ctx)
+    else:
+        zh = tr("plan_other", "zh", msg=msg)
+    got = err.get("input")
+    key = "plan_invalid_table" if isinstance(got, dict) else "plan_invalid"
+    return Problem.of(key, source, place=place, why={"en": msg, "zh": zh}, got=repr(got))
 
 
 class _Strict(BaseModel):
@@ -128,7 +184,7 @@ class _AnalysisBase(_Strict):
             isinstance(value, str) and value.strip()
         )
         if value is not None and not ok:
-            raise ValueError("give a number of parts (1 or more) or a column of the units")
+            raise _KeyedError("plan_parts")
         return value
 
     def params(
@@ -195,9 +251,7 @@ class PlacementConfig(_Strict):
     @model_validator(mode="after")
     def _one_goal(self) -> PlacementConfig:
         if (self.sites is None) == (self.target_share is None):
-            raise ValueError(
-                "give exactly one of sites (how many) and target_share (coverage to reach)"
-            )
+            raise _KeyedError("plan_one_goal")
         return self
 
 
@@ -382,25 +436,7 @@ def plan_from_dict(
     try:
         config = PlanConfig.model_validate(doc)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top)"
-            kind = err["type"]
-            if kind == "extra_forbidden":
-                msg, fix = (
-                    "unknown key",
-                    "remove it or check its spelling (lifecircle plan --example lists every key)",
-                )
-            elif kind == "missing":
-                msg, fix = "required key is missing", "add it"
-            else:
-                msg = err["msg"].removeprefix("Value error, ")
-                fix = (
-                    f"got {err.get('input')!r}"
-                    if not isinstance(err.get("input"), dict)
-                    else "see lifecircle plan --example"
-                )
-            problems.append(Problem(source, msg, where=f"key {where}", fix=fix))
+        problems = [_validation_problem(err, source) for err in exc.errors()]
         raise PlanFileError(problems) from None
     problems = _check_plan(config, source)
     if problems:
@@ -448,23 +484,13 @@ def load_plan(path: str | Path) -> PlanConfig:
     """Read and validate a plan file."""
     p = Path(path).expanduser()
     if not p.is_file():
-        raise PlanFileError(
-            Problem(
-                str(path),
-                "plan file not found",
-                fix="check the path, or write one from lifecircle plan --example",
-            )
-        )
+        raise PlanFileError(Problem.of("plan_not_found", str(path)))
     try:
         doc = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise PlanFileError(
-            Problem(str(path), f"not valid TOML: {exc}", fix="correct the syntax")
-        ) from None
+        raise PlanFileError(Problem.of("plan_not_toml", str(path), error=str(exc))) from None
     except UnicodeDecodeError:
-        raise PlanFileError(
-            Problem(str(path), "not UTF-8 text", fix="save the plan file as UTF-8")
-        ) from None
+        raise PlanFileError(Problem.of("plan_not_utf8", str(path))) from None
     return plan_from_dict(doc, source=str(path), base=p.parent.resolve())
 
 

@@ -34,11 +34,21 @@ __all__ = [
 
 
 class LifecircleError(Exception):
-    """Base class of every error lifecircle raises on purpose."""
+    """Base class of every error lifecircle raises on purpose.
+
+    Made with a :class:`Problem` (``SolverError(Problem.of(...))``), it is written in
+    every language; made with a string, in that string's.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        self.problem: Problem | None = (
+            args[0] if len(args) == 1 and isinstance(args[0], Problem) else None
+        )
+        super().__init__(*(str(a) if isinstance(a, Problem) else a for a in args))
 
     def text(self, lang: str = "en") -> str:
         """The message in ``lang`` (English where no translation exists)."""
-        return str(self)
+        return str(self) if self.problem is None else self.problem.text(lang)
 
 
 Place = tuple[str, Any]

@@ -72,19 +72,15 @@ def split_units(area: StudyArea, by: str | int) -> dict[str, np.ndarray]:
     units = area.units
     if isinstance(by, str):
         if by not in units.columns:
+            columns = ", ".join(map(str, units.columns.drop("geometry")))
             raise InputError(
-                Problem(
-                    "partition",
-                    f"the units have no column {by!r}",
-                    fix=f"use one of {', '.join(map(str, units.columns.drop('geometry')))} "
-                    "or a number of parts",
-                )
+                Problem.of("partition_no_column", "analysis.parts", column=by, columns=columns)
             )
         values = units[by].astype(str).to_numpy()
         return {str(v): np.flatnonzero(values == v) for v in dict.fromkeys(values.tolist())}
     n = int(by)
     if n < 1:
-        raise InputError(Problem("partition", f"{n} parts", fix="ask for at least one part"))
+        raise InputError(Problem.of("partition_no_parts", "analysis.parts", n=n))
     n = min(n, len(units))
     centre = shapely.get_coordinates(shapely.centroid(units.geometry.to_numpy()))
     cols = max(1, round(math.sqrt(n)))
@@ -237,10 +233,11 @@ def make_parts(
     if not claimed.all():
         lost = area.demand["demand_id"].astype(str).to_numpy()[~claimed][:5]
         raise InputError(
-            Problem(
-                "partition",
-                f"{int((~claimed).sum())} resident points lie in no part ({', '.join(lost)}...)",
-                fix="give every resident point a unit_id of one of the units",
+            Problem.of(
+                "partition_unclaimed",
+                "analysis.parts",
+                n=int((~claimed).sum()),
+                points=", ".join(lost),
             )
         )
     return parts

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from lifecircle.errors import SolverError
+from lifecircle.errors import Problem, SolverError
 
 __all__ = [
     "CoverageProblem",
@@ -361,7 +361,7 @@ def _pass_model(  # noqa: PLR0913, RUF100 (the LP's arrays, as HiGHS takes them)
     lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
     status = h.passModel(lp)
     if status != highspy.HighsStatus.kOk:
-        raise SolverError(f"HiGHS refused the model ({status})")
+        raise SolverError(Problem.of("solver_refused", "HiGHS", status=status))
 
 
 def _set_start(h: Any, x: np.ndarray) -> None:
@@ -385,9 +385,11 @@ def _run(h: Any) -> tuple[str, float, float, np.ndarray]:
     elif status in (S.kTimeLimit, S.kIterationLimit, S.kInterrupt, S.kSolutionLimit):
         label = "time limit"
     else:
-        raise SolverError(f"HiGHS ended with status {h.modelStatusToString(status)}")
+        raise SolverError(
+            Problem.of("solver_status", "HiGHS", status=h.modelStatusToString(status))
+        )
     if info.primal_solution_status != highspy.kSolutionStatusFeasible:
-        raise SolverError("HiGHS found no feasible solution within the time limit")
+        raise SolverError(Problem.of("solver_no_solution", "HiGHS"))
     x = np.asarray(h.getSolution().col_value, float)
     return label, float(info.objective_function_value), float(info.mip_dual_bound), x
 

@@ -163,13 +163,7 @@ def parse_crs(value: str | int | CRS | None, *, source: str = "input") -> str | 
     try:
         return CRS.from_user_input(int(text) if text.isdigit() else text)
     except Exception:
-        raise InputError(
-            Problem(
-                source,
-                f"unknown coordinate system {text!r}",
-                fix="use wgs84, gcj02, bd09 or an EPSG code such as EPSG:4490",
-            )
-        ) from None
+        raise InputError(Problem.of("unknown_crs", source, crs=text)) from None
 
 
 def to_wgs84(

@@ -28,7 +28,7 @@ import shapely
 
 from lifecircle.errors import Problem
 from lifecircle.geo.specs import PopulationFile, Read, ResidentModel
-from lifecircle.geo.tables import find_column, parse_numbers, read_points
+from lifecircle.geo.tables import _row_place, find_column, parse_numbers, read_points
 from lifecircle.i18n import Note
 
 __all__ = [
@@ -349,12 +349,7 @@ def residents_from_file(
     )
     if pop_col is None:
         problems.append(
-            Problem(
-                spec.path,
-                "no population column found",
-                fix="name it population (or 人口), or give --population-col; "
-                f"the columns are: {', '.join(cols)}",
-            )
+            Problem.of("no_population_column", spec.path, columns=", ".join(map(str, cols)))
         )
         return Read(empty, problems)
     pop = _population_numbers(frame[pop_col], spec.path, problems)
@@ -386,17 +381,27 @@ def residents_from_file(
 
 
 def _population_numbers(values: pd.Series, source: str, problems: list[Problem]) -> pd.Series:
-    """The population column as numbers; text that is not a number is a problem."""
+    """The population column as numbers; text that is not a number, and negative numbers,
+    are problems."""
     pop = parse_numbers(values)
     bad = pop.isna() & values.notna()
     if bad.any():
-        rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:5])
         problems.append(
-            Problem(
+            Problem.of(
+                "population_not_number",
                 source,
-                f"population is not a number in column {values.name!r}",
-                where=f"rows {rows}",
-                fix="write plain numbers",
+                place=_row_place(np.flatnonzero(bad.to_numpy())),
+                column=values.name,
+            )
+        )
+    negative = (pop < 0).to_numpy()
+    if negative.any():
+        problems.append(
+            Problem.of(
+                "negative_population",
+                source,
+                place=_row_place(np.flatnonzero(negative)),
+                column=values.name,
             )
         )
     return pop

@@ -158,13 +158,7 @@ def load_units(spec: UnitsFile) -> Read[gpd.GeoDataFrame]:
     notes: list[Note] = []
     frame, _info = read_table(path, encoding=spec.encoding)
     if not isinstance(frame, gpd.GeoDataFrame):
-        problems.append(
-            Problem(
-                path,
-                "is a table, not a boundary layer",
-                fix="give polygons as GeoJSON, GeoPackage or Shapefile",
-            )
-        )
+        problems.append(Problem.of("units_not_layer", path))
         empty = gpd.GeoDataFrame(columns=UNIT_COLUMNS, geometry="geometry", crs="EPSG:4326")
         return Read(empty, problems, notes)
     frame = _declared_crs(frame, spec, problems)
@@ -181,11 +175,11 @@ def load_units(spec: UnitsFile) -> Read[gpd.GeoDataFrame]:
     dup = ids.duplicated(keep=False) & ~missing
     if dup.any():
         problems.append(
-            Problem(
+            Problem.of(
+                "duplicate_unit_ids",
                 path,
-                f"duplicate unit ids: {', '.join(sorted(set(ids[dup]))[:8])}",
-                where=f"column {id_name!r}",
-                fix="give each unit its own id",
+                place=("column", id_name),
+                ids=", ".join(sorted(set(ids[dup]))[:8]),
             )
         )
     population = (
@@ -223,13 +217,7 @@ def _declared_crs(
     if declared is not None:
         return frame.set_crs("EPSG:4326" if declared == "wgs84" else declared, allow_override=True)
     if frame.crs is None:
-        problems.append(
-            Problem(
-                path,
-                "the layer has no coordinate system",
-                fix="save it with a CRS, or declare it with --units-crs (e.g. EPSG:4326)",
-            )
-        )
+        problems.append(Problem.of("units_without_crs", path))
         return frame.set_crs("EPSG:4326")
     return frame
 
@@ -240,27 +228,11 @@ def _shape_problems(
     """Features without geometry, and features that are not polygons."""
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.any():
-        rows = ", ".join(str(i + 1) for i in np.flatnonzero(missing)[:5])
-        problems.append(
-            Problem(
-                path,
-                "features without geometry",
-                where=f"features {rows}",
-                fix="delete them or draw their boundary",
-            )
-        )
+        problems.append(Problem.of("features_without_geometry", path, place=_features(missing)))
     kinds = shapely.get_type_id(geoms)
     not_poly = ~missing & ~np.isin(kinds, [3, 6, 7])
     if not_poly.any():
-        rows = ", ".join(str(i + 1) for i in np.flatnonzero(not_poly)[:5])
-        problems.append(
-            Problem(
-                path,
-                "features that are not polygons",
-                where=f"features {rows}",
-                fix="units must be areas (polygons)",
-            )
-        )
+        problems.append(Problem.of("features_not_polygons", path, place=_features(not_poly)))
     return missing, not_poly
 
 
@@ -297,25 +269,35 @@ def _unit_population(values: pd.Series, path: str, problems: list[Problem]) -> p
     population = parse_numbers(values)
     bad = values.notna() & (values.astype(str).str.strip() != "") & population.isna()
     if bad.any():
-        rows = ", ".join(str(i + 1) for i in np.flatnonzero(bad.to_numpy())[:5])
         problems.append(
-            Problem(
+            Problem.of(
+                "units_population_not_number",
                 path,
-                f"population is not a number in column {values.name!r}",
-                where=f"features {rows}",
-                fix="write plain numbers (1234 or 1.2万)",
+                place=_features(bad.to_numpy()),
+                column=values.name,
             )
         )
-    if (population < 0).any():
+    negative = (population < 0).to_numpy()
+    if negative.any():
         problems.append(
-            Problem(
-                path,
-                "negative population",
-                where=f"column {values.name!r}",
-                fix="correct those values",
-            )
+            Problem.of("negative_population", path, place=_features(negative), column=values.name)
         )
     return population
+
+
+def _features(mask: np.ndarray, limit: int = 5) -> tuple[str, str]:
+    """A :data:`~lifecircle.errors.Place` naming features by number (the first is 1).
+
+    Examples
+    --------
+    >>> _features(np.array([False, True, True]))
+    ('features', '2, 3')
+    >>> _features(np.ones(7, dtype=bool))
+    ('features', '1, 2, 3, 4, 5 (+2)')
+    """
+    numbers = np.flatnonzero(mask) + 1
+    shown = ", ".join(str(n) for n in numbers[:limit])
+    return ("features", shown + (f" (+{len(numbers) - limit})" if len(numbers) > limit else ""))
 
 
 def _polygonal(geom: BaseGeometry) -> BaseGeometry:

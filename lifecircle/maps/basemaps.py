@@ -70,22 +70,9 @@ def base_map(choice: str | None) -> BaseMap | None:
         return BASEMAPS[key]
     host = urlparse(str(choice)).netloc
     if _BD_HOSTS.search(host):
-        raise InputError(
-            Problem(
-                "tiles",
-                "Baidu tiles use BD-09 coordinates and Baidu's own tile grid, "
-                "which a web map cannot line up with",
-                fix="use osm, amap, a WGS84 or GCJ-02 tile URL, or none",
-            )
-        )
+        raise InputError(Problem.of("tiles_baidu", "tiles"))
     if not all(part in str(choice) for part in ("{z}", "{x}", "{y}")) or not host:
-        raise InputError(
-            Problem(
-                "tiles",
-                f"{choice!r} is not a known base map or a tile URL",
-                fix="use osm, amap, none, or a URL with {z}, {x} and {y}",
-            )
-        )
+        raise InputError(Problem.of("tiles_unknown", "tiles", tiles=choice))
     url = str(choice)
     # 0{s} and 1{s}-style hosts number their servers; t{s} (Tianditu) counts from 0
     subdomains = "1234" if re.search(r"\d\{s\}", url) else ("01234567" if "t{s}." in url else "abc")
