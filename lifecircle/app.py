@@ -10,6 +10,7 @@ place only when complete.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,7 +27,12 @@ from lifecircle.report.folder import output_folder
 from lifecircle.report.outputs import write_outputs
 from lifecircle.result import PlanResult
 
-__all__ = ["demo", "demo_data", "demo_inputs", "plan"]
+__all__ = ["HOLD_ENV", "demo", "demo_data", "demo_inputs", "input_paths", "plan"]
+
+HOLD_ENV = "LIFECIRCLE_TEST_HOLD"
+"""For tests of interruptions: ``"<event>:<stage>:<file>"`` (``"start:load:/tmp/held"``)
+makes a run write its process id into ``<file>`` at that progress event and wait there (for
+up to 10 minutes) for a signal, so a test can stop it at a known point."""
 
 
 def demo_data() -> Path:
@@ -138,9 +144,10 @@ def plan(  # noqa: PLR0913 (the run's inputs, parameters, outputs and provenance
     """
     options = options or OutputOptions()
     base_map(options.map.tiles)  # a tile choice that cannot work fails first
-    stages = Stages(progress)
+    stages = Stages(_with_hold(progress))
     started = time.perf_counter()
-    with output_folder(out, force=force) as tmp:
+    files = input_paths(inputs, input_files)
+    with output_folder(out, force=force, inputs=files) as tmp:
         with stages("load"):
             area = build_study_area(inputs)
         check_categories(area, [options.map.category], "map category")
@@ -157,3 +164,39 @@ def plan(  # noqa: PLR0913 (the run's inputs, parameters, outputs and provenance
             )
         result.timings["total"] = time.perf_counter() - started
     return result
+
+
+def input_paths(inputs: StudyInputs, files: Mapping[str, str] | None = None) -> list[str]:
+    """Every file a study reads: its OSM extract, units, boundary, facility files and their
+    category maps, population, candidates, a catalog file, and ``files`` (by plan key)."""
+    paths = [inputs.osm, inputs.boundary]
+    paths += [spec.path for spec in (inputs.units, inputs.population, inputs.candidates) if spec]
+    for f in inputs.facilities:
+        paths += [f.path, f.category_map]
+    if isinstance(inputs.catalog, str) and inputs.catalog.endswith(".toml"):
+        paths.append(inputs.catalog)
+    paths += list((files or {}).values())
+    return sorted({str(p) for p in paths if p})
+
+
+def _with_hold(progress: Progress | None) -> Progress | None:
+    """``progress``, stopping at the event :data:`HOLD_ENV` names, when it is set."""
+    spec = os.environ.get(HOLD_ENV)
+    if not spec:
+        return progress
+    event, stage, file = spec.split(":", 2)
+    held: list[bool] = []
+
+    def hook(e: str, s: str, value: float | None) -> None:
+        if progress is not None:
+            progress(e, s, value)
+        if (e, s) == (event, stage) and not held:
+            held.append(True)
+            with open(f"{file}.part", "w", encoding="utf-8") as fh:
+                fh.write(str(os.getpid()))
+            os.replace(f"{file}.part", file)
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline:
+                time.sleep(0.05)
+
+    return hook

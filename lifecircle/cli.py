@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 import sys
+import threading
 import tomllib
 import traceback
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,14 @@ from rich.table import Table
 from lifecircle.app import demo as run_demo
 from lifecircle.batch import SUMMARY_FILE, dask_client, load_batch, run_batch
 from lifecircle.config import EXAMPLE_PLAN, PlanConfig, load_plan, plan_from_dict
-from lifecircle.errors import InternalError, LifecircleError, PlanFileError, Problem
+from lifecircle.errors import (
+    InternalError,
+    Interrupted,
+    LifecircleError,
+    PlanFileError,
+    Problem,
+    system_problem,
+)
 from lifecircle.geo.build import build_study_area, describe
 from lifecircle.geo.catalog import list_catalogs, load_catalog
 from lifecircle.i18n import LANGS, tr
@@ -666,12 +675,48 @@ def _plan_file_lang(args: list[str]) -> str:
     return lang if lang in LANGS else "en"
 
 
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+"""The signals that stop a run as Ctrl-C (SIGINT) does: its partial output is removed."""
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """While the command runs, SIGTERM and SIGHUP raise :class:`Interrupted` in the main
+    thread (cleaned up as Ctrl-C is); a second one during the clean-up is ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        for s in STOP_SIGNALS:
+            signal.signal(s, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    before = {s: signal.signal(s, stop) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+
+def _stopped(exc: BaseException, lang: str) -> int:
+    """Say that a signal stopped the run; its exit code (128 + the signal's number)."""
+    signum = exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
+    click.echo(tr("interrupted", lang, signal=signal.Signals(signum).name), err=True)
+    return 128 + signum
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the command; exit code 2 for a user error, 1 for an internal one."""
+    """Entry point: run the command; exit code 2 for a user error (or a failure of the
+    system, such as a full disk), 1 for an internal one, 128 + N when stopped by signal N."""
     args = sys.argv[1:] if argv is None else list(argv)
     lang = _lang_of(args)
     try:
-        code = cli.main(args=args, prog_name="lifecircle", standalone_mode=False)
+        with _stop_on_signals():
+            code = cli.main(args=args, prog_name="lifecircle", standalone_mode=False)
         if isinstance(code, int) and code:  # a command's own exit code (batch: 3)
             return code
     except LifecircleError as exc:
@@ -683,14 +728,18 @@ def main(argv: list[str] | None = None) -> int:
         if exc.log_path is None:
             traceback.print_exception(exc.__cause__ or exc)
         return 1
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return 130
+    except click.exceptions.Abort as exc:
+        return _stopped(exc.__cause__ or exc, lang)
+    except KeyboardInterrupt as exc:  # stopped before or after click ran
+        return _stopped(exc, lang)
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
+    except OSError as exc:  # the system failed to read or write: not a verdict on the data
+        click.echo(f"{tr('error_prefix', lang)}: {system_problem(exc).text(lang)}", err=True)
+        return 2
     except Exception as exc:
         traceback.print_exception(exc)
         error = f"{type(exc).__name__}: {exc}"

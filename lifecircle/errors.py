@@ -24,12 +24,14 @@ __all__ = [
     "CatalogError",
     "InputError",
     "InternalError",
+    "Interrupted",
     "LifecircleError",
     "OfflineError",
     "OutputError",
     "PlanFileError",
     "Problem",
     "SolverError",
+    "system_problem",
 ]
 
 
@@ -200,7 +202,37 @@ class PlanFileError(InputError):
 
 
 class OutputError(LifecircleError, OSError):
-    """The output folder cannot be used (it is a file, unwritable, or holds other data)."""
+    """The output folder cannot be used (it is a file, unwritable, holds other data, is in use
+    by another run, or its disk is full), or the system failed to read or write a file.
+
+    Carries one :class:`Problem` (``problems``, as :class:`InputError`), so it is said in
+    every language.
+    """
+
+    def __init__(self, problem: Problem | str) -> None:
+        self.problems: list[Problem] = [
+            problem if isinstance(problem, Problem) else Problem("output", problem)
+        ]
+        super().__init__(str(self.problems[0]))
+
+    def text(self, lang: str = "en") -> str:
+        """The problem, in ``lang``."""
+        return self.problems[0].text(lang)
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGTERM, SIGHUP): raised in the main thread, so the
+    output folder is cleaned up as after Ctrl-C.
+
+    Parameters
+    ----------
+    signum
+        The signal's number.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 class OfflineError(LifecircleError, ConnectionError):
@@ -221,3 +253,17 @@ class InternalError(Exception):
     def __init__(self, message: str, log_path: str | None = None) -> None:
         super().__init__(message)
         self.log_path = log_path
+
+
+def system_problem(exc: OSError) -> Problem:
+    """A failure of the system to read or write a file (not a bug, and not a verdict on the
+    data), as a :class:`Problem` naming the file.
+
+    >>> system_problem(PermissionError(13, "Permission denied", "shops.csv")).source
+    'shops.csv'
+    """
+    return Problem.of(
+        "os_error",
+        str(exc.filename) if exc.filename else "lifecircle",
+        error=f"{type(exc).__name__}: {exc.strerror or exc}",
+    )

@@ -1,7 +1,9 @@
 """The tables a run writes as CSV: coverage, checklist, per-resident access, sites, gaps.
 
-CSV files are UTF-8 with a byte-order mark (Excel on Chinese Windows reads them), numbers
-with six significant digits and an empty cell for a missing or infinite value.
+CSV files are UTF-8 with a byte-order mark (Excel on Chinese Windows reads them), with an
+empty cell for a missing or infinite value. Numbers are written per column
+(:func:`float_format`): longitude and latitude with 6 decimals (about 0.1 m), distances
+(``*_m``) to 0.1 m whatever their size, other numbers with six significant digits.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ __all__ = [
     "access_table",
     "csv_tables",
     "demand_rows",
+    "float_format",
     "gaps_table",
     "sites_table",
     "write_csv",
@@ -36,13 +39,35 @@ _SITE_COLUMNS = [
 ]
 
 
+COORDINATE_COLUMNS = frozenset({"lon", "lat"})
+"""Columns of WGS84 degrees: 6 decimals are 0.11 m of latitude (360° / 40,008 km of
+meridian)."""
+
+
+def float_format(column: str) -> str:
+    """The printf format of a column of floats in the CSV tables.
+
+    >>> float_format("lat"), float_format("p90_m"), float_format("share")
+    ('%.6f', '%.1f', '%.6g')
+    """
+    if column in COORDINATE_COLUMNS:
+        return "%.6f"
+    if column.endswith("_m"):
+        return "%.1f"
+    return "%.6g"
+
+
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write a table as UTF-8 with a byte-order mark (Excel on Chinese Windows reads it)."""
+    """Write a table as UTF-8 with a byte-order mark (Excel on Chinese Windows reads it),
+    each column of floats in its :func:`float_format`, missing and infinite values empty."""
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype.kind == "f":
-            out[col] = out[col].where(np.isfinite(out[col]))
-    out.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.6g")
+            values = out[col].to_numpy(dtype=float)
+            finite = np.isfinite(values)
+            text = np.char.mod(float_format(str(col)), np.where(finite, values, 0.0))
+            out[col] = np.where(finite, text, "")
+    out.to_csv(path, index=False, encoding="utf-8-sig")
 
 
 def demand_rows(result: PlanResult) -> tuple[gpd.GeoDataFrame, DemandView]:
