@@ -38,8 +38,6 @@ NOT_YET_DOCUMENTED: frozenset[str] = frozenset(
         "lifecircle.coverage.access.access_notes",
         "lifecircle.coverage.access.k_nearest_facilities",
         "lifecircle.coverage.access.plan_access",
-        "lifecircle.coverage.catchments.catchment",
-        "lifecircle.coverage.catchments.catchments",
         "lifecircle.coverage.fca.capacity_by_unit",
         "lifecircle.coverage.gaps.find_gaps",
         "lifecircle.coverage.gaps.gaps_by_category",
