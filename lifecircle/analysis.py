@@ -139,14 +139,13 @@ def _catchments(
     stages: Stages,
     notes: list[Note],
 ) -> gpd.GeoDataFrame | None:
-    """The catchments when asked for, unless the network is too large to draw them (a
-    note in ``notes`` says so)."""
+    """The catchments when asked for, on a network of any size (the old size limit,
+    ``catchments_max_edges``, is ignored with a note in ``notes``)."""
+    if params.catchments_max_edges is not None:
+        notes.append(
+            Note("note_catchments_max_edges_ignored", {"limit": params.catchments_max_edges})
+        )
     if not params.catchments:
-        return None
-    if network.n_edges > params.catchments_max_edges:
-        # drawing grows faster than the network and a city-wide map cannot show them
-        limit = params.catchments_max_edges
-        notes.append(Note("note_catchments_skipped", {"edges": network.n_edges, "limit": limit}))
         return None
     with stages("catchments"):
         return study_catchments(

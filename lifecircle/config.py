@@ -545,7 +545,6 @@ max_snap_m = 250
 unit_share = 0.5               # a unit is covered when this share of its residents is
 time_limit_s = 60              # for the placement solver
 catchments = true              # walking catchment polygons for the map (false saves time)
-catchments_max_edges = 250000  # not drawn on bigger networks (a whole city): see the README
 # parts = "district"           # analyse in parts: by a column of the units, or a number of
                                # groups of neighbouring units (the README's "Whole cities")
 

@@ -65,7 +65,7 @@ class PlanParams:
     count_within: bool = False
     catchments: bool = True
     catchment_width_m: float = 40.0
-    catchments_max_edges: int = 250_000
+    catchments_max_edges: int | None = None  # deprecated, ignored (with a note) since issue 18
     parts: int | str | None = None
     gap_link_m: float = 150.0
     gap_walking: bool = False

@@ -1,15 +1,29 @@
 """Walking catchments (isochrones) drawn from the network actually walked.
 
-For a band of ``b`` metres: every edge reached within ``b`` from the sources is kept; an
-edge reached only in part is cut at the exact point where ``b`` runs out (from either end,
-and around any source standing on the edge itself). Each reached piece is then drawn as
-wide as a resident beside it could stand and still be served: a resident is covered when
-its straight access leg plus its walk along the network is at most ``b``, so beside a
-point walked ``p`` metres from the sources the catchment reaches ``min(width, b - p)``
-metres. Deep inside, that is the full ``width_m`` (default 40 m); near the edge of the
-catchment it tapers to nothing at the cut points. The pieces are dissolved into one
-polygon. A river, a rail line or a walled compound therefore shows as a hole or an edge,
-never bridged the way a convex hull of reached nodes bridges it.
+A catchment of a band of ``b`` metres is the area where a resident standing there would be
+counted as covered: the point snaps to its nearest street exactly as residents do, its
+straight access leg is at most ``width_m`` (default 40 m), and the leg plus the walk along
+the network to the nearest source is at most ``b``. So beside a point walked ``p`` metres
+from the sources the catchment reaches ``min(width, b - p)`` metres, tapering to nothing
+where the band runs out; a point nearer to a street walked farther (across a river, a rail
+line, a wall) is left out, so barriers show as holes or edges, never bridged the way a
+convex hull of reached nodes bridges them.
+
+Two constructions of that one definition:
+
+- the grid construction (the default): the definition is evaluated at every node of a
+  lattice of ``GRID_CELL_M`` spacing within reach of the reached streets, as the
+  continuous margin ``min(width - leg, b - walk)`` (a distance, clamped to two cells), and
+  the outline of ``margin >= 0`` is traced by marching squares with linear interpolation
+  between nodes (:mod:`lifecircle.coverage.lattice`). The nodes are snapped once per
+  study, whatever the number of categories and bands, and nothing grows faster than the
+  reached streets: it draws a whole city.
+- the exact construction (``exact=True``, the test oracle): every edge reached within
+  ``b`` is kept, an edge reached only in part is cut at the exact point where ``b`` runs
+  out (from either end, and around any source standing on the edge itself), and each
+  reached piece is buffered as wide as a resident beside it could stand; the pieces are
+  dissolved, then the points whose nearest street is another one, walked farther, are cut
+  away on square cells of ``cell_m`` (5 m), tested at their centres.
 
 Polygons are for display: coverage is always counted on residents by network distance.
 """
@@ -18,6 +32,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -27,12 +43,14 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import substring
 
 from lifecircle.coverage.access import Access
+from lifecircle.coverage.lattice import Lattice, trace_outline
 from lifecircle.coverage.network import Search, Snap, WalkNetwork
 from lifecircle.geo.study_area import StudyArea
 from lifecircle.params import DEFAULT_SPEED_KMH
 
 __all__ = [
     "DEFAULT_WIDTH_M",
+    "GRID_CELL_M",
     "catchment",
     "catchments",
     "reached_pieces",
@@ -40,6 +58,8 @@ __all__ = [
 ]
 
 DEFAULT_WIDTH_M = 40.0
+GRID_CELL_M = 2.5
+"""The grid construction's lattice spacing."""
 _STEP_M = 5.0  # length of the tapered pieces near the catchment's edge
 
 
@@ -157,8 +177,10 @@ def catchment(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
     band_m: float,
     *,
     width_m: float = DEFAULT_WIDTH_M,
-    source_points: np.ndarray | None = None,
+    exact: bool = False,
+    lattice: Lattice | None = None,
     search: Search | None = None,
+    source_points: np.ndarray | None = None,
     taper: bool = True,
     consistent: bool = True,
     cell_m: float = 5.0,
@@ -167,22 +189,121 @@ def catchment(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
 
     Parameters
     ----------
-    network, sources, band_m, width_m
-        See the module docs.
-    source_points
-        The facilities' own positions: their access legs are drawn too, so that the
-        polygon reaches each facility.
+    network
+        The walk network.
+    sources
+        Where walking starts (snapped facilities or sites).
+    band_m
+        How far a resident may walk, access leg included.
+    width_m
+        The longest access leg a covered resident may have.
+    exact
+        Draw with the exact construction (the test oracle, slower) instead of the grid.
+    lattice
+        The grid construction's lattice, shared between the catchments of one study
+        (default: a new one of ``GRID_CELL_M`` spacing and the default snap distance).
     search
-        ``network.search(sources)`` when already done (with a limit of at least ``band_m``).
+        ``network.search(sources)`` when already done, with a limit of at least
+        ``band_m`` (the grid construction: ``band_m + 2 * lattice.cell_m``).
+    source_points
+        Exact construction: the facilities' own positions, whose access legs are drawn
+        too (the grid construction needs none: the definition decides).
     taper
-        Narrow the pieces near the catchment's edge to ``band_m - walk`` (else every piece
-        is ``width_m`` wide: the plain buffer of the reached network).
+        Exact construction: narrow the pieces near the catchment's edge to ``band_m -
+        walk`` (else every piece is ``width_m`` wide: the plain buffer of the reached
+        network). ``False`` needs ``exact``.
     consistent
-        Cut away what a resident standing there would not be counted as covered: points
-        whose nearest street is a different one, walked farther. Checked on a grid of
-        ``cell_m`` cells inside the polygon, located exactly as residents are.
+        Exact construction: cut away what a resident standing there would not be counted
+        as covered, on square cells of ``cell_m`` tested at their centres (located exactly
+        as residents are). ``False`` needs ``exact``.
+    cell_m
+        Exact construction: the side of those cells.
+
+    Returns
+    -------
+    shapely.geometry.base.BaseGeometry
+        A Polygon or MultiPolygon in the network's CRS (empty when nothing is reached).
     """
+    if not exact:
+        if not (taper and consistent):
+            raise ValueError("taper=False and consistent=False are options of exact=True")
+        lattice = lattice or Lattice(network, cell_m=GRID_CELL_M)
+        search = search or network.search(sources, limit_m=band_m + _clamp(lattice))
+        return _grid_catchments(network, sources, [band_m], search, lattice, width_m)[0]
     search = search or network.search(sources, limit_m=band_m)
+    return _exact_catchment(
+        network,
+        sources,
+        band_m,
+        search,
+        width_m=width_m,
+        source_points=source_points,
+        taper=taper,
+        consistent=consistent,
+        cell_m=cell_m,
+    )
+
+
+def _clamp(lattice: Lattice) -> float:
+    """How far the grid construction's margin is followed either side of zero: two cells
+    (the margin changes by at most 2 m a metre, so every node next to the outline keeps
+    its exact value)."""
+    return 2.0 * lattice.cell_m
+
+
+def _grid_catchments(  # noqa: PLR0913, RUF100 (one search, its bands and the lattice)
+    network: WalkNetwork,
+    sources: Snap,
+    bands_m: Sequence[float],
+    search: Search,
+    lattice: Lattice,
+    width_m: float,
+) -> list[BaseGeometry]:
+    """The grid construction, for several bands from one search (see the module docs).
+
+    ``search`` has a limit of at least the largest band plus :func:`_clamp`: every node
+    whose margin is within the clamp of zero has its exact walk.
+    """
+    clamp = _clamp(lattice)
+    lines = _reached_streets(network, sources, search, max(bands_m))
+    if len(lines) == 0:
+        return [shapely.Polygon() for _ in bands_m]
+    # a node farther than width + clamp from every reached street has a margin below -clamp
+    i, j, snap = lattice.near(lines, width_m + clamp)
+    walk, _ = search.to(snap)
+    leg = np.where(snap.ok, snap.access_m, np.inf)
+    out = []
+    for band in bands_m:
+        margin = np.minimum(width_m - leg, float(band) - walk)
+        margin = np.clip(np.nan_to_num(margin, nan=-clamp), -clamp, clamp)
+        out.append(trace_outline(i, j, margin, lattice.cell_m, fill=-clamp))
+    return out
+
+
+def _reached_streets(
+    network: WalkNetwork, sources: Snap, search: Search, band_m: float
+) -> np.ndarray:
+    """Whole edges reached within ``band_m`` from either end or holding a source."""
+    dist = search.nodes().dist
+    reached = (dist[network.u] <= band_m) | (dist[network.v] <= band_m)
+    ok = sources.ok & (sources.access_m <= band_m)
+    reached[sources.edge[ok]] = True
+    return np.asarray(network.geometry[reached], dtype=object)
+
+
+def _exact_catchment(  # noqa: PLR0913, RUF100 (the exact construction's options)
+    network: WalkNetwork,
+    sources: Snap,
+    band_m: float,
+    search: Search,
+    *,
+    width_m: float,
+    source_points: np.ndarray | None,
+    taper: bool,
+    consistent: bool,
+    cell_m: float,
+) -> BaseGeometry:
+    """The exact construction (see the module docs)."""
     dist = search.nodes().dist
     lines, widths = reached_pieces(network, sources, band_m, width_m=width_m, dist=dist)
     if not taper:
@@ -260,14 +381,41 @@ def catchments(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
     bands_m: Sequence[float],
     *,
     width_m: float = DEFAULT_WIDTH_M,
+    exact: bool = False,
+    lattice: Lattice | None = None,
     source_points: np.ndarray | None = None,
     crs: object = None,
     taper: bool = True,
     consistent: bool = True,
+    cell_m: float = 5.0,
 ) -> gpd.GeoDataFrame:
     """Catchments of several groups of sources (categories, or single facilities), in bands.
 
     One bounded search per group, at the largest band; every band is cut from it.
+
+    Parameters
+    ----------
+    network
+        The walk network.
+    sources
+        Where walking starts, one row per source.
+    groups
+        The group of each source: one catchment per group and band.
+    bands_m
+        The bands (walks in metres, access leg included); duplicates are drawn once.
+    width_m
+        The longest access leg a covered resident may have.
+    exact
+        Draw with the exact construction (the test oracle) instead of the grid.
+    lattice
+        The grid construction's lattice, shared by the groups (default: a new one of
+        ``GRID_CELL_M`` spacing and the default snap distance).
+    source_points
+        Exact construction: the sources' own positions (see :func:`catchment`).
+    crs
+        The frame's CRS (default: the network's).
+    taper, consistent, cell_m
+        Exact construction: see :func:`catchment`.
 
     Returns
     -------
@@ -276,6 +424,11 @@ def catchments(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
         so that drawn in order the smaller bands lie on top).
     """
     bands = sorted({float(b) for b in bands_m}, reverse=True)
+    if not exact:
+        if not (taper and consistent):
+            raise ValueError("taper=False and consistent=False are options of exact=True")
+        lattice = lattice or Lattice(network, cell_m=GRID_CELL_M)
+    options = {"taper": taper, "consistent": consistent, "cell_m": cell_m}
     rows_group, rows_band, rows_geom = [], [], []
     groups = np.asarray(groups)
     for g in dict.fromkeys(groups.tolist()):
@@ -283,22 +436,10 @@ def catchments(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
         src = sources.take(sel)
         if not src.ok.any():
             continue
-        found = network.search(src, limit_m=bands[0])
+        rows_group += [g] * len(bands)
+        rows_band += bands
         pts = source_points[sel] if source_points is not None else None
-        for b in bands:
-            rows_group.append(g)
-            rows_band.append(b)
-            poly = catchment(
-                network,
-                src,
-                b,
-                width_m=width_m,
-                source_points=pts,
-                search=found,
-                taper=taper,
-                consistent=consistent,
-            )
-            rows_geom.append(poly)
+        rows_geom += _bands(network, src, bands, width_m, lattice, pts, options)
     return gpd.GeoDataFrame(
         {"group": rows_group, "band_m": rows_band},
         geometry=gpd.GeoSeries(rows_geom, crs=crs or network.crs),
@@ -306,7 +447,28 @@ def catchments(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
     )
 
 
-def study_catchments(
+def _bands(  # noqa: PLR0913, RUF100 (one group's sources and how to draw them)
+    network: WalkNetwork,
+    src: Snap,
+    bands: list[float],
+    width_m: float,
+    lattice: Lattice | None,
+    points: np.ndarray | None,
+    options: dict[str, Any],
+) -> list[BaseGeometry]:
+    """One group's catchments, largest band first, from one search: on ``lattice`` (the
+    grid construction), or exactly with ``options`` when there is none."""
+    if lattice is not None:
+        found = network.search(src, limit_m=bands[0] + _clamp(lattice))
+        return _grid_catchments(network, src, bands, found, lattice, width_m)
+    found = network.search(src, limit_m=bands[0])
+    return [
+        _exact_catchment(network, src, b, found, width_m=width_m, source_points=points, **options)
+        for b in bands
+    ]
+
+
+def study_catchments(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
     access: Access,
     area: StudyArea,
     network: WalkNetwork,
@@ -314,6 +476,8 @@ def study_catchments(
     *,
     speed_kmh: float = DEFAULT_SPEED_KMH,
     width_m: float = DEFAULT_WIDTH_M,
+    exact: bool = False,
+    cell_m: float | None = None,
     step: Callable[[int, int], None] | None = None,
 ) -> gpd.GeoDataFrame:
     """A study's catchments: each category's at its threshold; the first category of
@@ -332,6 +496,12 @@ def study_catchments(
         Proposed sites per category, in placement order.
     speed_kmh, width_m
         The walking speed of the minute bands and the catchments' width.
+    exact
+        Draw with the exact construction (the test oracle, slower) instead of the grid.
+    cell_m
+        The grid construction's lattice spacing (default ``GRID_CELL_M``; its nodes are
+        snapped as the residents are, with ``access.max_snap_m``, once for all the
+        categories), or with ``exact`` the side of the consistency cells (default 5 m).
     step
         Called with (categories done, categories) as the drawing goes.
 
@@ -343,11 +513,18 @@ def study_catchments(
     fac_cat = area.facilities["category"].to_numpy()
     focus = next(iter(new_sites), None)
     per_min = speed_kmh * 1000 / 60
-    frames = []
+    frames: list[pd.DataFrame] = []
+    lattice = (
+        None
+        if exact
+        else Lattice(network, cell_m=cell_m or GRID_CELL_M, max_snap_m=access.max_snap_m)
+    )
+    draw = partial(
+        catchments, network, width_m=width_m, exact=exact, lattice=lattice, cell_m=cell_m or 5.0
+    )
 
     def add(src: Snap, points: np.ndarray, cat: str, kind: str, bands: list[float]) -> None:
-        groups = np.full(len(src), cat, dtype=object)
-        found = catchments(network, src, groups, bands, width_m=width_m, source_points=points)
+        found = draw(src, np.full(len(src), cat, dtype=object), bands, source_points=points)
         frames.append(found.rename(columns={"group": "category"}).assign(kind=kind))
 
     for k, cat in enumerate(access.categories):
@@ -362,10 +539,15 @@ def study_catchments(
         if cat in new_sites and len(new_sites[cat]):
             new = new_sites[cat].geometry.to_numpy()
             add(network.snap(new, max_snap_m=access.max_snap_m), new, cat, "proposed", bands[:1])
+    return _study_frame(frames, area.crs)
+
+
+def _study_frame(frames: list[pd.DataFrame], crs: object) -> gpd.GeoDataFrame:
+    """The study's catchment frames as one, in its columns' order (empty when none)."""
     if not frames:
         empty: dict[str, list[object]] = {"category": [], "kind": [], "band_m": []}
-        return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=area.crs), crs=area.crs)
+        return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
     out = pd.concat(frames, ignore_index=True)
     return gpd.GeoDataFrame(
-        out[["category", "kind", "band_m", "geometry"]], geometry="geometry", crs=area.crs
+        out[["category", "kind", "band_m", "geometry"]], geometry="geometry", crs=crs
     )

@@ -1,0 +1,262 @@
+"""A fine square lattice near the streets, snapped as residents are, and outlines traced on it.
+
+The grid construction of the catchments (:mod:`lifecircle.coverage.catchments`) asks, at
+every node of a lattice of ``cell_m`` spacing near the reached streets, whether a resident
+standing there would be covered, and traces the outline of the answer. This module holds
+the two halves that know nothing of catchments:
+
+- :class:`Lattice`: the nodes within some distance of some lines, each snapped to the
+  network once (with the residents' own snapping rule) and kept for the next question, so
+  that the catchments of a study's categories snap each node once between them;
+- :func:`trace_outline`: the polygons where a field sampled at lattice nodes is at least
+  zero, by marching squares (contourpy) with linear interpolation between nodes, in tiles
+  of ``TILE`` nodes so that memory stays bounded on a whole city.
+
+Nodes sit at integer multiples of ``cell_m`` in the network's CRS, so that every question
+asked of one lattice lands on the same nodes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+import contourpy
+import numpy as np
+import shapely
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from lifecircle.coverage.network import WalkNetwork
+from lifecircle.coverage.snapping import Snap
+from lifecircle.params import DEFAULT_MAX_SNAP_M
+
+if TYPE_CHECKING:
+    from contourpy._contourpy import FillReturn_ChunkCombinedOffsetOffset
+
+__all__ = ["BLOCK", "TILE", "Lattice", "trace_outline"]
+
+BLOCK = 4
+"""Nodes per side of a block: the lattice's neighbourhoods are made of whole blocks."""
+TILE = 4096
+"""Nodes per side of a traced tile (neighbouring tiles share their seam row or column)."""
+
+_J_OFFSET = 2**31  # keys: i * 2**32 + (j + 2**31), ordered by i, then j
+
+
+def _key(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    return np.asarray(i, dtype=np.int64) * 2**32 + (np.asarray(j, dtype=np.int64) + _J_OFFSET)
+
+
+def _unkey(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    i = np.floor_divide(key, 2**32)
+    return i, key - i * 2**32 - _J_OFFSET
+
+
+class Lattice:
+    """Nodes of a square lattice of ``cell_m`` spacing, snapped to a network on demand.
+
+    Parameters
+    ----------
+    network
+        The walk network the nodes snap to.
+    cell_m
+        The lattice spacing.
+    max_snap_m
+        The snap distance (as for residents: a node farther from every street is not
+        snapped).
+    """
+
+    def __init__(
+        self, network: WalkNetwork, *, cell_m: float, max_snap_m: float = DEFAULT_MAX_SNAP_M
+    ) -> None:
+        if not cell_m > 0:
+            raise ValueError(f"cell_m must be positive, got {cell_m}")
+        self.network = network
+        self.cell_m = float(cell_m)
+        self.max_snap_m = float(max_snap_m)
+        self._keys = np.empty(0, dtype=np.int64)
+        self._snap = Snap(np.empty(0, np.int64), np.empty(0), np.empty(0))
+
+    @property
+    def n_snapped(self) -> int:
+        """How many nodes have been snapped so far."""
+        return len(self._keys)
+
+    def near(self, lines: np.ndarray, within_m: float) -> tuple[np.ndarray, np.ndarray, Snap]:
+        """The nodes within ``within_m`` of ``lines`` (at least), snapped.
+
+        Parameters
+        ----------
+        lines
+            Shapely lines in the network's CRS.
+        within_m
+            How far from the lines; whole blocks of ``BLOCK`` x ``BLOCK`` nodes are taken,
+            so some nodes a little farther come too.
+
+        Returns
+        -------
+        (i, j, snap)
+            The nodes' integer lattice coordinates (the node is at ``(i, j) * cell_m``)
+            and their snaps, sorted by ``(i, j)``.
+        """
+        keys = self._node_keys(lines, within_m)
+        self._add(keys)
+        pos = np.searchsorted(self._keys, keys)
+        i, j = _unkey(keys)
+        return i, j, self._snap.take(pos)
+
+    def _node_keys(self, lines: np.ndarray, within_m: float) -> np.ndarray:
+        """Keys of the nodes of every block within ``within_m`` of the lines, sorted."""
+        lines = np.asarray(lines, dtype=object)
+        lines = lines[~(shapely.is_missing(lines) | shapely.is_empty(lines))]
+        if len(lines) == 0:
+            return np.empty(0, dtype=np.int64)
+        side = BLOCK * self.cell_m
+        # the lines sampled every cell: each of their points is within half a cell of a sample
+        step = self.cell_m
+        pts = shapely.get_coordinates(shapely.segmentize(lines, step))
+        bi = np.floor(pts[:, 0] / side).astype(np.int64)
+        bj = np.floor(pts[:, 1] / side).astype(np.int64)
+        r = int((within_m + step / 2.0) // side) + 1
+        i0, j0 = int(bi.min()) - r, int(bj.min()) - r
+        grid = np.zeros((int(bi.max()) - i0 + r + 1, int(bj.max()) - j0 + r + 1), dtype=bool)
+        grid[bi - i0, bj - j0] = True
+        grid = ndimage.binary_dilation(grid, structure=np.ones((2 * r + 1, 2 * r + 1), bool))
+        ci, cj = np.nonzero(grid)
+        ci, cj = ci + i0, cj + j0
+        # the blocks around the samples' blocks; kept when their centre is within reach of a
+        # sample, plus the block's half diagonal and half a cell
+        half_diag = (BLOCK - 1) * self.cell_m / np.sqrt(2.0)
+        centres = np.column_stack([ci, cj]) * side + (BLOCK - 1) * self.cell_m / 2.0
+        reach = within_m + half_diag + step / 2.0
+        d, _ = cKDTree(pts).query(centres, distance_upper_bound=reach * (1 + 1e-9))
+        ci, cj = ci[d <= reach], cj[d <= reach]
+        offsets = np.arange(BLOCK)
+        ni = (ci[:, None, None] * BLOCK + offsets[None, :, None]).repeat(BLOCK, axis=2)
+        nj = (cj[:, None, None] * BLOCK + offsets[None, None, :]).repeat(BLOCK, axis=1)
+        return np.sort(_key(ni.ravel(), nj.ravel()))
+
+    def _add(self, keys: np.ndarray) -> None:
+        """Snap the nodes of ``keys`` not snapped yet, and keep them."""
+        pos = np.searchsorted(self._keys, keys)
+        known = pos < len(self._keys)
+        known[known] = self._keys[pos[known]] == keys[known]
+        new = keys[~known]
+        if len(new) == 0:
+            return
+        i, j = _unkey(new)
+        xy = np.column_stack([i * self.cell_m, j * self.cell_m]).astype(float)
+        snap = self.network.snap(xy, max_snap_m=self.max_snap_m)
+        all_keys = np.concatenate([self._keys, new])
+        order = np.argsort(all_keys, kind="stable")
+        self._keys = all_keys[order]
+        self._snap = Snap.concat([self._snap, snap]).take(order)
+
+
+def trace_outline(
+    i: np.ndarray, j: np.ndarray, z: np.ndarray, cell_m: float, *, fill: float
+) -> shapely.Geometry:
+    """The (multi)polygon where a field sampled at lattice nodes is at least zero.
+
+    Parameters
+    ----------
+    i, j
+        Integer lattice coordinates of the sampled nodes (each node once).
+    z
+        The field at those nodes; every other node takes ``fill`` (negative).
+    cell_m
+        The lattice spacing: node ``(i, j)`` stands at ``(i * cell_m, j * cell_m)``.
+    fill
+        The value of the nodes not given.
+
+    Returns
+    -------
+    shapely.Geometry
+        The union of the filled contours ``z >= 0`` (marching squares, linear between
+        nodes), holes kept; an empty polygon when nothing is at least zero.
+    """
+    if not fill < 0:
+        raise ValueError("fill must be negative")
+    pos = z >= 0
+    if not pos.any():
+        return shapely.Polygon()
+    top = float(np.max(z)) + 1.0
+    pieces = [
+        _trace_tile(bi, bj, li, lj, zz, cell_m, fill, top) for bi, bj, li, lj, zz in _tiles(i, j, z)
+    ]
+    polys = np.concatenate(pieces) if pieces else np.empty(0, object)
+    if len(polys) == 0:
+        return shapely.Polygon()
+    if len(pieces) == 1:
+        # one tile: contourpy's polygons are disjoint already
+        out = polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
+        return out if shapely.is_valid(out) else shapely.union_all(polys)
+    # tiles meet along shared seams, whose vertices both tiles compute alike
+    return shapely.union_all(polys)
+
+
+def _tiles(
+    i: np.ndarray, j: np.ndarray, z: np.ndarray
+) -> list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
+    """The nodes by tile: (the tile's first node, nodes in tile coordinates, values).
+
+    Tiles of ``TILE`` x ``TILE`` cells start one node before the nodes' smallest
+    coordinates; a node on a seam belongs to both tiles (the tile before holds it as its
+    last row or column).
+    """
+    # one column and row of fill before the first nodes, one after the last
+    i0, j0 = int(i.min()) - 1, int(j.min()) - 1
+    if int(i.max()) + 1 - i0 <= TILE and int(j.max()) + 1 - j0 <= TILE:
+        return [(i0, j0, i - i0, j - j0, z)]
+    ti, tj = np.floor_divide(i - i0, TILE), np.floor_divide(j - j0, TILE)
+    li, lj = i - i0 - ti * TILE, j - j0 - tj * TILE
+    parts_t = [(ti, tj, li, lj, z)]
+    for di, dj in ((1, 0), (0, 1), (1, 1)):
+        on = ((li == 0) if di else True) & ((lj == 0) if dj else True)
+        if np.any(on):
+            parts_t.append(
+                (ti[on] - di, tj[on] - dj, li[on] + di * TILE, lj[on] + dj * TILE, z[on])
+            )
+    ti, tj, li, lj, z = (np.concatenate(c) for c in zip(*parts_t, strict=True))
+    tkey = _key(ti, tj)
+    order = np.argsort(tkey, kind="stable")
+    tkey, ti, tj, li, lj, z = tkey[order], ti[order], tj[order], li[order], lj[order], z[order]
+    cuts = np.flatnonzero(np.diff(tkey)) + 1
+    starts = np.r_[0, cuts]
+    return [
+        (i0 + int(ti[s]) * TILE, j0 + int(tj[s]) * TILE, a, b, c)
+        for s, a, b, c in zip(
+            starts, np.split(li, cuts), np.split(lj, cuts), np.split(z, cuts), strict=True
+        )
+    ]
+
+
+def _trace_tile(  # noqa: PLR0913, RUF100 (one tile's nodes, its place and the levels)
+    base_i: int,
+    base_j: int,
+    li: np.ndarray,
+    lj: np.ndarray,
+    z: np.ndarray,
+    cell_m: float,
+    fill: float,
+    top: float,
+) -> np.ndarray:
+    """The filled contours of one tile, as shapely polygons."""
+    if not (z >= 0).any():
+        return np.empty(0, dtype=object)
+    # the tile's nodes, cropped to their extent plus a node of fill, within the tile
+    a0, a1 = max(int(li.min()) - 1, 0), min(int(li.max()) + 1, TILE)
+    b0, b1 = max(int(lj.min()) - 1, 0), min(int(lj.max()) + 1, TILE)
+    grid = np.full((b1 - b0 + 1, a1 - a0 + 1), fill, dtype=float)
+    grid[lj - b0, li - a0] = z
+    xs = (base_i + np.arange(a0, a1 + 1)) * cell_m
+    ys = (base_j + np.arange(b0, b1 + 1)) * cell_m
+    gen = contourpy.contour_generator(
+        xs, ys, grid, name="serial", fill_type=contourpy.FillType.ChunkCombinedOffsetOffset
+    )
+    filled = cast("FillReturn_ChunkCombinedOffsetOffset", gen.filled(0.0, top))
+    points, offsets, outer = filled[0][0], filled[1][0], filled[2][0]
+    if points is None or offsets is None or outer is None:
+        return np.empty(0, dtype=object)
+    polys = shapely.from_ragged_array(shapely.GeometryType.POLYGON, points, (offsets, outer))
+    return np.asarray(polys, dtype=object)
