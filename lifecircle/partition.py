@@ -231,16 +231,16 @@ def make_parts(
             )
         )
     if not claimed.all():
-        lost = area.demand["demand_id"].astype(str).to_numpy()[~claimed][:5]
-        raise InputError(
-            Problem.of(
-                "partition_unclaimed",
-                "analysis.parts",
-                n=int((~claimed).sum()),
-                points=", ".join(lost),
-            )
-        )
+        lost = area.demand["demand_id"].astype(str).to_numpy()[~claimed]
+        raise InputError(_unclaimed(lost))
     return parts
+
+
+def _unclaimed(lost: np.ndarray) -> Problem:
+    """The problem of resident points that no part holds (the first five named)."""
+    return Problem.of(
+        "partition_unclaimed", "analysis.parts", n=len(lost), points=", ".join(lost[:5])
+    )
 
 
 # ---------------------------------------------------------------------- work done per part

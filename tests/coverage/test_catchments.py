@@ -364,7 +364,9 @@ def test_helsinki_grid_within_2_percent_of_the_exact_construction(helsinki_study
     grid = study_catchments(access, area, net, new_sites)
     exact = study_catchments(access, area, net, new_sites, exact=True, cell_m=1.0)
     assert len(grid) == len(exact) >= 15
-    assert (grid[["category", "kind", "band_m"]] == exact[["category", "kind", "band_m"]]).all(axis=None)
+    assert (grid[["category", "kind", "band_m"]] == exact[["category", "kind", "band_m"]]).all(
+        axis=None
+    )
     assert grid.crs == exact.crs == area.crs
     worst = 0.0
     for g, e in zip(grid.geometry, exact.geometry, strict=True):
