@@ -28,7 +28,13 @@ from shapely.geometry.base import BaseGeometry
 from lifecircle.errors import InputError, Problem
 from lifecircle.geo.catalog import ServiceCatalog, load_catalog
 from lifecircle.geo.facilities import merge_facilities, read_facilities
-from lifecircle.geo.osm import OsmLayers, fetch_osm, load_admin_boundaries, load_osm
+from lifecircle.geo.osm import (
+    OsmLayers,
+    fetch_osm,
+    load_admin_boundaries,
+    load_osm,
+    osm_bounds,
+)
 from lifecircle.geo.residents import (
     estimate_residents,
     residents_from_file,
@@ -167,6 +173,9 @@ def build_study_area(inputs: StudyInputs, *, layers: OsmLayers | None = None) ->
     area_wgs = files.area
     clip = _grown(area_wgs, buffer_m) if area_wgs is not None else None
     if layers is None:
+        problems += _outside_osm_bounds(inputs, area_wgs)
+        if problems:  # every problem found so far, before the (slow) OSM file is read
+            raise InputError(problems)
         layers = _read_osm(inputs, catalog, clip)
     metric = (
         CRS.from_user_input(inputs.crs)
@@ -179,6 +188,7 @@ def build_study_area(inputs: StudyInputs, *, layers: OsmLayers | None = None) ->
     boundary_m = shapely.union_all(units.geometry.to_numpy())
     notes = list(files.notes)
     demand = _demand(inputs, layers, units, metric, problems, notes)
+    problems += _overlap_problems(inputs, units, network_hull, demand, notes)
     facilities, user_frames = _facilities(inputs, files, layers, catalog, metric, notes)
     for spec, frame in user_frames:
         problems += _far_outside(frame.geometry, boundary_m, buffer_m, spec.path)
@@ -302,6 +312,19 @@ def _grown(area_wgs: BaseGeometry, buffer_m: float) -> BaseGeometry:
         .to_crs("EPSG:4326")
         .iloc[0]
     )
+
+
+def _outside_osm_bounds(inputs: StudyInputs, area_wgs: BaseGeometry | None) -> list[Problem]:
+    """Units that lie wholly outside the box an OSM XML export declares (WGS84)."""
+    xml = inputs.osm is not None and str(inputs.osm).lower().endswith((".osm", ".xml", ".bz2"))
+    if area_wgs is None or not xml or not Path(str(inputs.osm)).is_file():
+        return []
+    bounds = osm_bounds(str(inputs.osm))
+    if bounds is None or area_wgs.intersects(bounds):
+        return []
+    source = inputs.units.path if inputs.units is not None else "units"
+    own, data = (",".join(f"{v:.4f}" for v in g.bounds) for g in (area_wgs, bounds))
+    return [Problem.of("units_outside_data", source, units=own, data=data)]
 
 
 def _read_osm(inputs: StudyInputs, catalog: ServiceCatalog, clip: BaseGeometry | None) -> OsmLayers:
@@ -437,6 +460,46 @@ def _candidates(
         geometry=np.where(shapely.get_type_id(geoms) >= 3, shapely.point_on_surface(geoms), geoms),
         crs=metric,
     ).reset_index(drop=True)
+
+
+def _bbox_text(geom: BaseGeometry, crs: CRS) -> str:
+    """A geometry's extent as "west,south,east,north" in degrees."""
+    if geom.is_empty:
+        return "-"
+    box = gpd.GeoSeries([geom], crs=crs).to_crs("EPSG:4326").total_bounds
+    return ",".join(f"{v:.4f}" for v in box)
+
+
+def _overlap_problems(
+    inputs: StudyInputs,
+    units: gpd.GeoDataFrame,
+    network_hull: BaseGeometry,
+    demand: gpd.GeoDataFrame,
+    notes: list[Note],
+) -> list[Problem]:
+    """Units that the streets do not reach, and studies without residents: input problems,
+    not a run with every category at 0 %. A partial overlap, and units whose known
+    population is 0, are notes."""
+    source = inputs.units.path if inputs.units is not None else "units"
+    core = shapely.union_all(units.geometry.to_numpy())
+    if len(units) and not core.intersects(network_hull):
+        own, data = _bbox_text(core, units.crs), _bbox_text(network_hull, units.crs)
+        return [Problem.of("units_outside_data", source, units=own, data=data)]
+    problems = []
+    residents = demand["residents"].to_numpy(float)
+    if len(units) and residents.sum() <= 0:
+        problems.append(Problem.of("no_residents", source))
+    elif len(demand):
+        outside = ~shapely.within(demand.geometry.to_numpy(), network_hull)
+        share = float(residents[outside].sum() / residents.sum())
+        if share > 0:
+            notes.append(Note("note_residents_outside_data", {"share": f"{share:.1%}"}))
+    known = units["population"].to_numpy(float)
+    empty = units.loc[known == 0, "unit_id"].astype(str).tolist()
+    if empty:
+        shown = ", ".join(empty[:10]) + (f" (+{len(empty) - 10})" if len(empty) > 10 else "")
+        notes.append(Note("note_units_without_population", {"n": len(empty), "units": shown}))
+    return problems
 
 
 def _edge_notes(
