@@ -24,6 +24,7 @@ from lifecircle.params import DEFAULT_UNIT_SHARE
 
 __all__ = [
     "Coverage",
+    "aligned_demand",
     "completeness",
     "coverage_by_unit",
     "coverage_tables",
@@ -265,13 +266,58 @@ def coverage_tables(
     )
 
 
-def residents_served(access: Access, demand: pd.DataFrame, n_facilities: int) -> np.ndarray:
-    """Residents for whom each facility is the nearest of its category, within the threshold."""
+def residents_served(access: Access, n_facilities: int) -> np.ndarray:
+    """Residents for whom each facility is the nearest of its category, within the threshold.
+
+    Parameters
+    ----------
+    access
+        The access result; its own demand view gives each point's residents.
+    n_facilities
+        The number of facilities (the rows ``access.facility`` points to).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_facilities,)`` residents served by each facility (0 for one that is nobody's
+        nearest within its category's threshold).
+
+    Examples
+    --------
+    >>> from lifecircle.coverage.network import Snap
+    >>> homes = DemandView(np.array([1, 2, 3]), np.array(["u", "u", "v"]), np.array([5.0, 2, 9]))
+    >>> access = Access(
+    ...     demand=homes,
+    ...     categories=["shop"],
+    ...     thresholds_m=np.array([300.0]),
+    ...     limits_m=np.array([900.0]),
+    ...     distance_m=np.array([[100.0], [250.0], [400.0]]),
+    ...     facility=np.array([[0], [1], [1]]),
+    ...     demand_snap=Snap(np.zeros(3, np.int64), np.zeros(3), np.zeros(3)),
+    ...     demand_component_size=np.ones(3, np.int64),
+    ...     speed_kmh=4.0,
+    ...     max_snap_m=250.0,
+    ... )
+    >>> residents_served(access, 3).tolist()  # the third point is 400 m away: not served
+    [5.0, 2.0, 0.0]
+    """
     out = np.zeros(n_facilities)
-    res = demand["residents"].to_numpy(float)
+    res = access.demand.residents
     cov = access.covered
     for k in range(len(access.categories)):
         idx = access.facility[:, k]
         ok = (idx >= 0) & cov[:, k]
         np.add.at(out, idx[ok], res[ok])
     return out
+
+
+def aligned_demand(access: Access, demand: pd.DataFrame) -> pd.DataFrame:
+    """``demand`` (for its geometry), checked to hold the access result's points row for row.
+
+    Raises ``ValueError`` when its ids (``demand_id``, else the index) are not
+    ``access.demand.ids`` in the same order.
+    """
+    ids = demand["demand_id"].to_numpy() if "demand_id" in demand else demand.index.to_numpy()
+    if not np.array_equal(access.demand.ids, ids):
+        raise ValueError("access rows are not the demand frame's points")
+    return demand

@@ -183,7 +183,7 @@ def distance_chart(
     lang = _setup(lang)
     catalog = result.area.catalog
     acc = result.access
-    res = result.area.demand["residents"].to_numpy(float)
+    res = acc.demand.residents
     cats = chart_categories(result) if categories is None else categories
     fig, ax = plt.subplots(figsize=(8.5, 4.2))
     xmax = float(max(acc.limits_m[acc.column(c)] for c in cats)) if cats else 1000.0
