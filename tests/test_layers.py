@@ -48,9 +48,6 @@ NOT_YET_DOCUMENTED: frozenset[str] = frozenset(
         "lifecircle.coverage.sites.candidate_table",
         "lifecircle.coverage.sites.coverage_sets",
         "lifecircle.coverage.sites.network_candidates",
-        "lifecircle.coverage.tables.coverage_by_unit",
-        "lifecircle.coverage.tables.missing_checklist",
-        "lifecircle.coverage.tables.weighted_quantile",
         "lifecircle.geo.build.study_area_from_osm",
         "lifecircle.geo.crs.to_wgs84",
         "lifecircle.geo.osm.is_ground_level",
@@ -63,13 +60,9 @@ NOT_YET_DOCUMENTED: frozenset[str] = frozenset(
         "lifecircle.geo.tables.read_points",
         "lifecircle.geo.tables.read_table",
         "lifecircle.geo.units.make_grid",
-        "lifecircle.maps.coverage_map.coverage_map",
         "lifecircle.partition.make_parts",
         "lifecircle.partition.part_reach_m",
         "lifecircle.partition.run_partitioned",
-        "lifecircle.report.charts.distance_chart",
-        "lifecircle.report.html.write_html",
-        "lifecircle.report.xlsx.write_xlsx",
     }
 )
 """Public functions still without full numpydoc sections when this test was written (issue

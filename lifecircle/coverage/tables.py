@@ -39,6 +39,21 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
 
     The smallest value whose cumulative weight reaches ``q`` of the total.
 
+    Parameters
+    ----------
+    values
+        The values (distances in metres; inf for none within reach).
+    weights
+        One weight per value (residents); values with weight 0 or less are left out.
+    q
+        The quantile, from 0 to 1 (0.5 is the median).
+
+    Returns
+    -------
+    float
+        The quantile: a value of ``values`` (inf when more than ``1 - q`` of the weight is
+        on inf values), or NaN when no value has a positive weight.
+
     Examples
     --------
     >>> weighted_quantile(np.array([100.0, 200.0, 900.0]), np.array([1.0, 1.0, 2.0]), 0.5)
@@ -76,9 +91,23 @@ def coverage_by_unit(
 ) -> pd.DataFrame:
     """Coverage per unit and category (one row each).
 
-    Columns: ``unit_id``, ``category``, ``residents``, ``covered_residents``, ``share``,
-    ``p50_m``, ``p90_m``, ``covered`` (share >= ``unit_share``; missing for units without
-    residents). Percentiles are inf when more than that share has nothing within reach.
+    Parameters
+    ----------
+    access
+        The access result; its demand view gives each point's unit and residents.
+    units
+        The study's units (``unit_id``), in the order of the rows.
+    unit_share
+        A unit counts as covered when at least this share of its residents is.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit and category, units in the order of ``units`` and categories in
+        the access result's order. Columns: ``unit_id``, ``category``, ``residents``,
+        ``covered_residents``, ``share``, ``p50_m``, ``p90_m``, ``covered`` (share >=
+        ``unit_share``; missing for units without residents). Percentiles are inf when more
+        than that share has nothing within reach.
     """
     res = access.demand.residents
     unit_of = access.demand.unit_id
@@ -213,8 +242,24 @@ def missing_checklist(
 
     A category is missing in a unit when the unit is not covered for it (fewer than the
     unit share of its residents reach it). ``distance_m`` is the median walk of the unit's
-    residents to the nearest facility (inf: none within the search limit). Rows are ordered
-    by unit, then required categories first, then distance.
+    residents to the nearest facility (inf: none within the search limit).
+
+    Parameters
+    ----------
+    by_unit
+        Coverage per unit and category (:func:`coverage_by_unit`).
+    catalog
+        The categories: their names, levels and which are required.
+    lang
+        The language of the ``name`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit and category the unit is not covered for, ordered by unit, then
+        required categories first, then distance. Columns: ``unit_id``, ``category``,
+        ``name``, ``level``, ``required``, ``share`` (of the unit's residents covered) and
+        ``distance_m``.
     """
     miss = by_unit.loc[by_unit["covered"].eq(False)].copy()
     miss["required"] = [catalog[c].required for c in miss["category"]]

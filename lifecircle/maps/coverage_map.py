@@ -167,6 +167,12 @@ def coverage_map(
         :mod:`lifecircle.maps.basemaps`).
     offline
         Leave out the tile layer whatever ``tiles`` says (the page then needs no network).
+
+    Returns
+    -------
+    folium.Map
+        The map, its layers switchable; :func:`map_html` or :func:`save_map` makes it one
+        self-contained page.
     """
     cat_id = category or result.focus_category
     result.area.catalog[cat_id]  # an unknown category fails here, before any drawing
