@@ -24,6 +24,7 @@ from lifecircle.params import DEFAULT_UNIT_SHARE
 
 __all__ = [
     "Coverage",
+    "aligned_demand",
     "completeness",
     "coverage_by_unit",
     "coverage_tables",
@@ -37,6 +38,21 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
     """The ``q`` quantile of ``values`` weighted by ``weights`` (inf values allowed).
 
     The smallest value whose cumulative weight reaches ``q`` of the total.
+
+    Parameters
+    ----------
+    values
+        The values (distances in metres; inf for none within reach).
+    weights
+        One weight per value (residents); values with weight 0 or less are left out.
+    q
+        The quantile, from 0 to 1 (0.5 is the median).
+
+    Returns
+    -------
+    float
+        The quantile: a value of ``values`` (inf when more than ``1 - q`` of the weight is
+        on inf values), or NaN when no value has a positive weight.
 
     Examples
     --------
@@ -75,9 +91,23 @@ def coverage_by_unit(
 ) -> pd.DataFrame:
     """Coverage per unit and category (one row each).
 
-    Columns: ``unit_id``, ``category``, ``residents``, ``covered_residents``, ``share``,
-    ``p50_m``, ``p90_m``, ``covered`` (share >= ``unit_share``; missing for units without
-    residents). Percentiles are inf when more than that share has nothing within reach.
+    Parameters
+    ----------
+    access
+        The access result; its demand view gives each point's unit and residents.
+    units
+        The study's units (``unit_id``), in the order of the rows.
+    unit_share
+        A unit counts as covered when at least this share of its residents is.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit and category, units in the order of ``units`` and categories in
+        the access result's order. Columns: ``unit_id``, ``category``, ``residents``,
+        ``covered_residents``, ``share``, ``p50_m``, ``p90_m``, ``covered`` (share >=
+        ``unit_share``; missing for units without residents). Percentiles are inf when more
+        than that share has nothing within reach.
     """
     res = access.demand.residents
     unit_of = access.demand.unit_id
@@ -212,8 +242,24 @@ def missing_checklist(
 
     A category is missing in a unit when the unit is not covered for it (fewer than the
     unit share of its residents reach it). ``distance_m`` is the median walk of the unit's
-    residents to the nearest facility (inf: none within the search limit). Rows are ordered
-    by unit, then required categories first, then distance.
+    residents to the nearest facility (inf: none within the search limit).
+
+    Parameters
+    ----------
+    by_unit
+        Coverage per unit and category (:func:`coverage_by_unit`).
+    catalog
+        The categories: their names, levels and which are required.
+    lang
+        The language of the ``name`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit and category the unit is not covered for, ordered by unit, then
+        required categories first, then distance. Columns: ``unit_id``, ``category``,
+        ``name``, ``level``, ``required``, ``share`` (of the unit's residents covered) and
+        ``distance_m``.
     """
     miss = by_unit.loc[by_unit["covered"].eq(False)].copy()
     miss["required"] = [catalog[c].required for c in miss["category"]]
@@ -265,13 +311,58 @@ def coverage_tables(
     )
 
 
-def residents_served(access: Access, demand: pd.DataFrame, n_facilities: int) -> np.ndarray:
-    """Residents for whom each facility is the nearest of its category, within the threshold."""
+def residents_served(access: Access, n_facilities: int) -> np.ndarray:
+    """Residents for whom each facility is the nearest of its category, within the threshold.
+
+    Parameters
+    ----------
+    access
+        The access result; its own demand view gives each point's residents.
+    n_facilities
+        The number of facilities (the rows ``access.facility`` points to).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_facilities,)`` residents served by each facility (0 for one that is nobody's
+        nearest within its category's threshold).
+
+    Examples
+    --------
+    >>> from lifecircle.coverage.network import Snap
+    >>> homes = DemandView(np.array([1, 2, 3]), np.array(["u", "u", "v"]), np.array([5.0, 2, 9]))
+    >>> access = Access(
+    ...     demand=homes,
+    ...     categories=["shop"],
+    ...     thresholds_m=np.array([300.0]),
+    ...     limits_m=np.array([900.0]),
+    ...     distance_m=np.array([[100.0], [250.0], [400.0]]),
+    ...     facility=np.array([[0], [1], [1]]),
+    ...     demand_snap=Snap(np.zeros(3, np.int64), np.zeros(3), np.zeros(3)),
+    ...     demand_component_size=np.ones(3, np.int64),
+    ...     speed_kmh=4.0,
+    ...     max_snap_m=250.0,
+    ... )
+    >>> residents_served(access, 3).tolist()  # the third point is 400 m away: not served
+    [5.0, 2.0, 0.0]
+    """
     out = np.zeros(n_facilities)
-    res = demand["residents"].to_numpy(float)
+    res = access.demand.residents
     cov = access.covered
     for k in range(len(access.categories)):
         idx = access.facility[:, k]
         ok = (idx >= 0) & cov[:, k]
         np.add.at(out, idx[ok], res[ok])
     return out
+
+
+def aligned_demand(access: Access, demand: pd.DataFrame) -> pd.DataFrame:
+    """``demand`` (for its geometry), checked to hold the access result's points row for row.
+
+    Raises ``ValueError`` when its ids (``demand_id``, else the index) are not
+    ``access.demand.ids`` in the same order.
+    """
+    ids = demand["demand_id"].to_numpy() if "demand_id" in demand else demand.index.to_numpy()
+    if not np.array_equal(access.demand.ids, ids):
+        raise ValueError("access rows are not the demand frame's points")
+    return demand

@@ -27,7 +27,7 @@ from branca.element import Element, Figure, MacroElement
 from folium.plugins import FastMarkerCluster
 from jinja2 import Template
 
-from lifecircle.coverage.tables import residents_served
+from lifecircle.coverage.tables import aligned_demand, residents_served
 from lifecircle.geo.crs import wgs84_to_gcj02
 from lifecircle.i18n import tr
 from lifecircle.maps.basemaps import BaseMap, base_map
@@ -167,6 +167,12 @@ def coverage_map(
         :mod:`lifecircle.maps.basemaps`).
     offline
         Leave out the tile layer whatever ``tiles`` says (the page then needs no network).
+
+    Returns
+    -------
+    folium.Map
+        The map, its layers switchable; :func:`map_html` or :func:`save_map` makes it one
+        self-contained page.
     """
     cat_id = category or result.focus_category
     result.area.catalog[cat_id]  # an unknown category fails here, before any drawing
@@ -295,7 +301,7 @@ def _facility_layers(
     walking reach; only the focus category's is shown at first."""
     catalog = result.area.catalog
     fac = result.area.facilities
-    served = residents_served(result.access, result.area.demand, len(fac))
+    served = residents_served(result.access, len(fac))
     fac_pts = fac.copy()
     fac_pts.geometry = shapely.point_on_surface(fac.geometry.to_numpy())
     fac_ll = disp.frame(fac_pts)
@@ -356,10 +362,10 @@ def _resident_layer(
     unc = ~acc.covered[:, k]
     if not unc.any():
         return
-    demand = result.area.demand
-    d_ll = disp.frame(demand.loc[unc])
+    view = acc.demand
+    d_ll = disp.frame(aligned_demand(acc, result.area.demand).loc[unc])
     dist = acc.distance_m[unc, k]
-    res = demand["residents"].to_numpy()[unc]
+    res = view.residents[unc]
     rprops = [
         {
             "res": _num(r, 0),
@@ -368,7 +374,7 @@ def _resident_layer(
             "limit": float(acc.limits_m[k]),
             "radius": round(float(min(14.0, 2.0 + math.sqrt(max(r, 0.0)) / 2.5)), 1),
         }
-        for r, u, d in zip(res, demand["unit_id"].to_numpy()[unc], dist, strict=True)
+        for r, u, d in zip(res, view.unit_id[unc], dist, strict=True)
     ]
     folium.GeoJson(
         _features(d_ll, rprops),

@@ -176,14 +176,29 @@ def chart_categories(result: PlanResult, n: int = 6) -> list[str]:
 def distance_chart(
     result: PlanResult, *, lang: str = "en", categories: list[str] | None = None
 ) -> bytes:
-    """Cumulative share of residents by walking distance, for a few categories
-    (:func:`chart_categories` by default); dotted lines mark their thresholds."""
+    """Cumulative share of residents by walking distance, for a few categories; dotted
+    lines mark their thresholds.
+
+    Parameters
+    ----------
+    result
+        The plan result (its access result's distances and residents).
+    lang
+        The language of the title, axes and legend.
+    categories
+        The categories drawn, by id (default: :func:`chart_categories`).
+
+    Returns
+    -------
+    bytes
+        The chart as a PNG image.
+    """
     import matplotlib.pyplot as plt
 
     lang = _setup(lang)
     catalog = result.area.catalog
     acc = result.access
-    res = result.area.demand["residents"].to_numpy(float)
+    res = acc.demand.residents
     cats = chart_categories(result) if categories is None else categories
     fig, ax = plt.subplots(figsize=(8.5, 4.2))
     xmax = float(max(acc.limits_m[acc.column(c)] for c in cats)) if cats else 1000.0

@@ -20,6 +20,7 @@ import pandas as pd
 import pyogrio
 
 from lifecircle.coverage.tables import residents_served
+from lifecircle.report.tables import demand_rows
 from lifecircle.result import PlanResult
 
 __all__ = ["LAYERS", "write_gpkg"]
@@ -63,11 +64,16 @@ def write_gpkg(result: PlanResult, path: Path) -> list[str]:
     fac["category_name"] = [
         area.catalog[c].name_zh + " / " + area.catalog[c].name_en for c in fac["category"]
     ]
-    fac["residents_served"] = residents_served(result.access, area.demand, len(fac))
+    fac["residents_served"] = residents_served(result.access, len(fac))
     _layer(fac, path, "facilities")
     written.append("facilities")
 
-    demand = area.demand[["demand_id", "residents", "unit_id", "geometry"]].copy()
+    points, view = demand_rows(result)
+    demand = gpd.GeoDataFrame(
+        {"demand_id": view.ids, "residents": view.residents, "unit_id": view.unit_id},
+        geometry=points.geometry.to_numpy(),
+        crs=points.crs,
+    )
     for k, cat in enumerate(result.access.categories):
         demand[f"{cat}_m"] = result.access.distance_m[:, k]
     _layer(demand, path, "residents")

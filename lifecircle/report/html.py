@@ -214,7 +214,21 @@ def _font_note(lang: str) -> str:
 def write_html(
     result: PlanResult, path: Path, *, lang: str = "en", map_html: str = "", title: str = ""
 ) -> None:
-    """Write ``report.html`` (``map_html`` is the map page to embed, if any)."""
+    """Write ``report.html``.
+
+    Parameters
+    ----------
+    result
+        The plan result.
+    path
+        The file written.
+    lang
+        The language of every label.
+    map_html
+        The map page to embed in the report (none when empty).
+    title
+        The page's title (default: the report title naming the catalog).
+    """
     area = result.area
     strings = translations("en") | translations(lang)
     method, parameters = _method(result, lang)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lifecircle.coverage.access import DemandView
+from lifecircle.coverage.tables import aligned_demand
 from lifecircle.result import PlanResult
 
 __all__ = [
@@ -73,11 +74,8 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 def demand_rows(result: PlanResult) -> tuple[gpd.GeoDataFrame, DemandView]:
     """The demand points' geometry (from the study area) and the access result's own view of
     them, checked to be the same points in the same order."""
-    demand = result.area.demand
-    view = result.access.demand
-    ids = demand["demand_id"].to_numpy() if "demand_id" in demand else demand.index.to_numpy()
-    assert np.array_equal(view.ids, ids), "access rows are not the study area's demand points"
-    return demand, view
+    demand = aligned_demand(result.access, result.area.demand)
+    return demand, result.access.demand
 
 
 def access_table(result: PlanResult) -> pd.DataFrame:

@@ -73,7 +73,21 @@ def _width(value: Any) -> int:
 def write_xlsx(
     result: PlanResult, path: Path, *, lang: str = "en", inputs: list[dict[str, Any]] | None = None
 ) -> None:
-    """Write ``report.xlsx``."""
+    """Write ``report.xlsx``: the sheets of :func:`sheet_names`, the scenario's only when
+    the result has one.
+
+    Parameters
+    ----------
+    result
+        The plan result.
+    path
+        The file written (its folder is made if missing).
+    lang
+        The language of sheet names, headers and labels.
+    inputs
+        The input files to list in the inputs sheet (each a dict with ``role``, ``path``,
+        ``bytes`` and ``sha256``), before the parameters.
+    """
     from openpyxl import Workbook
 
     names = sheet_names(lang)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -12,7 +14,12 @@ from lifecircle.coverage.access import Access, DemandView, nearest_facilities
 from lifecircle.coverage.fca import capacity_by_unit, two_step_fca
 from lifecircle.coverage.gaps import find_gaps
 from lifecircle.coverage.network import Snap, WalkNetwork
-from lifecircle.coverage.tables import coverage_tables, weighted_quantile
+from lifecircle.coverage.tables import (
+    aligned_demand,
+    coverage_tables,
+    residents_served,
+    weighted_quantile,
+)
 from lifecircle.geo.catalog import Category, ServiceCatalog
 from tests.conftest import assert_aligned, lines
 
@@ -197,3 +204,25 @@ def test_capacity_from_the_kept_facility_snaps_equals_a_fresh_2sfca(
         expect = 1000 * per["s"] / per["w"]
         mine = got.loc[got["category"] == cat].set_index("unit_id")["places_per_1000"]
         np.testing.assert_array_equal(mine.to_numpy(), expect.loc[mine.index].to_numpy())
+
+
+def test_residents_served_reads_the_access_results_own_demand() -> None:
+    """Each facility's residents served, recounted point by point from the demand frame the
+    access result was made from; a frame in another order is refused, not re-paired."""
+    access, demand, _, _ = synthetic(seed=3, n=120)
+    rng = np.random.default_rng(3)
+    n_fac = 9
+    facility = rng.integers(-1, n_fac, access.facility.shape)
+    demand = demand.assign(demand_id=np.arange(100, 100 + len(demand)))
+    access = replace(access, facility=facility, demand=DemandView.from_frame(demand))
+    assert_aligned(access, demand)
+    expected = np.zeros(n_fac)
+    for i, row in enumerate(demand.itertuples()):
+        for k in range(len(access.categories)):
+            j = facility[i, k]
+            if j >= 0 and access.distance_m[i, k] <= access.thresholds_m[k]:
+                expected[j] += row.residents
+    np.testing.assert_allclose(residents_served(access, n_fac), expected)
+    assert aligned_demand(access, demand) is demand
+    with pytest.raises(ValueError, match="not the demand frame's points"):
+        aligned_demand(access, demand.iloc[::-1])
