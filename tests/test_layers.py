@@ -33,16 +33,8 @@ NOT_YET_DOCUMENTED: frozenset[str] = frozenset(
         "lifecircle.coverage.network.from_graph",
         "lifecircle.coverage.network.pair_distances",
         "lifecircle.coverage.network.snap",
-        "lifecircle.coverage.tables.coverage_by_unit",
-        "lifecircle.coverage.tables.missing_checklist",
-        "lifecircle.coverage.tables.residents_served",
-        "lifecircle.coverage.tables.weighted_quantile",
         "lifecircle.geo.osm.is_ground_level",
         "lifecircle.geo.osm.load_osm",
-        "lifecircle.maps.coverage_map.coverage_map",
-        "lifecircle.report.charts.distance_chart",
-        "lifecircle.report.html.write_html",
-        "lifecircle.report.xlsx.write_xlsx",
     }
 )
 """Public functions still without full numpydoc sections when this test was written (issue
