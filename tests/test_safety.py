@@ -79,6 +79,9 @@ def test_force_keeps_a_file_the_planner_added_and_refuses(osm: Path, capsys) -> 
     assert code == 2, err
     assert "notes.docx" in err and "did not write" in err and "(fix: " in err
     assert tree(osm.parent.parent) == before  # nothing removed, nothing added
+    code, err = run(args(osm, out, "--format", "csv", "--force", "--lang", "zh"), capsys)
+    assert code == 2 and "notes.docx" in err and "先前的 lifecircle 运行未写入" in err
+    assert err.startswith("错误") and "（解决：把这些文件移到别处" in err
     # an output name that the earlier run did not list is the planner's too
     (out / "notes.docx").unlink()
     (out / "report.xlsx").write_bytes(b"last year's workbook")
