@@ -32,7 +32,8 @@ __all__ = ["HOLD_ENV", "demo", "demo_data", "demo_inputs", "input_paths", "plan"
 HOLD_ENV = "LIFECIRCLE_TEST_HOLD"
 """For tests of interruptions: ``"<event>:<stage>:<file>"`` (``"start:load:/tmp/held"``)
 makes a run write its process id into ``<file>`` at that progress event and wait there (for
-up to 10 minutes) for a signal, so a test can stop it at a known point."""
+up to 10 minutes) until the file is removed, so a test can signal it at a known point, or
+change its output folder under it and let it go on."""
 
 
 def demo_data() -> Path:
@@ -196,7 +197,7 @@ def _with_hold(progress: Progress | None) -> Progress | None:
                 fh.write(str(os.getpid()))
             os.replace(f"{file}.part", file)
             deadline = time.monotonic() + 600
-            while time.monotonic() < deadline:
+            while os.path.exists(file) and time.monotonic() < deadline:
                 time.sleep(0.05)
 
     return hook

@@ -1,7 +1,9 @@
 """The ``lifecircle`` command. Thin: parses arguments, calls the pipeline, prints.
 
 Exit codes: 0 success, 2 a user error (a one-line message naming the file, row or key and
-the fix; no traceback), 1 an internal error, 3 a batch in which some plans failed.
+the fix; no traceback) or a failure of the system (a full disk, a file it cannot read), 1 an
+internal error, 3 a batch in which some plans failed, 128 + N when stopped by signal N
+(130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), having removed its partial output.
 """
 
 from __future__ import annotations

@@ -79,6 +79,9 @@ def test_force_keeps_a_file_the_planner_added_and_refuses(osm: Path, capsys) -> 
     assert code == 2, err
     assert "notes.docx" in err and "did not write" in err and "(fix: " in err
     assert tree(osm.parent.parent) == before  # nothing removed, nothing added
+    code, err = run(args(osm, out, "--format", "csv", "--force", "--lang", "zh"), capsys)
+    assert code == 2 and "notes.docx" in err and "先前的 lifecircle 运行未写入" in err
+    assert err.startswith("错误") and "（解决：把这些文件移到别处" in err
     # an output name that the earlier run did not list is the planner's too
     (out / "notes.docx").unlink()
     (out / "report.xlsx").write_bytes(b"last year's workbook")
@@ -282,3 +285,23 @@ def test_the_next_run_removes_what_a_killed_run_left(osm: Path, tmp_path: Path) 
     assert main(args(osm, out, "--format", "csv")) == 0
     assert hidden(tmp_path) == [other.name]
     assert {p.name for p in out.iterdir()} == CSVS | {"run.json"}
+
+
+@pytest.mark.slow
+def test_a_file_added_while_a_forced_run_works_is_kept(osm: Path, tmp_path: Path) -> None:
+    out, held = tmp_path / "out", tmp_path / "held"
+    assert main(args(osm, out, "--format", "csv")) == 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT), HOLD_ENV: f"start:load:{held}"}
+    cmd = [sys.executable, "-m", "lifecircle.cli", *args(osm, out, "--format", "gpkg", "--force")]
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    try:
+        wait_held(proc, held)  # the folder was checked: only listed outputs
+        (out / "notes.docx").write_bytes(b"written during the run")
+        held.unlink()  # go on
+        assert proc.wait(timeout=300) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert sorted(p.name for p in out.iterdir()) == ["notes.docx", "results.gpkg", "run.json"]
+    assert (out / "notes.docx").read_bytes() == b"written during the run"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs", "out"]

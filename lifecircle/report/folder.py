@@ -347,9 +347,11 @@ def output_folder(
         removable = _check_contents(path, force=force)
         _remove_stale(path)
         tmp = _make_partial(path)
-    except BaseException:
+    except BaseException as exc:
         lock.release()
         _remove_folders(created)
+        if isinstance(exc, OSError) and not isinstance(exc, LifecircleError):
+            raise _system_problem(exc, path, 0, None) from exc
         raise
     try:
         try:
