@@ -66,7 +66,11 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
         if out[col].dtype.kind == "f":
             values = out[col].to_numpy(dtype=float)
             finite = np.isfinite(values)
-            text = np.char.mod(float_format(str(col)), np.where(finite, values, 0.0))
+            shown = np.where(finite, values, 0.0)
+            text = np.char.mod(float_format(str(col)), shown)
+            # no exponents: 2,123,456 residents are not written as 2.12346e+06
+            big = np.abs(shown) >= 1e6
+            text = np.where(big, np.char.mod("%.1f", shown), text)
             out[col] = np.where(finite, text, "")
     out.to_csv(path, index=False, encoding="utf-8-sig")
 
