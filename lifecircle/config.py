@@ -458,7 +458,8 @@ def _check_plan(config: PlanConfig, source: str) -> list[Problem]:
     problems = []
     for key, path in plan_files(config).items():
         if key != "catalog" and not Path(path).expanduser().is_file():  # the catalog: below
-            problems.append(Problem.of("file_not_found", source, place=("key", key), path=path))
+            kind = "folder_not_file" if Path(path).expanduser().is_dir() else "file_not_found"
+            problems.append(Problem.of(kind, source, place=("key", key), path=path))
     try:
         catalog = load_catalog(config.catalog)
     except CatalogError as exc:
@@ -485,7 +486,8 @@ def load_plan(path: str | Path) -> PlanConfig:
     """Read and validate a plan file."""
     p = Path(path).expanduser()
     if not p.is_file():
-        raise PlanFileError(Problem.of("plan_not_found", str(path)))
+        kind = "plan_is_folder" if p.is_dir() else "plan_not_found"
+        raise PlanFileError(Problem.of(kind, str(path)))
     try:
         doc = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

@@ -246,6 +246,20 @@ CASES: dict[str, Case] = {
     "plan: plan file not found": Case(
         {}, ["plan", "{d}/nope.toml", "--out", "{d}/out"], "nope.toml", None, "plan file not found"
     ),
+    "plan: a folder where a file is expected": Case(
+        {"plan.toml": '[inputs]\nosm = "data"\n', "data/readme.txt": "the OSM file is elsewhere"},
+        PLAN_ARGS,
+        "plan.toml",
+        ("key inputs.osm", "键 inputs.osm"),
+        "is a folder, not a file",
+    ),
+    "plan: the plan file is a folder": Case(
+        {"plans/readme.txt": "plans go here"},
+        ["plan", "{d}/plans", "--out", "{d}/out"],
+        "plans",
+        None,
+        "is a folder, not a plan file",
+    ),
     # lifecircle/batch.py
     "batch: bad plan entries": Case(
         {"batch.toml": '[[plan]]\nname = "a"\n[[plan]]\nname = "a"\nplan = "x.toml"\ncolour = 1\n'},
@@ -304,6 +318,7 @@ def _run(case: Case, folder: Path, lang: str, capsys: pytest.CaptureFixture[str]
     write_osm(folder / "x.osm")
     for name, body in case.files.items():
         path = folder / name
+        path.parent.mkdir(exist_ok=True)
         if isinstance(body, bytes):
             path.write_bytes(body)
         else:
@@ -315,7 +330,10 @@ def _run(case: Case, folder: Path, lang: str, capsys: pytest.CaptureFixture[str]
     assert code == 2, err
     assert "Traceback" not in err and "internal error" not in err, err
     assert _snapshot(folder) == before, "an input changed or an output was written"
-    assert sorted(p.name for p in folder.iterdir()) == sorted(before), "a folder was made"
+    made = {str(p.relative_to(folder)) for p in folder.rglob("*")} - {
+        str(q) for name in before for q in (Path(name), *Path(name).parents) if str(q) != "."
+    }
+    assert made == set(), f"written: {made}"
     prefix = {"en": "error: ", "zh": "错误: "}[lang]
     assert prefix in err, err
     return err[err.index(prefix) + len(prefix) :]  # after the progress bar, if any
