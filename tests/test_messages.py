@@ -489,3 +489,23 @@ def test_an_unknown_category_of_a_built_area_is_named_in_both_languages() -> Non
     assert "placement: unknown category 'spaceport' in catalog gb50180" in str(caught.value)
     zh = caught.value.text("zh")
     assert "设施配置标准 gb50180 中没有类别“spaceport”" in zh and "解决" in zh
+
+
+def test_points_far_outside_the_units_are_found_before_the_osm_file_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The OSM file here is not OSM at all: reading it would fail, so a message about
+    the far points alone shows they were checked first."""
+    (tmp_path / "x.osm").write_text("not OSM", encoding="utf-8")
+    (tmp_path / "units.geojson").write_text(_units(({"id": "A"}, "square")), encoding="utf-8")
+    near = "{},{}".format(*lonlat(150, 60))
+    (tmp_path / "poi.csv").write_text(
+        f"name,category,lon,lat\nnear,kindergarten,{near}\nfar,kindergarten,121.47,31.23\n",
+        encoding="utf-8",
+    )
+    args = ["plan", "--osm", str(tmp_path / "x.osm"), "--units", str(tmp_path / "units.geojson")]
+    args += ["--facilities", str(tmp_path / "poi.csv"), "--out", str(tmp_path / "out")]
+    assert main([*args, "--lang", "zh"]) == 2
+    err = capsys.readouterr().err
+    assert "poi.csv，第 3 行：1 个点位于研究范围以外" in err and "x.osm" not in err, err
+    assert not (tmp_path / "out").exists()
