@@ -43,6 +43,7 @@ import pandas as pd
 
 from lifecircle.config import PlanConfig, load_plan, plan_files, plan_from_dict
 from lifecircle.errors import InternalError, LifecircleError, PlanFileError, Problem
+from lifecircle.i18n import LANGS
 from lifecircle.report.folder import RUN_FILE
 from lifecircle.report.provenance import input_hashes
 from lifecircle.report.tables import write_csv
@@ -173,8 +174,20 @@ def _batch_plan(
             merged, source=f"{plan_path} ({entry['name']})", base=plan_path.parent
         )
         return BatchPlan(entry["name"], target, config.model_dump(mode="json"))
-    except LifecircleError as exc:
-        return BatchPlan(entry["name"], target, None, error=str(exc))
+    except LifecircleError as exc:  # in the plan's language
+        lang = _lang_of(plan_path, defaults, entry.get("set", {}))
+        return BatchPlan(entry["name"], target, None, error=exc.text(lang))
+
+
+def _lang_of(plan_path: Path, defaults: dict[str, Any], overrides: dict[str, Any]) -> str:
+    """The ``[outputs] lang`` a plan asks for ("en" when it cannot be read)."""
+    try:
+        raw = tomllib.loads(plan_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raw = {}
+    outputs = _merge(_merge(defaults, raw), overrides).get("outputs")
+    lang = outputs.get("lang") if isinstance(outputs, dict) else None
+    return lang if lang in LANGS else "en"
 
 
 def is_current(plan: BatchPlan) -> bool:

@@ -578,7 +578,7 @@ def batch(  # noqa: PLR0913, RUF100 (a click command: one argument per option)
     plans, folder = load_batch(batch_file, out=out)
     console = Console(stderr=True, highlight=False)
     bar = Progress(
-        TextColumn("plans"),
+        TextColumn(tr("batch_plans", lang)),
         BarColumn(bar_width=30),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -592,21 +592,17 @@ def batch(  # noqa: PLR0913, RUF100 (a click command: one argument per option)
         bar.update(task, completed=done)
         if quiet and row["status"] != "failed":
             return
-        text = f"{marks.get(row['status'], '?')} {row['plan']}: {row['status']}"
-        if row["status"] == "done":
-            text += f" in {row.get('seconds', 0):.1f} s"
-        if row["status"] == "failed":
-            text += f": {row.get('error', '')}"
+        status = row["status"] if row["status"] in marks else "failed"
+        values = {"plan": row["plan"], "seconds": row.get("seconds", 0), "error": row.get("error")}
+        text = f"{marks[status]} {tr(f'batch_{status}', lang, **values)}"
         bar.console.print(text, markup=True, highlight=False)
 
     with dask_client(scheduler, workers) as client, bar:
         summary = run_batch(plans, folder, client=client, rerun=rerun, report=report)
     counts = summary["status"].value_counts()
     if not quiet:
-        console.print(
-            f"{counts.get('done', 0)} done, {counts.get('skipped', 0)} skipped, "
-            f"{counts.get('failed', 0)} failed: {folder / SUMMARY_FILE}"
-        )
+        n = {k: counts.get(k, 0) for k in ("done", "skipped", "failed")}
+        console.print(tr("batch_counts", lang, **n, summary=folder / SUMMARY_FILE))
     if counts.get("failed", 0):
         raise click.exceptions.Exit(3)
 

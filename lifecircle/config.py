@@ -484,7 +484,8 @@ def load_plan(path: str | Path) -> PlanConfig:
     """Read and validate a plan file."""
     p = Path(path).expanduser()
     if not p.is_file():
-        raise PlanFileError(Problem.of("plan_not_found", str(path)))
+        kind = "plan_is_folder" if p.is_dir() else "plan_not_found"
+        raise PlanFileError(Problem.of(kind, str(path)))
     try:
         doc = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

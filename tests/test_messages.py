@@ -246,6 +246,20 @@ CASES: dict[str, Case] = {
     "plan: plan file not found": Case(
         {}, ["plan", "{d}/nope.toml", "--out", "{d}/out"], "nope.toml", None, "plan file not found"
     ),
+    "plan: a folder where a file is expected": Case(
+        {"plan.toml": '[inputs]\nosm = "data"\n', "data/readme.txt": "the OSM file is elsewhere"},
+        PLAN_ARGS,
+        "plan.toml",
+        ("key inputs.osm", "键 inputs.osm"),
+        "is a folder, not a file",
+    ),
+    "plan: the plan file is a folder": Case(
+        {"plans/readme.txt": "plans go here"},
+        ["plan", "{d}/plans", "--out", "{d}/out"],
+        "plans",
+        None,
+        "is a folder, not a plan file",
+    ),
     # lifecircle/batch.py
     "batch: bad plan entries": Case(
         {"batch.toml": '[[plan]]\nname = "a"\n[[plan]]\nname = "a"\nplan = "x.toml"\ncolour = 1\n'},
@@ -304,6 +318,7 @@ def _run(case: Case, folder: Path, lang: str, capsys: pytest.CaptureFixture[str]
     write_osm(folder / "x.osm")
     for name, body in case.files.items():
         path = folder / name
+        path.parent.mkdir(exist_ok=True)
         if isinstance(body, bytes):
             path.write_bytes(body)
         else:
@@ -315,7 +330,10 @@ def _run(case: Case, folder: Path, lang: str, capsys: pytest.CaptureFixture[str]
     assert code == 2, err
     assert "Traceback" not in err and "internal error" not in err, err
     assert _snapshot(folder) == before, "an input changed or an output was written"
-    assert sorted(p.name for p in folder.iterdir()) == sorted(before), "a folder was made"
+    made = {str(p.relative_to(folder)) for p in folder.rglob("*")} - {
+        str(q) for name in before for q in (Path(name), *Path(name).parents) if str(q) != "."
+    }
+    assert made == set(), f"written: {made}"
     prefix = {"en": "error: ", "zh": "错误: "}[lang]
     assert prefix in err, err
     return err[err.index(prefix) + len(prefix) :]  # after the progress bar, if any
@@ -471,3 +489,23 @@ def test_an_unknown_category_of_a_built_area_is_named_in_both_languages() -> Non
     assert "placement: unknown category 'spaceport' in catalog gb50180" in str(caught.value)
     zh = caught.value.text("zh")
     assert "设施配置标准 gb50180 中没有类别“spaceport”" in zh and "解决" in zh
+
+
+def test_points_far_outside_the_units_are_found_before_the_osm_file_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The OSM file here is not OSM at all: reading it would fail, so a message about
+    the far points alone shows they were checked first."""
+    (tmp_path / "x.osm").write_text("not OSM", encoding="utf-8")
+    (tmp_path / "units.geojson").write_text(_units(({"id": "A"}, "square")), encoding="utf-8")
+    near = "{},{}".format(*lonlat(150, 60))
+    (tmp_path / "poi.csv").write_text(
+        f"name,category,lon,lat\nnear,kindergarten,{near}\nfar,kindergarten,121.47,31.23\n",
+        encoding="utf-8",
+    )
+    args = ["plan", "--osm", str(tmp_path / "x.osm"), "--units", str(tmp_path / "units.geojson")]
+    args += ["--facilities", str(tmp_path / "poi.csv"), "--out", str(tmp_path / "out")]
+    assert main([*args, "--lang", "zh"]) == 2
+    err = capsys.readouterr().err
+    assert "poi.csv，第 3 行：1 个点位于研究范围以外" in err and "x.osm" not in err, err
+    assert not (tmp_path / "out").exists()

@@ -171,6 +171,10 @@ def build_study_area(inputs: StudyInputs, *, layers: OsmLayers | None = None) ->
     problems = _check_inputs(inputs, buffer_m, max_threshold, osm_given=layers is not None)
     files = _read_user_files(inputs, catalog, problems)
     area_wgs = files.area
+    if area_wgs is not None:  # points far outside the units: found before the OSM is read
+        problems += _far_from_area(inputs, files, area_wgs, buffer_m)
+        if problems:
+            raise InputError(problems)
     clip = _grown(area_wgs, buffer_m) if area_wgs is not None else None
     if layers is None:
         problems += _outside_osm_bounds(inputs, area_wgs)
@@ -529,6 +533,22 @@ def _network_hull(edges: gpd.GeoDataFrame) -> BaseGeometry:
         return shapely.Polygon()
     coords = shapely.get_coordinates(edges.geometry.to_numpy())
     return shapely.multipoints(coords).convex_hull
+
+
+def _far_from_area(
+    inputs: StudyInputs, files: _UserFiles, area_wgs: BaseGeometry, buffer_m: float
+) -> list[Problem]:
+    """The user's facilities and candidates far outside the units (or the boundary)."""
+    crs = inputs.crs
+    metric = CRS.from_user_input(crs) if crs else metric_crs_for(area_wgs.centroid)
+    area = gpd.GeoSeries([area_wgs], crs="EPSG:4326").to_crs(metric).iloc[0]
+    frames = [(spec.path, frame) for spec, frame in files.facilities]
+    if files.candidates is not None and inputs.candidates is not None:
+        frames.append((inputs.candidates.path, files.candidates))
+    problems: list[Problem] = []
+    for source, frame in frames:
+        problems += _far_outside(frame.geometry.to_crs(metric), area, buffer_m, source)
+    return problems
 
 
 def _far_outside(
