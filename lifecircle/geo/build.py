@@ -56,7 +56,7 @@ from lifecircle.geo.study_area import (
     metric_crs_for,
     units_at_data_edge,
 )
-from lifecircle.geo.tables import find_column, read_points
+from lifecircle.geo.tables import _row_place, find_column, read_points
 from lifecircle.geo.units import admin_units, assign_units, load_units, make_grid
 from lifecircle.i18n import Note
 from lifecircle.params import DEFAULT_SPEED_KMH
@@ -224,19 +224,15 @@ def _check_inputs(
     problems: list[Problem] = []
     if buffer_m < max_threshold:
         problems.append(
-            Problem(
-                "buffer_m",
-                f"{buffer_m:g} m is less than the largest walking threshold ({max_threshold:g} m)",
-                fix="leave it out or raise it",
+            Problem.of(
+                "buffer_too_small", "analysis.buffer_m", buffer=buffer_m, threshold=max_threshold
             )
         )
     given = ("layers", None) if osm_given else (inputs.osm, inputs.place)
     problems += source_problems(*given, inputs.units, inputs.admin_level)
     if inputs.grid_shape not in ("square", "hex"):
         problems.append(
-            Problem(
-                "grid_shape", f"unknown grid shape {inputs.grid_shape!r}", fix="use square or hex"
-            )
+            Problem.of("unknown_grid_shape", "inputs.grid.shape", shape=inputs.grid_shape)
         )
     return problems
 
@@ -259,9 +255,7 @@ def _read_user_files(
             units, notes = got_units.value, got_units.notes
             problems += got_units.problems
             if len(units) == 0:
-                problems.append(
-                    Problem(spec.path, "holds no usable unit polygons", fix="check the file")
-                )
+                problems.append(Problem.of("no_unit_polygons", spec.path))
     boundary = None
     if inputs.boundary:
         got_b = _gather(lambda: load_units(UnitsFile(path=str(inputs.boundary))), problems)
@@ -367,23 +361,10 @@ def _admin_units(
 ) -> gpd.GeoDataFrame:
     """Units from the OSM file's administrative boundaries of ``admin_level``."""
     if inputs.osm is None:
-        raise InputError(
-            Problem(
-                "admin_level",
-                "administrative units need an OSM file",
-                fix="give --osm, or a boundary file",
-            )
-        )
+        raise InputError(Problem.of("admin_needs_osm", "inputs.admin_level"))
     units = admin_units(load_admin_boundaries(inputs.osm, clip=clip), admin_level)
     if len(units) == 0:
-        raise InputError(
-            Problem(
-                inputs.osm,
-                f"no administrative boundary of admin_level {admin_level}",
-                fix="try another level (8 or 9 for sub-districts in China), "
-                "or give a boundary file",
-            )
-        )
+        raise InputError(Problem.of("no_admin_boundary", inputs.osm, level=admin_level))
     return units
 
 
@@ -562,22 +543,9 @@ def _far_outside(
     if not far.any():
         return []
     rows = np.flatnonzero(far)
-    most = far.mean() > 0.5
-    fix = (
-        "most points are far away: check the declared coordinate system (wgs84, gcj02, bd09)"
-        if most
-        else "check those rows' coordinates, or delete them"
-    )
-    shown = ", ".join(str(i + 2) for i in rows[:5])
-    return [
-        Problem(
-            source,
-            f"{len(rows)} points lie more than {FAR_OUTSIDE_M / 1000:.0f} km "
-            "outside the study area",
-            where=f"rows {shown}",
-            fix=fix,
-        )
-    ]
+    key = "far_outside_most" if far.mean() > 0.5 else "far_outside"
+    km = f"{FAR_OUTSIDE_M / 1000:.0f}"
+    return [Problem.of(key, source, place=_row_place(rows), n=len(rows), km=km)]
 
 
 def _sources(inputs: StudyInputs, layers: OsmLayers) -> list[dict[str, object]]:
