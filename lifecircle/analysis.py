@@ -9,6 +9,7 @@ the same stages part by part.
 from __future__ import annotations
 
 import geopandas as gpd
+import pandas as pd
 
 from lifecircle.coverage.access import Access, access_notes, plan_access
 from lifecircle.coverage.catchments import study_catchments
@@ -22,6 +23,7 @@ from lifecircle.coverage.sites import (
     placement_category,
     recommend_sites,
 )
+from lifecircle.coverage.supply import supply_need
 from lifecircle.coverage.tables import Coverage, coverage_tables
 from lifecircle.errors import InputError, Problem
 from lifecircle.geo.study_area import StudyArea
@@ -64,6 +66,7 @@ def run_plan(
     params = params or PlanParams()
     stages = stages or Stages()
     check_categories(area, [spec.category for spec in params.placements], "placement")
+    _check_rollup(area, params)
     if params.parts is not None:
         return _run_parts(area, params, stages, client)
     notes = list(area.notes)
@@ -82,6 +85,8 @@ def run_plan(
         )
     with stages("capacity"):
         capacity = capacity_by_unit(access, area, network)
+    with stages("supply"):
+        supply = _supply(access, area, network, params)
     new_sites = {cat: rec.sites for cat, rec in sites.items()}
     scenario = _scenario(network, access, area, params, new_sites, coverage, stages)
     catchment_frame = _catchments(network, access, area, params, new_sites, stages, notes)
@@ -96,10 +101,27 @@ def run_plan(
         catchments=catchment_frame,
         gaps=gaps,
         capacity=capacity,
+        supply=supply,
         scenario=scenario,
         timings=stages.timings,
         notes=notes,
     )
+
+
+def _supply(
+    access: Access, area: StudyArea, network: WalkNetwork, params: PlanParams
+) -> pd.DataFrame | None:
+    """Supply against the catalog's indicators, per unit and per ``params.rollup``."""
+    return supply_need(access, area, network, rollup=params.rollup)
+
+
+def _check_rollup(area: StudyArea, params: PlanParams) -> None:
+    """The roll-up column must be one of the units'."""
+    if params.rollup is not None and params.rollup not in area.units.columns:
+        columns = ", ".join(str(c) for c in area.units.columns if c != "geometry")
+        raise InputError(
+            Problem.of("rollup_column", "[analysis] rollup", column=params.rollup, columns=columns)
+        )
 
 
 def _scenario(

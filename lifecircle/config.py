@@ -530,6 +530,7 @@ catchments = true              # walking catchment polygons for the map (false s
 catchments_max_edges = 250000  # not drawn on bigger networks (a whole city): see the README
 # parts = "district"           # analyse in parts: by a column of the units, or a number of
                                # groups of neighbouring units (the README's "Whole cities")
+# rollup = "街道"               # a column of the units: supply versus need summed by it too
 
 [[placement]]
 category = "kindergarten"

@@ -124,6 +124,8 @@ def csv_tables(result: PlanResult) -> dict[str, pd.DataFrame]:
         tables["gaps.csv"] = gaps_table(result)
     if result.capacity is not None:
         tables["capacity_by_unit.csv"] = result.capacity
+    if result.supply is not None:
+        tables["supply_need.csv"] = result.supply
     if result.scenario is not None:
         tables["scenario_overall.csv"] = result.scenario.overall
         tables["scenario_by_unit.csv"] = result.scenario.by_unit

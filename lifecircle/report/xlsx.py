@@ -14,6 +14,7 @@ from typing import Any
 
 from lifecircle.i18n import tr
 from lifecircle.report.summary import SITE_COLUMNS, headers, parameter_rows
+from lifecircle.report.supply import has_supply, supply_header, supply_rows
 from lifecircle.result import PlanResult
 
 __all__ = ["sheet_names", "write_xlsx"]
@@ -68,6 +69,15 @@ def _width(value: Any) -> int:
         return 0
     text = str(value)
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)  # CJK characters are double width
+
+
+def _supply_sheet(wb: Any, result: PlanResult, lang: str) -> None:
+    """Supply against the catalog's indicators, per roll-up and unit (when there is one)."""
+    if not has_supply(result):
+        return
+    ws = wb.create_sheet(tr("sheet_supply", lang)[:31])
+    rows = supply_rows(result, lang)
+    _write(ws, supply_header(lang), rows, {5: COUNT, 6: "#,##0.0", 8: "#,##0.0", 9: "#,##0.0"})
 
 
 def write_xlsx(
@@ -248,6 +258,8 @@ def write_xlsx(
             for _, r in result.scenario.overall.iterrows()
         ]
         _write(ws, header, rows, {2: PERCENT, 3: PERCENT, 4: COUNT})
+
+    _supply_sheet(wb, result, lang)
 
     # inputs and parameters
     ws = wb.create_sheet(names["inputs"])
