@@ -23,7 +23,7 @@ from lifecircle.coverage.sites import (
     placement_category,
     recommend_sites,
 )
-from lifecircle.coverage.supply import supply_need
+from lifecircle.coverage.supply import checklist_rollup, supply_need
 from lifecircle.coverage.tables import Coverage, coverage_tables
 from lifecircle.errors import InputError, Problem
 from lifecircle.geo.study_area import StudyArea
@@ -76,7 +76,13 @@ def run_plan(
         access = plan_access(network, area, params)
         notes += access_notes(access, area, int(network.component_size.max(initial=0)))
     with stages("coverage"):
-        coverage = coverage_tables(access, area.units, area.catalog, unit_share=params.unit_share)
+        coverage = coverage_tables(
+            access,
+            area.units,
+            area.catalog,
+            unit_share=params.unit_share,
+            facilities=area.facilities,
+        )
     with stages("placement"):
         candidates, sites = _placement(network, access, area, params, stages)
     with stages("gaps"):
@@ -86,7 +92,7 @@ def run_plan(
     with stages("capacity"):
         capacity = capacity_by_unit(access, area, network)
     with stages("supply"):
-        supply = _supply(access, area, network, params)
+        supply, rolled = _supply(access, area, network, params, coverage)
     new_sites = {cat: rec.sites for cat, rec in sites.items()}
     scenario = _scenario(network, access, area, params, new_sites, coverage, stages)
     catchment_frame = _catchments(network, access, area, params, new_sites, stages, notes)
@@ -102,6 +108,7 @@ def run_plan(
         gaps=gaps,
         capacity=capacity,
         supply=supply,
+        checklist_rollup=rolled,
         scenario=scenario,
         timings=stages.timings,
         notes=notes,
@@ -109,10 +116,15 @@ def run_plan(
 
 
 def _supply(
-    access: Access, area: StudyArea, network: WalkNetwork, params: PlanParams
-) -> pd.DataFrame | None:
-    """Supply against the catalog's indicators, per unit and per ``params.rollup``."""
-    return supply_need(access, area, network, rollup=params.rollup)
+    access: Access, area: StudyArea, network: WalkNetwork, params: PlanParams, coverage: Coverage
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Supply against the catalog's indicators, per unit and per ``params.rollup``; and the
+    checklist rolled up by it."""
+    supply = supply_need(access, area, network, rollup=params.rollup)
+    if params.rollup is None:
+        return supply, None
+    cov = coverage
+    return supply, checklist_rollup(cov.checklist, cov.by_unit, area.units, params.rollup)
 
 
 def _check_rollup(area: StudyArea, params: PlanParams) -> None:

@@ -43,6 +43,7 @@ class PlanResult:
     gaps: gpd.GeoDataFrame | None = None
     capacity: pd.DataFrame | None = None
     supply: pd.DataFrame | None = None
+    checklist_rollup: pd.DataFrame | None = None
     scenario: Comparison | None = None
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)

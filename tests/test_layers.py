@@ -52,7 +52,6 @@ NOT_YET_DOCUMENTED: frozenset[str] = frozenset(
         "lifecircle.coverage.sites.coverage_sets",
         "lifecircle.coverage.sites.network_candidates",
         "lifecircle.coverage.tables.coverage_by_unit",
-        "lifecircle.coverage.tables.missing_checklist",
         "lifecircle.coverage.tables.residents_served",
         "lifecircle.coverage.tables.weighted_quantile",
         "lifecircle.geo.build.study_area_from_osm",

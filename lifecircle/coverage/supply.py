@@ -29,7 +29,7 @@ from lifecircle.coverage.network import WalkNetwork
 from lifecircle.geo.catalog import Category
 from lifecircle.geo.study_area import StudyArea
 
-__all__ = ["SUPPLY_COLUMNS", "age_column", "supply_need"]
+__all__ = ["SUPPLY_COLUMNS", "age_column", "checklist_rollup", "supply_need"]
 
 SUPPLY_COLUMNS = [
     "level",
@@ -269,3 +269,68 @@ def _rolled(  # noqa: PLR0913, RUF100 (one table's columns)
     for u, g in enumerate(of):
         group_reach[g] |= reach[u]
     return _rows(level, names.astype(str), cat, summed, group_reach, access)
+
+
+def checklist_rollup(
+    checklist: pd.DataFrame, by_unit: pd.DataFrame, units: pd.DataFrame, rollup: str
+) -> pd.DataFrame:
+    """The grid managers' checklist rolled up from units to the values of ``rollup`` (a
+    sub-district): per value and missing category, how many of its units miss it (and
+    which), the residents of those units who do not reach it, and the facility named for
+    most of them (with the walk of the unit that has the most of them).
+
+    Parameters
+    ----------
+    checklist
+        The per-unit checklist (:func:`lifecircle.coverage.tables.missing_checklist`,
+        with its ``nearest_*`` columns).
+    by_unit
+        Coverage per unit and category (residents and covered residents).
+    units
+        The units, with the ``rollup`` column.
+    rollup
+        The column to roll up by.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per roll-up value and missing category, required ones first.
+    """
+    group_of = dict(zip(units["unit_id"].astype(str), units[rollup].astype(str), strict=True))
+    frame = checklist.merge(
+        by_unit[["unit_id", "category", "residents", "covered_residents"]],
+        on=["unit_id", "category"],
+        how="left",
+    )
+    frame["group"] = frame["unit_id"].astype(str).map(group_of)
+    frame["uncovered"] = frame["residents"] - frame["covered_residents"]
+    people = by_unit.drop_duplicates("unit_id")
+    with_res = people.loc[people["residents"] > 0, "unit_id"].astype(str).map(group_of)
+    n_units = with_res.groupby(with_res).size()
+    rows = []
+    for (group, cat), g in frame.groupby(["group", "category"], sort=True):
+        top = g.sort_values("uncovered", ascending=False, kind="stable")
+        named = top.dropna(subset=["nearest_facility"])
+        weight = named.groupby("nearest_facility")["uncovered"].sum()
+        best = named.loc[named["nearest_facility"] == weight.idxmax()] if len(weight) else named
+        rows.append(
+            {
+                "level": rollup,
+                "unit_id": group,
+                "category": cat,
+                "name": g["name"].iloc[0],
+                "required": bool(g["required"].iloc[0]),
+                "units": int(n_units.get(group, 0)),
+                "units_missing": len(g),
+                "missing_units": ";".join(top["unit_id"].astype(str)),
+                "uncovered_residents": float(g["uncovered"].sum()),
+                "nearest_facility": best["nearest_facility"].iloc[0] if len(best) else None,
+                "nearest_name": best["nearest_name"].iloc[0] if len(best) else None,
+                "nearest_m": float(best["nearest_m"].iloc[0]) if len(best) else float("nan"),
+            }
+        )
+    out = pd.DataFrame(rows)
+    if len(out) == 0:
+        return out
+    order = ["unit_id", "required", "uncovered_residents"]
+    return out.sort_values(order, ascending=[True, False, False]).reset_index(drop=True)

@@ -198,6 +198,13 @@ def test_a_beijing_plan_with_a_rollup_writes_the_deficit_table(tmp_path: Path, c
     # 10 m2 per 1000 residents; the roll-up needs what its two communities need
     assert conv.loc["北太平庄", "need"] == pytest.approx(conv.loc[["C1", "C2"], "need"].sum())
     assert conv.loc["C1", "need"] == pytest.approx(10 * conv.loc["C1", "residents"] / 1000)
+    check = pd.read_csv(out / "checklist.csv", encoding="utf-8-sig")
+    assert {"nearest_facility", "nearest_name", "nearest_m"} <= set(check.columns)
+    rolled = pd.read_csv(out / "checklist_rollup.csv", encoding="utf-8-sig")
+    assert set(rolled["unit_id"]) == {"北太平庄"} and set(rolled["level"]) == {"街道"}
+    # the hand-made extract's only kindergarten is named for the communities that miss one
+    kg = check.loc[check["category"] == "kindergarten"]
+    assert set(kg["nearest_name"].dropna()) <= {"北邮幼儿园"}
     from openpyxl import load_workbook
 
     wb = load_workbook(out / "report.xlsx")
