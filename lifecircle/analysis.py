@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import geopandas as gpd
+import pandas as pd
 
 from lifecircle.coverage.access import Access, access_notes, plan_access
 from lifecircle.coverage.catchments import study_catchments
@@ -24,6 +25,7 @@ from lifecircle.coverage.sites import (
     placement_category,
     recommend_sites,
 )
+from lifecircle.coverage.supply import checklist_rollup, supply_need
 from lifecircle.coverage.tables import Coverage, coverage_tables
 from lifecircle.errors import InputError, Problem
 from lifecircle.geo.catalog import ServiceCatalog
@@ -67,6 +69,7 @@ def run_plan(
     params = params or PlanParams()
     stages = stages or Stages()
     check_categories(area, [spec.category for spec in params.placements], "placement")
+    _check_rollup(area, params)
     if params.parts is not None:
         return _run_parts(area, params, stages, client)
     notes = list(area.notes)
@@ -76,7 +79,13 @@ def run_plan(
         access = plan_access(network, area, params)
         notes += access_notes(access, area, int(network.component_size.max(initial=0)))
     with stages("coverage"):
-        coverage = coverage_tables(access, area.units, area.catalog, unit_share=params.unit_share)
+        coverage = coverage_tables(
+            access,
+            area.units,
+            area.catalog,
+            unit_share=params.unit_share,
+            facilities=area.facilities,
+        )
     with stages("placement"):
         candidates, sites = _placement(network, access, area, params, stages)
     with stages("gaps"):
@@ -85,6 +94,8 @@ def run_plan(
         )
     with stages("capacity"):
         capacity = capacity_by_unit(access, area, network)
+    with stages("supply"):
+        supply, rolled = _supply(access, area, network, params, coverage)
     new_sites = {cat: rec.sites for cat, rec in sites.items()}
     scenario = _scenario(network, access, area, params, new_sites, coverage, stages)
     catchment_frame = _catchments(network, access, area, params, new_sites, stages, notes)
@@ -99,10 +110,33 @@ def run_plan(
         catchments=catchment_frame,
         gaps=gaps,
         capacity=capacity,
+        supply=supply,
+        checklist_rollup=rolled,
         scenario=scenario,
         timings=stages.timings,
         notes=notes,
     )
+
+
+def _supply(
+    access: Access, area: StudyArea, network: WalkNetwork, params: PlanParams, coverage: Coverage
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Supply against the catalog's indicators, per unit and per ``params.rollup``; and the
+    checklist rolled up by it."""
+    supply = supply_need(access, area, network, rollup=params.rollup)
+    if params.rollup is None:
+        return supply, None
+    cov = coverage
+    return supply, checklist_rollup(cov.checklist, cov.by_unit, area.units, params.rollup)
+
+
+def _check_rollup(area: StudyArea, params: PlanParams) -> None:
+    """The roll-up column must be one of the units'."""
+    if params.rollup is not None and params.rollup not in area.units.columns:
+        columns = ", ".join(str(c) for c in area.units.columns if c != "geometry")
+        raise InputError(
+            Problem.of("rollup_column", "[analysis] rollup", column=params.rollup, columns=columns)
+        )
 
 
 def _scenario(

@@ -312,6 +312,7 @@ FLAG_KEYS: tuple[tuple[str, str], ...] = (
     ("formats", "outputs.formats"),
     ("no_catchments", "analysis.catchments"),
     ("parts", "analysis.parts"),
+    ("rollup", "analysis.rollup"),
 )
 """Each ``lifecircle plan`` flag and the plan-file key it sets (flags override the file).
 ``[]`` is a list of tables: its first flag makes one table per value (``--facilities``,
@@ -431,6 +432,11 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     "--parts",
     metavar="N|COLUMN",
     help="Analyse in N parts of neighbouring units, or by a column of the units (a district).",
+)
+@click.option(
+    "--rollup",
+    metavar="COLUMN",
+    help="A column of the units (e.g. 街道) to sum supply versus need by, besides per unit.",
 )
 @click.option(
     "--scheduler",

@@ -548,6 +548,7 @@ time_limit_s = 60              # for the placement solver
 catchments = true              # walking catchment polygons for the map (false saves time)
 # parts = "district"           # analyse in parts: by a column of the units, or a number of
                                # groups of neighbouring units (the README's "Whole cities")
+# rollup = "街道"               # a column of the units: supply versus need summed by it too
 
 [[placement]]
 category = "kindergarten"

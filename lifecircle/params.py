@@ -67,6 +67,7 @@ class PlanParams:
     catchment_width_m: float = 40.0
     catchments_max_edges: int | None = None  # deprecated, ignored (with a note) since issue 18
     parts: int | str | None = None
+    rollup: str | None = None
     gap_link_m: float = 150.0
     gap_walking: bool = False
 

@@ -447,7 +447,13 @@ def run_partitioned(
         states, pieces = _part_access(runner, parts, params, stages)
         access = _merge_access(pieces, len(area.demand))
     with stages("coverage"):
-        coverage = coverage_tables(access, area.units, area.catalog, unit_share=params.unit_share)
+        coverage = coverage_tables(
+            access,
+            area.units,
+            area.catalog,
+            unit_share=params.unit_share,
+            facilities=area.facilities,
+        )
     with stages("placement"):
         sites, placement = _place(area, access, runner, states, params, stages)
     return PartitionedResult(

@@ -42,6 +42,8 @@ class PlanResult:
     catchments: gpd.GeoDataFrame | None = None
     gaps: gpd.GeoDataFrame | None = None
     capacity: pd.DataFrame | None = None
+    supply: pd.DataFrame | None = None
+    checklist_rollup: pd.DataFrame | None = None
     scenario: Comparison | None = None
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)

@@ -236,22 +236,33 @@ def _completeness_tables(
 
 
 def missing_checklist(
-    by_unit: pd.DataFrame, catalog: ServiceCatalog, *, lang: str = "en"
+    by_unit: pd.DataFrame,
+    catalog: ServiceCatalog,
+    *,
+    lang: str = "en",
+    access: Access | None = None,
+    facilities: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The grid manager's list: per unit, the categories it misses and how far the nearest is.
 
     A category is missing in a unit when the unit is not covered for it (fewer than the
     unit share of its residents reach it). ``distance_m`` is the median walk of the unit's
-    residents to the nearest facility (inf: none within the search limit).
+    residents to the nearest facility (inf: none within the search limit). Rows are ordered
+    by unit, then required categories first, then distance. Given the ``access`` result and
+    its ``facilities``, each row also names the facility nearest to most of the unit's
+    residents (``nearest_facility``, ``nearest_name``) and their median walk to it
+    (``nearest_m``); empty when none is within the search limit.
 
     Parameters
     ----------
     by_unit
-        Coverage per unit and category (:func:`coverage_by_unit`).
+        Coverage per unit and category.
     catalog
-        The categories: their names, levels and which are required.
+        The categories' names, levels and whether they are required.
     lang
-        The language of the ``name`` column.
+        The language of the names.
+    access, facilities
+        The access result and the study's facilities (both or neither).
 
     Returns
     -------
@@ -259,7 +270,8 @@ def missing_checklist(
         One row per unit and category the unit is not covered for, ordered by unit, then
         required categories first, then distance. Columns: ``unit_id``, ``category``,
         ``name``, ``level``, ``required``, ``share`` (of the unit's residents covered) and
-        ``distance_m``.
+        ``distance_m``; with ``access``, also
+        ``nearest_facility``, ``nearest_name`` and ``nearest_m``.
     """
     miss = by_unit.loc[by_unit["covered"].eq(False)].copy()
     miss["required"] = [catalog[c].required for c in miss["category"]]
@@ -267,9 +279,35 @@ def missing_checklist(
     miss["level"] = [catalog[c].level for c in miss["category"]]
     miss = miss.rename(columns={"p50_m": "distance_m"})
     miss = miss.sort_values(["unit_id", "required", "distance_m"], ascending=[True, False, True])
-    return miss[
-        ["unit_id", "category", "name", "level", "required", "share", "distance_m"]
-    ].reset_index(drop=True)
+    cols = ["unit_id", "category", "name", "level", "required", "share", "distance_m"]
+    miss = miss[cols].reset_index(drop=True)
+    if access is None or facilities is None:
+        return miss
+    return pd.concat([miss, _nearest_named(miss, access, facilities)], axis=1)
+
+
+def _nearest_named(miss: pd.DataFrame, access: Access, facilities: pd.DataFrame) -> pd.DataFrame:
+    """Per checklist row: the facility nearest to most of the unit's residents, its name and
+    their median walk to it."""
+    ids = facilities["facility_id"].astype(str).to_numpy()
+    names = facilities["name"].to_numpy(dtype=object)
+    res = access.demand.residents
+    groups = pd.Series(np.arange(len(res))).groupby(access.demand.unit_id.astype(str)).indices
+    out: list[tuple[object, object, float]] = []
+    for uid, cat in zip(miss["unit_id"].astype(str), miss["category"], strict=True):
+        idx = groups.get(uid, np.empty(0, dtype=int))
+        k = access.column(cat)
+        fac = access.facility[idx, k]
+        ok = (fac >= 0) & (res[idx] > 0)
+        if not ok.any():
+            out.append((None, None, float("nan")))
+            continue
+        weight = np.bincount(fac[ok], weights=res[idx][ok])
+        best = int(np.argmax(weight))
+        mine = ok & (fac == best)
+        walk = weighted_quantile(access.distance_m[idx[mine], k], res[idx[mine]], 0.5)
+        out.append((ids[best], names[best], walk))
+    return pd.DataFrame(out, columns=["nearest_facility", "nearest_name", "nearest_m"])
 
 
 def coverage_tables(
@@ -278,6 +316,7 @@ def coverage_tables(
     catalog: ServiceCatalog,
     *,
     unit_share: float = DEFAULT_UNIT_SHARE,
+    facilities: pd.DataFrame | None = None,
 ) -> Coverage:
     """Every coverage table of a study.
 
@@ -291,6 +330,8 @@ def coverage_tables(
         Categories, levels and which are required.
     unit_share
         A unit counts as covered when at least this share of its residents is.
+    facilities
+        The study's facilities: the checklist then names the nearest of each missing one.
 
     Returns
     -------
@@ -306,7 +347,7 @@ def coverage_tables(
         points=points,
         completeness_by_unit=comp_unit,
         completeness_overall=comp_overall,
-        checklist=missing_checklist(by_unit, catalog),
+        checklist=missing_checklist(by_unit, catalog, access=access, facilities=facilities),
         unit_share=unit_share,
     )
 

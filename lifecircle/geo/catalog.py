@@ -29,7 +29,8 @@ or override one of them (``extends = "gb50180"``). Each category has:
     The OSM tag or column holding the facility's capacity (places, beds), if any.
 ``indicator``
     The supply a standard asks for, as ``{ value = 4.5, per = "1000 residents", measure =
-    "places" }``: ``per`` is ``"1000 residents"`` or ``"100 households"``, ``measure`` is
+    "places" }``: ``per`` is ``"1000 residents"``, ``"100 households"`` or ``"1000 in age
+    group"`` (the residents of the ``ages`` served), ``measure`` is
     ``"count"`` (facilities), ``"places"`` (the facilities' capacities) or ``"floor_area_m2"``.
 ``ages``
     The age group served, ``[first, last]`` in whole years (``[3, 5]`` for a kindergarten),
@@ -134,7 +135,7 @@ _CATEGORY_KEYS = {
 }
 
 
-PER: tuple[str, ...] = ("1000 residents", "100 households")
+PER: tuple[str, ...] = ("1000 residents", "100 households", "1000 in age group")
 MEASURES: tuple[str, ...] = ("count", "places", "floor_area_m2")
 _LEVEL_KEYS = {"id", "name_zh", "name_en", "threshold_m", "threshold_min", "source", "note"}
 
@@ -180,13 +181,35 @@ class Indicator:
     per: str
     measure: str
 
-    def need(self, *, residents: float, households: float | None = None) -> float:
-        """The supply ``residents`` (or ``households``) need; NaN without households."""
-        if self.per == "1000 residents":
-            return self.value * residents / 1000.0
-        if households is None or not np.isfinite(households):
+    def need(
+        self,
+        *,
+        residents: float,
+        households: float | None = None,
+        age_group: float | None = None,
+    ) -> float:
+        """The supply that ``residents`` (or their ``households``, or the residents of the
+        age group served) need; NaN when the population it is per is not known.
+
+        Parameters
+        ----------
+        residents, households, age_group
+            The population, its households and the residents of the age group.
+
+        Returns
+        -------
+        float
+            The indicator times the population it is per.
+        """
+        base = {
+            "1000 residents": (residents, 1000.0),
+            "100 households": (households, 100.0),
+            "1000 in age group": (age_group, 1000.0),
+        }[self.per]
+        count, per = base
+        if count is None or not np.isfinite(count):
             return float("nan")
-        return self.value * households / 100.0
+        return self.value * float(count) / per
 
     def text(self) -> str:
         """A short description, e.g. ``4.5 places / 1000 residents``."""

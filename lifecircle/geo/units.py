@@ -187,11 +187,13 @@ def load_units(spec: UnitsFile) -> Read[gpd.GeoDataFrame]:
         if pop_name is not None
         else pd.Series(np.nan, index=frame.index)
     )
+    own = {c: frame[c].to_numpy() for c in cols if c not in UNIT_COLUMNS}
     units = gpd.GeoDataFrame(
         {
             "unit_id": ids.to_numpy(),
             "name": frame[name_name].astype(str).to_numpy() if name_name else ids.to_numpy(),
             "population": population.to_numpy(float),
+            **own,  # the file's other columns: a roll-up (街道), households, age groups
         },
         geometry=geoms,
         crs=frame.crs,

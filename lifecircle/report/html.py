@@ -20,6 +20,7 @@ from jinja2 import Environment
 from lifecircle.i18n import tr, translations
 from lifecircle.report.charts import cjk_font, coverage_chart, distance_chart, png_data_uri
 from lifecircle.report.summary import SITE_COLUMNS, category_summary, headers, parameter_rows
+from lifecircle.report.supply import has_supply, supply_header, supply_rows
 from lifecircle.result import PlanResult
 
 __all__ = ["write_html"]
@@ -145,6 +146,22 @@ def _gaps(result: PlanResult, lang: str) -> dict[str, Any] | None:
     return _table(header, rows, more=max(0, len(result.gaps) - GAP_ROWS))
 
 
+def _supply(result: PlanResult, lang: str) -> dict[str, Any] | None:
+    """Where supply falls short of the catalog's indicators (roll-ups first)."""
+    if not has_supply(result):
+        return None
+    short = supply_rows(result, lang, only_short=True)
+    rows = [
+        [_text(v) for v in r[:4]]
+        + [_num(v, "{:,.1f}") for v in r[4:6]]
+        + [_num(r[6])]
+        + [_num(v, "{:,.1f}") for v in r[7:9]]
+        + [_text(r[9])]
+        for r in short[:GAP_ROWS]
+    ]
+    return _table(supply_header(lang), rows, more=max(0, len(short) - GAP_ROWS))
+
+
 def _units(result: PlanResult, lang: str) -> dict[str, Any]:
     """Per unit: the required services most of its residents cannot reach in time."""
     catalog = result.area.catalog
@@ -253,6 +270,7 @@ def write_html(
         coverage=_coverage(result, lang),
         sites=_sites(result, lang),
         gaps=_gaps(result, lang),
+        supply=_supply(result, lang),
         units=_units(result, lang),
         map_html=map_html,
         method=method,

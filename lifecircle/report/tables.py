@@ -151,6 +151,10 @@ def csv_tables(result: PlanResult) -> dict[str, pd.DataFrame]:
         tables["gaps.csv"] = gaps_table(result)
     if result.capacity is not None:
         tables["capacity_by_unit.csv"] = result.capacity
+    if result.supply is not None:
+        tables["supply_need.csv"] = result.supply
+    if result.checklist_rollup is not None:
+        tables["checklist_rollup.csv"] = result.checklist_rollup
     if result.scenario is not None:
         tables["scenario_overall.csv"] = result.scenario.overall
         tables["scenario_by_unit.csv"] = result.scenario.by_unit

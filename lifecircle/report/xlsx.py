@@ -14,6 +14,7 @@ from typing import Any
 
 from lifecircle.i18n import tr
 from lifecircle.report.summary import SITE_COLUMNS, category_summary, headers, parameter_rows
+from lifecircle.report.supply import has_supply, supply_header, supply_rows
 from lifecircle.result import PlanResult
 
 __all__ = ["sheet_names", "write_xlsx"]
@@ -70,6 +71,15 @@ def _width(value: Any) -> int:
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)  # CJK characters are double width
 
 
+def _supply_sheet(wb: Any, result: PlanResult, lang: str) -> None:
+    """Supply against the catalog's indicators, per roll-up and unit (when there is one)."""
+    if not has_supply(result):
+        return
+    ws = wb.create_sheet(tr("sheet_supply", lang)[:31])
+    rows = supply_rows(result, lang)
+    _write(ws, supply_header(lang), rows, {5: COUNT, 6: "#,##0.0", 8: "#,##0.0", 9: "#,##0.0"})
+
+
 def write_xlsx(
     result: PlanResult, path: Path, *, lang: str = "en", inputs: list[dict[str, Any]] | None = None
 ) -> None:
@@ -101,6 +111,7 @@ def write_xlsx(
     _gaps_sheet(wb.create_sheet(names["gaps"]), result, lang)
     if result.scenario is not None:
         _scenario_sheet(wb.create_sheet(names["scenario"]), result, lang)
+    _supply_sheet(wb, result, lang)
     _inputs_sheet(wb.create_sheet(names["inputs"]), result, lang, inputs)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
