@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -530,3 +533,21 @@ def test_a_missing_file_is_reported_with_the_plan_key_errors(
         "key analysis.colour: unknown key",
     ):
         assert text in err, err
+
+
+def test_the_lifecircle_command_speaks_the_plan_files_language(tmp_path: Path) -> None:
+    """The same through a real process (``python -m lifecircle.cli``), no --lang given."""
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[inputs]\nosm = "nowhere.osm"\n[outputs]\nlang = "zh"\n', encoding="utf-8")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "lifecircle.cli", "plan", str(plan), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "键 inputs.osm：找不到文件" in done.stderr and "file not found" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.toml"]
