@@ -437,7 +437,11 @@ def plan_from_dict(
         config = PlanConfig.model_validate(doc)
     except ValidationError as exc:
         problems = [_validation_problem(err, source) for err in exc.errors()]
-        raise PlanFileError(problems) from None
+        flagged = {p.place[1] for p in problems if p.place is not None}
+        missing = _file_problems(_named_files(doc), source)  # every problem at once
+        raise PlanFileError(
+            problems + [p for p in missing if p.place is None or p.place[1] not in flagged]
+        ) from None
     problems = _check_plan(config, source)
     if problems:
         raise PlanFileError(problems)
@@ -461,15 +465,41 @@ def plan_files(config: PlanConfig) -> dict[str, str]:
     return {key: path for key, path in files if path is not None}
 
 
+def _named_files(doc: dict[str, Any]) -> dict[str, str]:
+    """The files a plan document names, by plan key, before it is validated (so that a
+    missing file is reported with the document's other problems)."""
+    files: dict[str, str] = {}
+    for key_path in _PATH_KEYS:
+        node: Any = doc
+        for k in key_path:
+            node = node.get(k) if isinstance(node, dict) else None
+        if isinstance(node, str) and node:
+            files[".".join(key_path)] = node
+    inputs = doc.get("inputs")
+    facilities = inputs.get("facilities") if isinstance(inputs, dict) else None
+    for n, f in enumerate(facilities if isinstance(facilities, list) else []):
+        for k in ("path", "category_map"):
+            if isinstance(f, dict) and isinstance(f.get(k), str) and f[k]:
+                files[f"inputs.facilities.{n}.{k}"] = f[k]
+    return files
+
+
+def _file_problems(files: dict[str, str], source: str) -> list[Problem]:
+    """The files (by plan key) that are missing, or folders."""
+    problems = []
+    for key, path in files.items():
+        if not Path(path).expanduser().is_file():
+            kind = "path_is_a_folder" if Path(path).expanduser().is_dir() else "file_not_found"
+            problems.append(Problem.of(kind, source, place=("key", key), path=path))
+    return problems
+
+
 def _check_plan(config: PlanConfig, source: str) -> list[Problem]:
     """What the types cannot say: files that do not exist, categories the catalog lacks."""
     i = config.inputs
     problems = source_problems(i.osm, i.place, i.units, i.admin_level, source=source)
-    for key, path in plan_files(config).items():
-        given = Path(path).expanduser()
-        if key != "catalog" and not given.is_file():  # the catalog: below
-            what = "path_is_a_folder" if given.is_dir() else "file_not_found"
-            problems.append(Problem.of(what, source, place=("key", key), path=path))
+    files = {key: path for key, path in plan_files(config).items() if key != "catalog"}
+    problems += _file_problems(files, source)  # the catalog: below
     try:
         catalog = load_catalog(config.catalog)
     except CatalogError as exc:

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -507,5 +510,44 @@ def test_points_far_outside_the_units_are_found_before_the_osm_file_is_read(
     args += ["--facilities", str(tmp_path / "poi.csv"), "--out", str(tmp_path / "out")]
     assert main([*args, "--lang", "zh"]) == 2
     err = capsys.readouterr().err
-    assert "poi.csv，第 3 行：1 个点位于研究范围以外" in err and "x.osm" not in err, err
+    assert "poi.csv，第 3 行：1 个点距研究范围超过" in err and "x.osm" not in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_file_is_reported_with_the_plan_key_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = tmp_path / "plan.toml"
+    plan.write_text(
+        '[inputs]\nosm = "nowhere.osm"\n[[inputs.facilities]]\npath = "poi.csv"\n'
+        '[analysis]\nspeed_kmh = "fast"\ncolour = 1\n',
+        encoding="utf-8",
+    )
+    assert main(["plan", str(plan), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "4 problems with the inputs" in err, err
+    for text in (
+        "key inputs.osm: file not found",
+        "key inputs.facilities.0.path: file not found",
+        "key analysis.speed_kmh: Input should be a valid number",
+        "key analysis.colour: unknown key",
+    ):
+        assert text in err, err
+
+
+def test_the_lifecircle_command_speaks_the_plan_files_language(tmp_path: Path) -> None:
+    """The same through a real process (``python -m lifecircle.cli``), no --lang given."""
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[inputs]\nosm = "nowhere.osm"\n[outputs]\nlang = "zh"\n', encoding="utf-8")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "lifecircle.cli", "plan", str(plan), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "键 inputs.osm：找不到文件" in done.stderr and "file not found" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.toml"]
