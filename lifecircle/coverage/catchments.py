@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -43,16 +44,17 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import substring
 
 from lifecircle.coverage.access import Access
-from lifecircle.coverage.lattice import Lattice, trace_outline
-from lifecircle.coverage.network import Search, Snap, WalkNetwork
+from lifecircle.coverage.lattice import Lattice, neighbours, trace_outline
+from lifecircle.coverage.network import Located, Search, Snap, WalkNetwork
 from lifecircle.geo.study_area import StudyArea
-from lifecircle.params import DEFAULT_SPEED_KMH
+from lifecircle.params import DEFAULT_MAX_SNAP_M, DEFAULT_SPEED_KMH
 
 __all__ = [
     "DEFAULT_WIDTH_M",
     "GRID_CELL_M",
     "catchment",
     "catchments",
+    "grid_lattice",
     "reached_pieces",
     "study_catchments",
 ]
@@ -227,7 +229,7 @@ def catchment(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
     if not exact:
         if not (taper and consistent):
             raise ValueError("taper=False and consistent=False are options of exact=True")
-        lattice = lattice or Lattice(network, cell_m=GRID_CELL_M)
+        lattice = lattice or grid_lattice(network, width_m=width_m)
         search = search or network.search(sources, limit_m=band_m + _clamp(lattice))
         return _grid_catchments(network, sources, [band_m], search, lattice, width_m)[0]
     search = search or network.search(sources, limit_m=band_m)
@@ -247,7 +249,7 @@ def catchment(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
 def _clamp(lattice: Lattice) -> float:
     """How far the grid construction's margin is followed either side of zero: two cells
     (the margin changes by at most 2 m a metre, so every node next to the outline keeps
-    its exact value)."""
+    its exact value). :func:`grid_lattice` takes the nodes that far beyond the width."""
     return 2.0 * lattice.cell_m
 
 
@@ -265,30 +267,116 @@ def _grid_catchments(  # noqa: PLR0913, RUF100 (one search, its bands and the la
     whose margin is within the clamp of zero has its exact walk.
     """
     clamp = _clamp(lattice)
-    lines = _reached_streets(network, sources, search, max(bands_m))
-    if len(lines) == 0:
+    if lattice.reach_m < width_m + clamp:
+        raise ValueError(f"the lattice reaches {lattice.reach_m} m: at least {width_m + clamp}")
+    i, j, snap, at = lattice.nodes(_reached_edges(network, sources, search, search.limit_m))
+    if len(i) == 0:
         return [shapely.Polygon() for _ in bands_m]
-    # a node farther than width + clamp from every reached street has a margin below -clamp
-    i, j, snap = lattice.near(lines, width_m + clamp)
-    walk, _ = search.to(snap)
-    leg = np.where(snap.ok, snap.access_m, np.inf)
+    # a node snapped farther than width + clamp has a margin below -clamp: left out
+    walk, _ = search.to(at)
+    field = _Margin(network, search, width_m, lattice.cell_m, i, j, snap, at, walk)
     out = []
     for band in bands_m:
-        margin = np.minimum(width_m - leg, float(band) - walk)
-        margin = np.clip(np.nan_to_num(margin, nan=-clamp), -clamp, clamp)
+        margin = np.clip(np.nan_to_num(field.at_band(float(band)), nan=-clamp), -clamp, clamp)
         out.append(trace_outline(i, j, margin, lattice.cell_m, fill=-clamp))
     return out
 
 
-def _reached_streets(
-    network: WalkNetwork, sources: Snap, search: Search, band_m: float
+@dataclass(frozen=True)
+class _Margin:
+    """The grid construction's margin at a lattice's nodes, from one search.
+
+    The margin ``min(width - leg, band - walk)`` is a distance (to where the leg reaches
+    the width, or the walk the band), so that linear interpolation between two nodes puts
+    the outline where it is. Where the street nearest changes between two nodes, from one
+    walked within the band to one walked beyond, the margin jumps instead: there each node
+    takes, when nearer, half the difference between its distances to the two streets (a
+    distance to the line where they are equally near), which puts the outline on that line.
+    """
+
+    network: WalkNetwork
+    search: Search
+    width_m: float
+    cell_m: float
+    i: np.ndarray
+    j: np.ndarray
+    snap: Snap
+    at: Located
+    walk: np.ndarray
+
+    def at_band(self, band: float) -> np.ndarray:
+        """The margin of every node for a band, jumps placed."""
+        margin = np.minimum(self.width_m - self.at.access, band - self.walk)
+        p, q = neighbours(self.i, self.j)
+        flip = (margin[p] >= 0) != (margin[q] >= 0)
+        p, q = p[flip], q[flip]
+        inside_q = margin[q] >= 0  # the covered node first
+        p, q = np.where(inside_q, q, p), np.where(inside_q, p, q)
+        chain, s = self.at.chain, self.at.s
+        apart = (chain[p] != chain[q]) | (np.abs(s[p] - s[q]) > 2 * self.cell_m)
+        apart &= self.snap.edge[q] >= 0
+        p, q = p[apart], q[apart]
+        if len(p) == 0:
+            return margin
+        dist_q, margin_q = self._as_if_on(p, self.snap.edge[q], band)  # p beside q's street
+        dist_p, margin_p = self._as_if_on(q, self.snap.edge[p], band)  # q beside p's street
+        jump = (margin_p > 0) & (margin_q < 0)
+        p, q = p[jump], q[jump]
+        np.minimum.at(margin, p, (dist_q[jump] - self.at.access[p]) / 2.0)
+        np.maximum.at(margin, q, (self.at.access[q] - dist_p[jump]) / 2.0)
+        return margin
+
+    def _as_if_on(
+        self, nodes: np.ndarray, edges: np.ndarray, band: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The distance from nodes to given edges, and their margin were they snapped there."""
+        pts = shapely.points(np.column_stack([self.i[nodes], self.j[nodes]]) * self.cell_m)
+        lines = self.network.geometry[edges]
+        dist = shapely.distance(lines, pts)
+        t = shapely.line_locate_point(lines, pts, normalized=True)
+        walk, _ = self.search.to(Snap(edges, t, dist))
+        return dist, np.minimum(self.width_m - dist, band - walk)
+
+
+def _reached_edges(
+    network: WalkNetwork, sources: Snap, search: Search, limit_m: float
 ) -> np.ndarray:
-    """Whole edges reached within ``band_m`` from either end or holding a source."""
+    """Which edges are reached within ``limit_m`` from either end or hold a source: the
+    only streets a covered point can snap to."""
     dist = search.nodes().dist
-    reached = (dist[network.u] <= band_m) | (dist[network.v] <= band_m)
-    ok = sources.ok & (sources.access_m <= band_m)
+    reached = (dist[network.u] <= limit_m) | (dist[network.v] <= limit_m)
+    ok = sources.ok & (sources.access_m <= limit_m)
     reached[sources.edge[ok]] = True
-    return np.asarray(network.geometry[reached], dtype=object)
+    return np.asarray(reached)
+
+
+def grid_lattice(
+    network: WalkNetwork,
+    *,
+    cell_m: float = GRID_CELL_M,
+    width_m: float = DEFAULT_WIDTH_M,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> Lattice:
+    """The lattice the grid construction draws on, to share between catchments.
+
+    Parameters
+    ----------
+    network
+        The walk network.
+    cell_m
+        The lattice spacing.
+    width_m
+        The widest catchment to draw on it (nodes are taken that far from the streets,
+        plus two cells).
+    max_snap_m
+        The snap distance of the residents.
+
+    Returns
+    -------
+    Lattice
+        An empty lattice: nodes are snapped as catchments need them.
+    """
+    return Lattice(network, cell_m=cell_m, reach_m=width_m + 2.0 * cell_m, max_snap_m=max_snap_m)
 
 
 def _exact_catchment(  # noqa: PLR0913, RUF100 (the exact construction's options)
@@ -427,7 +515,7 @@ def catchments(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
     if not exact:
         if not (taper and consistent):
             raise ValueError("taper=False and consistent=False are options of exact=True")
-        lattice = lattice or Lattice(network, cell_m=GRID_CELL_M)
+        lattice = lattice or grid_lattice(network, width_m=width_m)
     options = {"taper": taper, "consistent": consistent, "cell_m": cell_m}
     rows_group, rows_band, rows_geom = [], [], []
     groups = np.asarray(groups)
@@ -517,7 +605,9 @@ def study_catchments(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
     lattice = (
         None
         if exact
-        else Lattice(network, cell_m=cell_m or GRID_CELL_M, max_snap_m=access.max_snap_m)
+        else grid_lattice(
+            network, cell_m=cell_m or GRID_CELL_M, width_m=width_m, max_snap_m=access.max_snap_m
+        )
     )
     draw = partial(
         catchments, network, width_m=width_m, exact=exact, lattice=lattice, cell_m=cell_m or 5.0
