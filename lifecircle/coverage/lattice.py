@@ -5,7 +5,7 @@ every node of a lattice of ``cell_m`` spacing near the reached streets, whether 
 standing there would be covered, and traces the outline of the answer. This module holds
 the two halves that know nothing of catchments:
 
-- :class:`Lattice`: the nodes within some distance of some lines, each snapped to the
+- :class:`Lattice`: the nodes near some of the network's edges, each snapped to the
   network once (with the residents' own snapping rule) and kept for the next question, so
   that the catchments of a study's categories snap each node once between them;
 - :func:`trace_outline`: the polygons where a field sampled at lattice nodes is at least
@@ -26,14 +26,14 @@ import shapely
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from lifecircle.coverage.network import WalkNetwork
+from lifecircle.coverage.network import Located, WalkNetwork
 from lifecircle.coverage.snapping import Snap
 from lifecircle.params import DEFAULT_MAX_SNAP_M
 
 if TYPE_CHECKING:
     from contourpy._contourpy import FillReturn_ChunkCombinedOffsetOffset
 
-__all__ = ["BLOCK", "TILE", "Lattice", "trace_outline"]
+__all__ = ["BLOCK", "TILE", "Lattice", "neighbours", "trace_outline"]
 
 BLOCK = 4
 """Nodes per side of a block: the lattice's neighbourhoods are made of whole blocks."""
@@ -53,7 +53,12 @@ def _unkey(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Lattice:
-    """Nodes of a square lattice of ``cell_m`` spacing, snapped to a network on demand.
+    """Nodes of a square lattice of ``cell_m`` spacing near a network's streets, snapped on
+    demand.
+
+    The nodes within ``reach_m`` of an edge are snapped the first time that edge is asked
+    about, and kept: asking about the reached edges of one category after another snaps
+    each node once.
 
     Parameters
     ----------
@@ -61,49 +66,65 @@ class Lattice:
         The walk network the nodes snap to.
     cell_m
         The lattice spacing.
+    reach_m
+        How far from an edge its nodes are taken.
     max_snap_m
         The snap distance (as for residents: a node farther from every street is not
         snapped).
     """
 
     def __init__(
-        self, network: WalkNetwork, *, cell_m: float, max_snap_m: float = DEFAULT_MAX_SNAP_M
+        self,
+        network: WalkNetwork,
+        *,
+        cell_m: float,
+        reach_m: float,
+        max_snap_m: float = DEFAULT_MAX_SNAP_M,
     ) -> None:
-        if not cell_m > 0:
-            raise ValueError(f"cell_m must be positive, got {cell_m}")
+        if not (cell_m > 0 and reach_m > 0):
+            raise ValueError(f"cell_m and reach_m must be positive, got {cell_m}, {reach_m}")
         self.network = network
         self.cell_m = float(cell_m)
+        self.reach_m = float(reach_m)
         self.max_snap_m = float(max_snap_m)
+        self._done = np.zeros(network.n_edges, dtype=bool)
         self._keys = np.empty(0, dtype=np.int64)
         self._snap = Snap(np.empty(0, np.int64), np.empty(0), np.empty(0))
+        self._at = network.locate(self._snap)
 
     @property
     def n_snapped(self) -> int:
         """How many nodes have been snapped so far."""
         return len(self._keys)
 
-    def near(self, lines: np.ndarray, within_m: float) -> tuple[np.ndarray, np.ndarray, Snap]:
-        """The nodes within ``within_m`` of ``lines`` (at least), snapped.
+    def nodes(self, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, Snap, Located]:
+        """The nodes that snap to one of ``edges``, within ``reach_m`` of it, and the nodes
+        next to them (one cell east, west, north or south) snapped to others.
 
         Parameters
         ----------
-        lines
-            Shapely lines in the network's CRS.
-        within_m
-            How far from the lines; whole blocks of ``BLOCK`` x ``BLOCK`` nodes are taken,
-            so some nodes a little farther come too.
+        edges
+            A mask of the network's edges.
 
         Returns
         -------
-        (i, j, snap)
-            The nodes' integer lattice coordinates (the node is at ``(i, j) * cell_m``)
-            and their snaps, sorted by ``(i, j)``.
+        (i, j, snap, located)
+            The nodes' integer lattice coordinates (the node stands at ``(i, j) *
+            cell_m``), sorted by ``(i, j)``, and where each joins the network: its snap,
+            and the same located on the chains (:meth:`WalkNetwork.locate`).
         """
-        keys = self._node_keys(lines, within_m)
-        self._add(keys)
-        pos = np.searchsorted(self._keys, keys)
-        i, j = _unkey(keys)
-        return i, j, self._snap.take(pos)
+        edges = np.asarray(edges, dtype=bool)
+        new = edges & ~self._done
+        if new.any():
+            self._add(self._node_keys(self.network.geometry[new], self.reach_m))
+            self._done |= new
+        edge = self._snap.edge
+        ok = edge >= 0
+        sel = np.flatnonzero(ok & edges[np.where(ok, edge, 0)])
+        sel = self._with_around(sel[self._at.access[sel] <= self.reach_m])
+        i, j = _unkey(self._keys[sel])
+        at = self._at
+        return i, j, self._snap.take(sel), Located(at.chain[sel], at.s[sel], at.access[sel])
 
     def _node_keys(self, lines: np.ndarray, within_m: float) -> np.ndarray:
         """Keys of the nodes of every block within ``within_m`` of the lines, sorted."""
@@ -136,6 +157,18 @@ class Lattice:
         nj = (cj[:, None, None] * BLOCK + offsets[None, None, :]).repeat(BLOCK, axis=1)
         return np.sort(_key(ni.ravel(), nj.ravel()))
 
+    def _with_around(self, sel: np.ndarray) -> np.ndarray:
+        """The known nodes ``sel`` and those known one cell from them, in key order."""
+        keys = self._keys[sel]
+        mark = np.zeros(len(self._keys), dtype=bool)
+        mark[sel] = True
+        for step in (2**32, -(2**32), 1, -1):
+            pos = np.searchsorted(self._keys, keys + step)
+            hit = pos < len(self._keys)
+            hit[hit] = self._keys[pos[hit]] == keys[hit] + step
+            mark[pos[hit]] = True
+        return np.flatnonzero(mark)
+
     def _add(self, keys: np.ndarray) -> None:
         """Snap the nodes of ``keys`` not snapped yet, and keep them."""
         pos = np.searchsorted(self._keys, keys)
@@ -147,10 +180,40 @@ class Lattice:
         i, j = _unkey(new)
         xy = np.column_stack([i * self.cell_m, j * self.cell_m]).astype(float)
         snap = self.network.snap(xy, max_snap_m=self.max_snap_m)
-        all_keys = np.concatenate([self._keys, new])
-        order = np.argsort(all_keys, kind="stable")
-        self._keys = all_keys[order]
+        at = self.network.locate(snap)
+        order = np.argsort(np.concatenate([self._keys, new]), kind="stable")
+        self._keys = np.concatenate([self._keys, new])[order]
         self._snap = Snap.concat([self._snap, snap]).take(order)
+        old = self._at
+        self._at = Located(
+            np.concatenate([old.chain, at.chain])[order],
+            np.concatenate([old.s, at.s])[order],
+            np.concatenate([old.access, at.access])[order],
+        )
+
+
+def neighbours(i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of nodes one cell apart (east or north), as indices into ``i`` and ``j``.
+
+    Parameters
+    ----------
+    i, j
+        Integer lattice coordinates, sorted by ``(i, j)``, each node once.
+
+    Returns
+    -------
+    (first, second)
+        For each pair, the node and its east or north neighbour.
+    """
+    keys = _key(i, j)
+    firsts, seconds = [], []
+    for step in (2**32, 1):  # east: i + 1; north: j + 1
+        pos = np.searchsorted(keys, keys + step)
+        hit = pos < len(keys)
+        hit[hit] = keys[pos[hit]] == keys[hit] + step
+        firsts.append(np.flatnonzero(hit))
+        seconds.append(pos[hit])
+    return np.concatenate(firsts), np.concatenate(seconds)
 
 
 def trace_outline(
