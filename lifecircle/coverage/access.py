@@ -404,6 +404,23 @@ def k_nearest_facilities(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest distinct facilities of each demand point within ``limit_m``.
 
+    Parameters
+    ----------
+    network
+        The walk network.
+    demand
+        Resident points (the network's CRS).
+    facilities
+        Point or polygon facilities (the network's CRS).
+    k
+        How many facilities per demand point.
+    limit_m
+        Farther facilities are not counted.
+    max_snap_m
+        Points farther than this from any walkable street are unreachable.
+    edge_spacing_m
+        Spacing of access points along polygon facilities (:func:`access_points`).
+
     Returns
     -------
     (distance, facility)
@@ -442,7 +459,22 @@ def k_nearest_facilities(
 
 def plan_access(network: WalkNetwork, area: StudyArea, params: PlanParams) -> Access:
     """Every resident's walk to each category (:func:`nearest_facilities`), with a plan's
-    parameters: the one place whole and partitioned runs compute access."""
+    parameters: the one place whole and partitioned runs compute access.
+
+    Parameters
+    ----------
+    network
+        The walk network built from ``area.edges``.
+    area
+        The study: residents, facilities and catalog.
+    params
+        The plan's parameters (speed, search factor, snap distance, ...).
+
+    Returns
+    -------
+    Access
+        As :func:`nearest_facilities` returns it.
+    """
     return nearest_facilities(
         network,
         area.demand,
@@ -459,7 +491,22 @@ def plan_access(network: WalkNetwork, area: StudyArea, params: PlanParams) -> Ac
 def access_notes(access: Access, area: StudyArea, main_piece: int) -> list[Note]:
     """What the planner should know about an access result: required categories without
     any facility, residents too far from any street, residents on islands of the network
-    (pieces smaller than ``main_piece`` nodes), facilities that could not be snapped."""
+    (pieces smaller than ``main_piece`` nodes), facilities that could not be snapped.
+
+    Parameters
+    ----------
+    access
+        The access result.
+    area
+        The study it was computed for.
+    main_piece
+        Nodes in the network's largest piece: residents on smaller pieces are on islands.
+
+    Returns
+    -------
+    list of Note
+        The notes, in that order (none when all is well).
+    """
     notes = []
     counts = area.facilities["category"].value_counts()
     empty = [c for c in area.catalog if c.required and counts.get(c.id, 0) == 0]

@@ -146,6 +146,16 @@ def is_ground_level(
     Bridges, tunnels (a building passage counts as ground), non-zero ``layer``, indoor
     ``level`` other than 0, and elevators are not.
 
+    Parameters
+    ----------
+    bridge, tunnel, layer, level, highway
+        The way's OSM tags of those keys (None, NaN or "" when absent).
+
+    Returns
+    -------
+    bool
+        True at ground level.
+
     Examples
     --------
     >>> is_ground_level(), is_ground_level(bridge="yes"), is_ground_level(tunnel="building_passage")
@@ -213,6 +223,11 @@ def load_osm(
     feature_filter
         Tags that make a feature a candidate service, as ``{key: True | [values]}``
         (any key matching keeps the feature); usually ``ServiceCatalog.osm_filter()``.
+
+    Returns
+    -------
+    OsmLayers
+        The streets, buildings, features and land use, clipped, with the file as source.
 
     Raises
     ------
