@@ -294,6 +294,7 @@ FLAG_KEYS: tuple[tuple[str, str], ...] = (
     ("formats", "outputs.formats"),
     ("no_catchments", "analysis.catchments"),
     ("parts", "analysis.parts"),
+    ("compounds", "analysis.compounds"),
 )
 """Each ``lifecircle plan`` flag and the plan-file key it sets (flags override the file).
 ``[]`` is a list of tables: its first flag makes one table per value (``--facilities``,
@@ -413,6 +414,12 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     "--parts",
     metavar="N|COLUMN",
     help="Analyse in N parts of neighbouring units, or by a column of the units (a district).",
+)
+@click.option(
+    "--compounds",
+    type=click.Choice(["auto", "gated", "open"]),
+    help="Gated compounds: walked only by their members and visitors to a facility inside "
+    "(gated), or open to all (open); auto: gated in mainland China.",
 )
 @click.option(
     "--scheduler",

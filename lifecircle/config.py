@@ -128,6 +128,7 @@ class _AnalysisBase(_Strict):
     if TYPE_CHECKING:  # the fields, made from PlanParams' below
         buffer_m: float | None = None
         crs: str | None = None
+        compounds: Literal["auto", "gated", "open"] = "auto"
 
     @field_validator("parts", mode="before", check_fields=False)
     @classmethod
@@ -165,6 +166,7 @@ _ANALYSIS_LIMITS: dict[str, dict[str, Any]] = {
 _STUDY_KEYS: dict[str, Any] = {
     "buffer_m": (float | None, Field(None, gt=0)),
     "crs": (str | None, None),
+    "compounds": (Literal["auto", "gated", "open"], "auto"),
 }
 """[analysis] keys that are StudyInputs', not PlanParams' (after edge_spacing_m)."""
 
@@ -258,6 +260,7 @@ class PlanConfig(_Strict):
             speed_kmh=self.params().speed_kmh,
             crs=self.analysis.crs,
             buffer_m=self.analysis.buffer_m,
+            compounds=self.analysis.compounds,
         )
 
     def output_options(self) -> OutputOptions:

@@ -123,6 +123,12 @@ class WalkNetwork:
         Whether each edge is at ground level (default: all are).
     names
         Street names, for reports (optional).
+
+    Attributes
+    ----------
+    edge_row
+        The row of the source frame each edge came from (0..m-1 unless :meth:`from_edges`
+        built it), so that per-row data (a compound) follows the edges.
     """
 
     def __init__(
@@ -155,6 +161,7 @@ class WalkNetwork:
             if names is None
             else np.asarray(names, dtype=object)
         )
+        self.edge_row = np.arange(len(self.u), dtype=np.int64)
         self._contract()
         self._indexes: dict[tuple[bool, bool], EdgeIndex] = {}
 
@@ -330,7 +337,7 @@ class WalkNetwork:
         sel = ~key.duplicated().to_numpy()
         ground = edges["ground"].to_numpy(dtype=bool) if "ground" in edges.columns else None
         names = edges["name"].to_numpy(dtype=object) if "name" in edges.columns else None
-        return cls(
+        net = cls(
             u[sel],
             v[sel],
             geoms[sel],
@@ -340,6 +347,8 @@ class WalkNetwork:
             ground=None if ground is None else ground[sel],
             names=None if names is None else names[sel],
         )
+        net.edge_row = np.flatnonzero(keep)[sel]
+        return net
 
     @classmethod
     def from_graph(cls, G: Any, *, crs: Any = None, length_attr: str | None = None) -> WalkNetwork:

@@ -22,7 +22,7 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
-__all__ = ["EdgeIndex", "Snap", "as_points"]
+__all__ = ["EdgeIndex", "Snap", "as_points", "snap_within_groups"]
 
 
 @dataclass(frozen=True)
@@ -212,6 +212,53 @@ class EdgeIndex:
         better = d[first] < best_d[who[first]]
         w = who[first][better]
         best_seg[w], best_d[w], best_u[w] = cand[first][better], d[first][better], u[first][better]
+
+
+def snap_within_groups(
+    geometry: np.ndarray,
+    ground: np.ndarray,
+    edge_group: np.ndarray,
+    xy: np.ndarray,
+    point_group: np.ndarray,
+    max_snap_m: float,
+) -> Snap:
+    """Snap each point to the nearest edge of its own group only (a compound's own ways).
+
+    Parameters
+    ----------
+    geometry, ground
+        The edges' LineStrings and whether each is at ground level.
+    edge_group
+        The group of each edge (-1: in none).
+    xy
+        ``(n, 2)`` point coordinates (NaN: not snapped).
+    point_group
+        The group each point must join (points of group -1 are not snapped here).
+    max_snap_m
+        Farther points are not snapped.
+
+    Returns
+    -------
+    Snap
+        Edge indices into ``geometry``; a point joins a bridge or tunnel only when no
+        ground-level edge of its group is within reach.
+    """
+    n = len(xy)
+    edge = np.full(n, -1, dtype=np.int64)
+    t = np.zeros(n)
+    dist = np.full(n, np.nan)
+    valid = np.isfinite(xy).all(axis=1) if n else np.zeros(0, dtype=bool)
+    for g in np.unique(point_group[(point_group >= 0) & valid]):
+        pts = np.flatnonzero((point_group == g) & valid)
+        for level in (ground, np.ones(len(ground), dtype=bool)):
+            todo = pts[edge[pts] < 0]
+            idx = np.flatnonzero((edge_group == g) & level)
+            if len(todo) == 0 or len(idx) == 0:
+                continue
+            e, tt, d = EdgeIndex(geometry[idx], idx).nearest(xy[todo], max_snap_m)
+            hit = e >= 0
+            edge[todo[hit]], t[todo[hit]], dist[todo[hit]] = e[hit], tt[hit], d[hit]
+    return Snap(edge, t, dist)
 
 
 def as_points(points: Any, crs: CRS) -> np.ndarray:

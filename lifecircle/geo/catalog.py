@@ -23,6 +23,10 @@ or override one of them (``extends = "gb50180"``). Each category has:
     Other names a user's facility table may use for the category.
 ``capacity_tag``
     The OSM tag or column holding the facility's capacity (places, beds), if any.
+``members_only``
+    Whether a facility inside a gated compound serves only the compound's residents
+    (its park, its sports ground), not visitors (default false: a kindergarten or a
+    clinic inside a compound serves visitors too).
 ``match``
     A list of tag rules. A feature belongs to the category when any rule matches; a rule
     matches when all its tags match. A tag's value is a string or a list of strings
@@ -74,6 +78,7 @@ _CATEGORY_KEYS = {
     "access",
     "aliases",
     "capacity_tag",
+    "members_only",
     "match",
     "note",
 }
@@ -143,6 +148,7 @@ class Category:
     capacity_tag: str | None = None
     rules: tuple[TagRule, ...] = ()
     note: str = ""
+    members_only: bool = False
 
     def name(self, lang: str = "en") -> str:
         """The category's name in ``lang`` (``"zh"`` or ``"en"``)."""
@@ -485,6 +491,7 @@ def _parse_category(raw: Any, label: str, where: str, problems: list[Problem]) -
         capacity_tag=raw.get("capacity_tag"),
         rules=tuple(rules),
         note=str(raw.get("note", "")),
+        members_only=bool(raw.get("members_only", False)),
     )
 
 
