@@ -23,6 +23,7 @@ from lifecircle.coverage.sites import (
     recommend_sites,
 )
 from lifecircle.coverage.tables import Coverage, coverage_tables
+from lifecircle.coverage.walls import compound_ranking, open_compounds_table, walls_notes
 from lifecircle.errors import InputError, Problem
 from lifecircle.geo.study_area import StudyArea
 from lifecircle.i18n import Note
@@ -72,6 +73,9 @@ def run_plan(
     with stages("access"):
         access = plan_access(network, area, params)
         notes += access_notes(access, area, int(network.component_size.max(initial=0)))
+    if area.compounds is not None:
+        with stages("walls"):
+            notes += _walls(network, access, area, params)
     with stages("coverage"):
         coverage = coverage_tables(access, area.units, area.catalog, unit_share=params.unit_share)
     with stages("placement"):
@@ -100,6 +104,13 @@ def run_plan(
         timings=stages.timings,
         notes=notes,
     )
+
+
+def _walls(network: WalkNetwork, access: Access, area: StudyArea, params: PlanParams) -> list[Note]:
+    """What the gated compounds' walls cost (:mod:`lifecircle.coverage.walls`), as notes."""
+    table = open_compounds_table(network, area, params, access)
+    ranking = compound_ranking(network, area, params, access)
+    return walls_notes(table, ranking, area)
 
 
 def _scenario(

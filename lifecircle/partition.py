@@ -179,6 +179,7 @@ def make_parts(
             extent=region,
             candidates=candidates,
             sources=area.sources,
+            compounds=area.compounds,  # the edges carry their compound column
         )
         parts.append(
             Part(

@@ -31,6 +31,7 @@ __all__ = [
     "k_nearest_facilities",
     "nearest_facilities",
     "plan_access",
+    "plan_gated_network",
 ]
 
 log = logging.getLogger(__name__)
@@ -555,10 +556,7 @@ def plan_access(network: WalkNetwork, area: StudyArea, params: PlanParams) -> Ac
     Access
         As :func:`nearest_facilities` returns it.
     """
-    gated = None
-    if area.compounds is not None and "compound" in area.edges.columns:
-        edge_compound = area.edges["compound"].to_numpy(dtype=np.int64)
-        gated = GatedNetwork.build(network, area.compounds, edge_compound)
+    gated = plan_gated_network(network, area)
     return nearest_facilities(
         network,
         area.demand,
@@ -571,6 +569,38 @@ def plan_access(network: WalkNetwork, area: StudyArea, params: PlanParams) -> Ac
         count_within=params.count_within,
         gated=gated,
     )
+
+
+def plan_gated_network(
+    network: WalkNetwork, area: StudyArea, opened: int | None = None
+) -> GatedNetwork | None:
+    """The study's network split at its gated compounds' walls, or None when they are open.
+
+    Parameters
+    ----------
+    network
+        The walk network built from ``area.edges``.
+    area
+        The study (``area.compounds`` None: compounds open).
+    opened
+        A compound (row) to treat as open: its ways public, its residents walking from them.
+
+    Returns
+    -------
+    GatedNetwork or None
+        The split network.
+    """
+    if area.compounds is None or "compound" not in area.edges.columns:
+        return None
+    key = ("gated", id(area.compounds), opened)
+    hit = network.derived.get(key)
+    if not isinstance(hit, GatedNetwork) or hit.compounds is not area.compounds:
+        edge_compound = area.edges["compound"].to_numpy(dtype=np.int64).copy()
+        if opened is not None:
+            edge_compound[edge_compound == opened] = -1
+        hit = GatedNetwork.build(network, area.compounds, edge_compound)
+        network.derived[key] = hit  # built once per network (its snapping indexes too)
+    return hit
 
 
 def access_notes(access: Access, area: StudyArea, main_piece: int) -> list[Note]:

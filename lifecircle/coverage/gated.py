@@ -29,14 +29,14 @@ network, which holds every entrance node.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import shapely
 
 from lifecircle.coverage.network import Located, WalkNetwork
-from lifecircle.coverage.snapping import Snap, as_points, snap_within_groups
+from lifecircle.coverage.snapping import EdgeIndex, Snap, as_points, snap_within_groups
 from lifecircle.geo.compounds import Compounds, point_compounds
 
 __all__ = ["GatedNetwork"]
@@ -138,6 +138,9 @@ class GatedNetwork:
     entrance_compound: np.ndarray
     entrance_public: Located
     entrance_inside: Located
+    _indexes: dict[tuple[int, bool], EdgeIndex] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def build(
@@ -226,7 +229,7 @@ class GatedNetwork:
         group[(group >= 0) & ~self.has_ways()[np.maximum(group, 0)]] = -1
         net = self.network
         snap = snap_within_groups(
-            net.geometry, net.ground, self.edge_compound, xy, group, max_snap_m
+            net.geometry, net.ground, self.edge_compound, xy, group, max_snap_m, self._indexes
         )
         out = group < 0
         p = self.public

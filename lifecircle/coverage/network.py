@@ -162,6 +162,7 @@ class WalkNetwork:
             else np.asarray(names, dtype=object)
         )
         self.edge_row = np.arange(len(self.u), dtype=np.int64)
+        self.derived: dict[object, Any] = {}  # built from this network once, kept with it
         self._contract()
         self._indexes: dict[tuple[bool, bool], EdgeIndex] = {}
 

@@ -221,6 +221,7 @@ def snap_within_groups(
     xy: np.ndarray,
     point_group: np.ndarray,
     max_snap_m: float,
+    cache: dict[tuple[int, bool], EdgeIndex] | None = None,
 ) -> Snap:
     """Snap each point to the nearest edge of its own group only (a compound's own ways).
 
@@ -236,6 +237,8 @@ def snap_within_groups(
         The group each point must join (points of group -1 are not snapped here).
     max_snap_m
         Farther points are not snapped.
+    cache
+        Where to keep each group's snapping indexes between calls (for the same edges).
 
     Returns
     -------
@@ -248,14 +251,32 @@ def snap_within_groups(
     t = np.zeros(n)
     dist = np.full(n, np.nan)
     valid = np.isfinite(xy).all(axis=1) if n else np.zeros(0, dtype=bool)
-    for g in np.unique(point_group[(point_group >= 0) & valid]):
+    cache = {} if cache is None else cache
+    # one pass over every group's ground-level edges: where the nearest is the point's own
+    # group's, it is the nearest of that group too; the others are asked group by group
+    wanted = np.flatnonzero((point_group >= 0) & valid)
+    if len(wanted) and (-1, True) not in cache:
+        every = np.flatnonzero((edge_group >= 0) & ground)
+        cache[(-1, True)] = EdgeIndex(geometry[every], every)
+    if len(wanted):
+        e, tt, d = cache[(-1, True)].nearest(xy[wanted], max_snap_m)
+        mine = (e >= 0) & (edge_group[np.maximum(e, 0)] == point_group[wanted])
+        got = wanted[mine]
+        edge[got], t[got], dist[got] = e[mine], tt[mine], d[mine]
+    order = np.argsort(edge_group, kind="stable")
+    bounds = np.searchsorted(edge_group[order], np.arange(int(edge_group.max(initial=-1)) + 2))
+    for g in np.unique(point_group[(point_group >= 0) & valid & (edge < 0)]):
         pts = np.flatnonzero((point_group == g) & valid)
-        for level in (ground, np.ones(len(ground), dtype=bool)):
+        mine = order[bounds[g] : bounds[g + 1]] if g + 1 < len(bounds) else order[:0]
+        for only_ground in (True, False):
             todo = pts[edge[pts] < 0]
-            idx = np.flatnonzero((edge_group == g) & level)
+            idx = mine[ground[mine]] if only_ground else mine
             if len(todo) == 0 or len(idx) == 0:
                 continue
-            e, tt, d = EdgeIndex(geometry[idx], idx).nearest(xy[todo], max_snap_m)
+            key = (int(g), only_ground)
+            if key not in cache:
+                cache[key] = EdgeIndex(geometry[idx], idx)
+            e, tt, d = cache[key].nearest(xy[todo], max_snap_m)
             hit = e >= 0
             edge[todo[hit]], t[todo[hit]], dist[todo[hit]] = e[hit], tt[hit], d[hit]
     return Snap(edge, t, dist)

@@ -18,12 +18,15 @@ import networkx as nx
 import numpy as np
 import pytest
 import shapely
+from shapely.geometry import box
 
 from lifecircle.coverage.access import Access, _search, nearest_facilities, plan_access
 from lifecircle.coverage.gated import GatedNetwork
 from lifecircle.coverage.network import WalkNetwork
+from lifecircle.coverage.walls import compound_ranking, open_compounds_table, walls_notes
 from lifecircle.geo.build import StudyInputs, build_study_area
 from lifecircle.geo.catalog import Category, ServiceCatalog
+from lifecircle.geo.study_area import StudyArea
 from lifecircle.params import PlanParams
 from tests.conftest import SHARED_DATA
 from tests.geo.test_compounds import LOCAL, laid_out, node_id, write_compound_osm
@@ -258,3 +261,42 @@ def test_beijing_bupt_gated_walks_are_never_shorter_than_open_ones() -> None:
     )
     assert (acc.distance_m >= open_d - 1e-6).all()
     assert (acc.distance_m > open_d + 1).any()  # some walks do go round
+
+
+def fixture_area(path: Path) -> StudyArea:
+    """The walled compound as a whole study: one unit, one resident per point."""
+    edges, comp = laid_out(path)
+    edges["compound"] = comp.edge_compound
+    fac, dem = frames()
+    dem["residents"] = 1.0
+    dem["unit_id"] = "u"
+    units = gpd.GeoDataFrame({"unit_id": ["u"]}, geometry=[box(-100, -100, 500, 400)], crs=LOCAL)
+    return StudyArea(
+        crs=LOCAL,
+        units=units,
+        demand=dem,
+        facilities=fac,
+        edges=edges,
+        catalog=catalog(),
+        extent=box(-100, -100, 500, 400),
+        compounds=comp,
+    )
+
+
+def test_walls_cost_table_and_ranking(tmp_path: Path) -> None:
+    area = fixture_area(write_compound_osm(tmp_path / "c.osm"))
+    net = WalkNetwork.from_edges(area.edges)
+    params = PlanParams()
+    gated = plan_access(net, area, params)
+    table = open_compounds_table(net, area, params, gated).set_index("category")
+    # the park serves members only (3 of the 6 points) while the compound is gated
+    assert table.loc["park", "gated_share"] == pytest.approx(0.5)
+    assert table.loc["park", "open_share"] == pytest.approx(1.0)
+    assert table.loc["shop", "gated_share"] == table.loc["shop", "open_share"] == 1.0
+    ranking = compound_ranking(net, area, params, gated)
+    assert ranking["compound_id"].tolist() == ["way/506"]
+    assert ranking["residents_inside"].tolist() == [3.0]
+    assert ranking["park"].tolist() == [3.0] and ranking["newly_covered"].tolist() == [3.0]
+    notes = walls_notes(table.reset_index(), ranking, area)
+    assert [n.key for n in notes] == ["note_compounds_open_scenario", "note_compounds_ranking"]
+    assert "park 50.0% → 100.0%" in notes[0].text("en")
