@@ -30,6 +30,7 @@ from lifecircle.geo.build import StudyInputs
 from lifecircle.geo.catalog import load_catalog
 from lifecircle.geo.specs import (
     CandidateFile,
+    CompoundsFile,
     FacilityFile,
     PopulationFile,
     ResidentModel,
@@ -108,6 +109,7 @@ class InputsConfig(_Strict):
     facilities: list[FacilityFile] = []
     osm_facilities: bool = True
     population: PopulationFile | None = None
+    compounds: CompoundsFile | None = None
     candidates: CandidatesConfig = CandidatesConfig()
 
     @model_validator(mode="after")
@@ -261,6 +263,7 @@ class PlanConfig(_Strict):
             crs=self.analysis.crs,
             buffer_m=self.analysis.buffer_m,
             compounds=self.analysis.compounds,
+            compounds_file=i.compounds,
         )
 
     def output_options(self) -> OutputOptions:
@@ -328,6 +331,7 @@ _PATH_KEYS = {
     ("inputs", "grid", "boundary"),
     ("inputs", "population", "path"),
     ("inputs", "candidates", "path"),
+    ("inputs", "compounds", "path"),
 }
 
 
@@ -414,6 +418,7 @@ def plan_files(config: PlanConfig) -> dict[str, str]:
     files += [("inputs.grid.boundary", i.grid.boundary)]
     files += [("inputs.population.path", i.population.path if i.population else None)]
     files += [("inputs.candidates.path", i.candidates.path)]
+    files += [("inputs.compounds.path", i.compounds.path if i.compounds else None)]
     for n, f in enumerate(i.facilities):
         files += [(f"inputs.facilities.{n}.path", f.path)]
         files += [(f"inputs.facilities.{n}.category_map", f.category_map)]

@@ -27,7 +27,13 @@ from shapely.geometry.base import BaseGeometry
 
 from lifecircle.errors import InputError, Problem
 from lifecircle.geo.catalog import ServiceCatalog, load_catalog
-from lifecircle.geo.compounds import Compounds, compounds_from_osm, in_mainland_china, on_edges
+from lifecircle.geo.compounds import (
+    Compounds,
+    areas_from_file,
+    compounds_from_osm,
+    in_mainland_china,
+    on_edges,
+)
 from lifecircle.geo.facilities import merge_facilities, read_facilities
 from lifecircle.geo.osm import (
     OsmLayers,
@@ -44,6 +50,7 @@ from lifecircle.geo.residents import (
 )
 from lifecircle.geo.specs import (
     CandidateFile,
+    CompoundsFile,
     FacilityFile,
     PopulationFile,
     Read,
@@ -56,7 +63,7 @@ from lifecircle.geo.study_area import (
     metric_crs_for,
     units_at_data_edge,
 )
-from lifecircle.geo.tables import find_column, read_points
+from lifecircle.geo.tables import find_column, read_points, read_table
 from lifecircle.geo.units import admin_units, assign_units, load_units, make_grid
 from lifecircle.i18n import Note
 from lifecircle.params import DEFAULT_SPEED_KMH
@@ -111,7 +118,11 @@ class StudyInputs:
     compounds
         ``"gated"``: compounds are walked only by their members and by visitors to a
         facility inside (:mod:`lifecircle.geo.compounds`); ``"open"``: like public streets;
-        ``"auto"``: gated where the study lies in mainland China, else open.
+        ``"auto"``: gated where the study lies in mainland China (or a compounds file is
+        given), else open.
+    compounds_file
+        The planner's own gated compounds, replacing OSM's compound areas (OSM's gates
+        still mark their entrances).
     """
 
     osm: str | None = None
@@ -131,6 +142,7 @@ class StudyInputs:
     crs: str | None = None
     buffer_m: float | None = None
     compounds: str = "auto"
+    compounds_file: CompoundsFile | None = None
 
 
 @dataclass(frozen=True)
@@ -227,7 +239,8 @@ def _compounds(
     """The gated compounds laid on the edges, or None when compounds are open."""
     mode = inputs.compounds
     if mode == "auto":
-        mode = "gated" if in_mainland_china(centre.x, centre.y) else "open"
+        china = in_mainland_china(centre.x, centre.y)
+        mode = "gated" if china or inputs.compounds_file is not None else "open"
     if mode != "gated":
         return None
     path = inputs.osm if inputs.osm is not None else None
@@ -235,10 +248,46 @@ def _compounds(
         log.warning("compounds are read from an OSM file only; treating them as open")
         return None
     areas, gates = load_compound_features(path, clip=clip)
+    if inputs.compounds_file is not None:  # the planner's compounds replace OSM's areas
+        areas = _planner_compounds(inputs.compounds_file)
     compounds = on_edges(compounds_from_osm(areas, gates, edges.crs), edges)
     assert compounds.edge_compound is not None
     edges["compound"] = compounds.edge_compound  # travels with the edges into parts
     return compounds
+
+
+def _planner_compounds(spec: CompoundsFile) -> gpd.GeoDataFrame:
+    """The planner's gated compounds (WGS84); their problems are raised together."""
+    problems: list[Problem] = []
+    frame, _info = read_table(spec.path, encoding=spec.encoding)
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InputError(
+            Problem(
+                spec.path,
+                "is a table, not a layer of polygons",
+                fix="give a GeoJSON, GeoPackage or Shapefile",
+            )
+        )
+    if spec.crs is not None:
+        frame = frame.set_crs(spec.crs, allow_override=True)
+    elif frame.crs is None:
+        raise InputError(
+            Problem(
+                spec.path,
+                "the layer has no coordinate system",
+                fix="add crs = ... to [inputs.compounds]",
+            )
+        )
+    frame = frame.to_crs("EPSG:4326")
+    cols = [c for c in frame.columns if c != "geometry"]
+    name_col = find_column(cols, "name", spec.name_col, source=spec.path)
+    gated_col = (
+        find_column(cols, "gated", spec.gated_col, source=spec.path) if spec.gated_col else None
+    )
+    areas, more = areas_from_file(frame, name_col, gated_col, spec.path)
+    if problems + more:
+        raise InputError(problems + more)
+    return areas
 
 
 def _compound_sources(compounds: Compounds | None) -> list[dict[str, object]]:

@@ -30,9 +30,12 @@ import shapely
 from pyproj import CRS
 from scipy.spatial import cKDTree
 
+from lifecircle.errors import Problem
+
 __all__ = [
     "ENTRANCE_NEAR_M",
     "Compounds",
+    "areas_from_file",
     "compound_kind",
     "compounds_from_osm",
     "crossing_entrances",
@@ -72,6 +75,63 @@ _FOOT_YES = frozenset({"yes", "designated", "permissive"})
 _CLOSED = frozenset({"no", "private", "use_sidepath", "delivery", "agricultural", "forestry"})
 
 
+PLANNER_TAG = "lifecircle:compound"
+"""The tag :func:`areas_from_file` gives the planner's compounds (kind ``"planner"``)."""
+
+_YES = frozenset({"yes", "y", "true", "1", "gated", "是", "封闭"})
+_NO = frozenset({"no", "n", "false", "0", "open", "否", "开放"})
+
+
+def areas_from_file(
+    frame: gpd.GeoDataFrame, name_col: str | None, gated_col: str | None, source: str
+) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """The planner's compounds (WGS84 polygons) as :func:`compounds_from_osm` takes areas.
+
+    Parameters
+    ----------
+    frame
+        The polygons, in WGS84.
+    name_col, gated_col
+        The name column and the gated column (yes/no; absent: every row is gated).
+    source
+        The file, for problems.
+
+    Returns
+    -------
+    (areas, problems)
+        The gated rows' polygons, and a problem per row whose gated value is not yes/no.
+    """
+    problems: list[Problem] = []
+    keep = np.ones(len(frame), dtype=bool)
+    if gated_col is not None:
+        for i, value in enumerate(frame[gated_col].astype(str).str.strip().str.lower()):
+            if value in _NO:
+                keep[i] = False
+            elif value not in _YES:
+                problems.append(
+                    Problem.of(
+                        "compound_gated",
+                        source,
+                        place=("row", i + 1),
+                        column=gated_col,
+                        value=value,
+                    )
+                )
+    names = frame[name_col].astype(str).tolist() if name_col else [""] * len(frame)
+    polygons = (shapely.get_type_id(frame.geometry.to_numpy()) >= 3) & keep
+    rows = np.flatnonzero(polygons)
+    areas = gpd.GeoDataFrame(
+        {
+            "osm_type": ["file"] * len(rows),
+            "osm_id": rows + 1,
+            "tags": [{PLANNER_TAG: "yes", "name": names[i]} for i in rows],
+        },
+        geometry=shapely.make_valid(frame.geometry.to_numpy()[rows]),
+        crs=frame.crs,
+    )
+    return areas, problems
+
+
 def compound_kind(tags: Mapping[str, str]) -> str | None:
     """``"residential"``, ``"campus"``, or None for an area that is no compound.
 
@@ -92,6 +152,8 @@ def compound_kind(tags: Mapping[str, str]) -> str | None:
     >>> compound_kind({"landuse": "grass"}) is None
     True
     """
+    if tags.get(PLANNER_TAG) == "yes":
+        return "planner"
     if tags.get("amenity") in CAMPUS_AMENITY or tags.get("landuse") in CAMPUS_LANDUSE:
         return "campus"
     if tags.get("landuse") == "residential":

@@ -19,11 +19,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
 import pytest
 import shapely
 from pyproj import CRS, Transformer
+from shapely.geometry import box
 
+from lifecircle.cli import _flags_to_doc
+from lifecircle.config import plan_from_dict
+from lifecircle.errors import PlanFileError
+from lifecircle.geo.build import _planner_compounds
 from lifecircle.geo.compounds import (
+    areas_from_file,
     compounds_from_osm,
     gate_is_open,
     in_mainland_china,
@@ -31,6 +39,7 @@ from lifecircle.geo.compounds import (
     point_compounds,
 )
 from lifecircle.geo.osm import load_compound_features, load_osm
+from lifecircle.geo.specs import CompoundsFile
 
 LOCAL = CRS.from_proj4("+proj=aeqd +lat_0=39.96 +lon_0=116.35 +datum=WGS84 +units=m")
 
@@ -155,3 +164,61 @@ def test_nested_areas_are_absorbed_and_points_find_their_compound(tmp_path: Path
 def test_mainland_china_box() -> None:
     assert in_mainland_china(116.35, 39.96)  # Beijing
     assert not in_mainland_china(24.94, 60.17)  # Helsinki
+
+
+def test_the_planners_compounds_file_replaces_osm_areas(tmp_path: Path) -> None:
+    path = write_compound_osm(tmp_path / "c.osm")
+    to_wgs = Transformer.from_crs(LOCAL, "EPSG:4326", always_xy=True)
+    walled = shapely.transform(
+        box(50, 50, 350, 250), lambda xy: np.column_stack(to_wgs.transform(*xy.T))
+    )
+    other = shapely.transform(
+        box(-90, -90, -60, -60), lambda xy: np.column_stack(to_wgs.transform(*xy.T))
+    )
+    layer = gpd.GeoDataFrame(
+        {"名称": ["北区", "空地"], "gated": ["是", "no"]}, geometry=[walled, other], crs="EPSG:4326"
+    )
+    layer.to_file(tmp_path / "compounds.geojson")
+    areas = _planner_compounds(
+        CompoundsFile(path=str(tmp_path / "compounds.geojson"), gated_col="gated")
+    )
+    assert len(areas) == 1 and areas["tags"].iloc[0]["name"] == "北区"
+    edges = load_osm(path).edges.to_crs(LOCAL)
+    _areas, gates = load_compound_features(path)
+    comp = on_edges(compounds_from_osm(areas, gates, LOCAL), edges)
+    assert comp.areas["kind"].tolist() == ["planner"]
+    assert comp.areas["name"].tolist() == ["北区"]
+    cross = comp.crossings.set_index("node")["entrance"]
+    assert cross.to_dict() == {node_id("Gs"): True, node_id("Gn"): False, node_id("Ge"): True}
+
+
+def test_a_gated_value_that_is_not_yes_or_no_is_a_problem() -> None:
+    frame = gpd.GeoDataFrame(
+        {"gated": ["yes", "maybe"]}, geometry=[box(0, 0, 1, 1), box(2, 2, 3, 3)], crs="EPSG:4326"
+    )
+    areas, problems = areas_from_file(frame, None, "gated", "c.geojson")
+    assert len(areas) == 2
+    assert [p.key for p in problems] == ["compound_gated"]
+    assert problems[0].place == ("row", 2) and "maybe" in problems[0].message
+
+
+def test_plan_file_and_flag_set_the_compounds(tmp_path: Path) -> None:
+    (tmp_path / "x.osm").write_text("", encoding="utf-8")
+    (tmp_path / "c.geojson").write_text("", encoding="utf-8")
+    doc = {
+        "inputs": {"osm": "x.osm", "compounds": {"path": "c.geojson", "gated_col": "封闭"}},
+        "analysis": {"compounds": "gated"},
+    }
+    inputs = plan_from_dict(doc, base=tmp_path).study_inputs()
+    assert inputs.compounds == "gated"
+    assert inputs.compounds_file is not None and inputs.compounds_file.gated_col == "封闭"
+    assert Path(inputs.compounds_file.path) == tmp_path / "c.geojson"
+    assert (
+        plan_from_dict({"inputs": {"osm": "x.osm"}}, base=tmp_path).study_inputs().compounds
+        == "auto"
+    )
+    with pytest.raises(PlanFileError):
+        plan_from_dict(
+            {"inputs": {"osm": "x.osm"}, "analysis": {"compounds": "walled"}}, base=tmp_path
+        )
+    assert _flags_to_doc({"compounds": "open"}) == {"analysis": {"compounds": "open"}}
