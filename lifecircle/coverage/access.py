@@ -20,6 +20,7 @@ import shapely
 from lifecircle.coverage.gated import GatedNetwork
 from lifecircle.coverage.network import Located, Snap, WalkNetwork
 from lifecircle.geo.catalog import ServiceCatalog
+from lifecircle.geo.compounds import point_compounds
 from lifecircle.geo.study_area import StudyArea
 from lifecircle.i18n import Note
 from lifecircle.params import DEFAULT_MAX_SNAP_M, DEFAULT_SPEED_KMH, PlanParams
@@ -571,6 +572,19 @@ def plan_access(network: WalkNetwork, area: StudyArea, params: PlanParams) -> Ac
     )
 
 
+def _no_ways_notes(area: StudyArea) -> list[Note]:
+    """A note on gated compounds with residents but no ways (they walk from outside)."""
+    if area.compounds is None or "compound" not in area.edges.columns:
+        return []
+    inside = point_compounds(np.asarray(area.demand.geometry.to_numpy()), area.compounds)
+    with_ways = np.unique(area.edges["compound"].to_numpy(dtype=np.int64))
+    lost = (inside >= 0) & ~np.isin(inside, with_ways)
+    if not lost.any():
+        return []
+    values = {"n": len(np.unique(inside[lost])), "points": int(lost.sum())}
+    return [Note("note_compounds_no_ways", values)]
+
+
 def plan_gated_network(
     network: WalkNetwork, area: StudyArea, opened: int | None = None
 ) -> GatedNetwork | None:
@@ -645,6 +659,7 @@ def access_notes(access: Access, area: StudyArea, main_piece: int) -> list[Note]
     if island.any():
         values = {"points": int(island.sum()), "residents": f"{res[island].sum():.0f}"}
         notes.append(Note("note_islands", values))
+    notes += _no_ways_notes(area)
     if len(access.unsnapped_facilities):
         ids = area.facilities["facility_id"].astype(str).to_numpy()[access.unsnapped_facilities]
         shown = ", ".join(ids[:10]) + ("..." if len(ids) > 10 else "")

@@ -226,7 +226,8 @@ class GatedNetwork:
             xy[valid] = shapely.get_coordinates(pts[valid])
         group = np.full(len(pts), -1, dtype=np.int64)
         group[valid] = point_compounds(pts[valid], self.compounds)
-        group[(group >= 0) & ~self.has_ways()[np.maximum(group, 0)]] = -1
+        ways = np.append(self.has_ways(), False)  # the last slot stands for -1
+        group[~ways[group]] = -1
         net = self.network
         snap = snap_within_groups(
             net.geometry, net.ground, self.edge_compound, xy, group, max_snap_m, self._indexes
@@ -245,7 +246,8 @@ class GatedNetwork:
         """How many points lie in compounds that have no ways (and so walk from outside)."""
         pts = as_points(points, self.network.crs)
         group = point_compounds(pts, self.compounds)
-        return int(((group >= 0) & ~self.has_ways()[np.maximum(group, 0)]).sum())
+        ways = np.append(self.has_ways(), True)  # the last slot stands for -1
+        return int((~ways[group]).sum())
 
     # ------------------------------------------------------------------ searches
     def nearest(

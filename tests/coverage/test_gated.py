@@ -10,6 +10,7 @@ facility's compound, on public ways, or in the resident's compound.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,7 +21,13 @@ import pytest
 import shapely
 from shapely.geometry import box
 
-from lifecircle.coverage.access import Access, _search, nearest_facilities, plan_access
+from lifecircle.coverage.access import (
+    Access,
+    _search,
+    access_notes,
+    nearest_facilities,
+    plan_access,
+)
 from lifecircle.coverage.gated import GatedNetwork
 from lifecircle.coverage.network import WalkNetwork
 from lifecircle.coverage.walls import compound_ranking, open_compounds_table, walls_notes
@@ -300,3 +307,32 @@ def test_walls_cost_table_and_ranking(tmp_path: Path) -> None:
     notes = walls_notes(table.reset_index(), ranking, area)
     assert [n.key for n in notes] == ["note_compounds_open_scenario", "note_compounds_ranking"]
     assert "park 50.0% → 100.0%" in notes[0].text("en")
+
+
+def test_no_compound_walks_as_open(tmp_path: Path) -> None:
+    path = write_compound_osm(tmp_path / "c.osm", wall=False)
+    edges, comp = laid_out(path)
+    assert len(comp) == 0 and (comp.edge_compound == -1).all()
+    net = WalkNetwork.from_edges(edges)
+    fac, dem = frames()
+    gated = nearest_facilities(
+        net, dem, fac, catalog(), gated=GatedNetwork.build(net, comp, comp.edge_compound)
+    )
+    opened = nearest_facilities(net, dem, fac, catalog())
+    assert np.array_equal(gated.distance_m, opened.distance_m)
+    assert np.array_equal(gated.facility, opened.facility)
+
+
+def test_a_compound_without_ways_lets_its_residents_walk_from_outside(tmp_path: Path) -> None:
+    area = fixture_area(write_compound_osm(tmp_path / "c.osm"))
+    edges = area.edges.loc[area.edges["compound"] < 0].reset_index(drop=True)
+    area = dataclasses.replace(area, edges=edges)
+    net = WalkNetwork.from_edges(area.edges)
+    acc = plan_access(net, area, PlanParams())
+    assert acc.demand_compound is not None and (acc.demand_compound == -1).all()
+    notes = [n for n in access_notes(acc, area, 0) if n.key == "note_compounds_no_ways"]
+    assert [n.values for n in notes] == [{"n": 1, "points": 3}]
+    # the member at (290, 160) joins the east link (350..400, 150) at its end
+    assert acc.demand_snap.access_m[list(RESIDENTS).index("member")] == pytest.approx(
+        np.hypot(60, 10)
+    )

@@ -82,8 +82,9 @@ def node_id(name: str) -> int:
     return 1000 + list(NODES).index(name)
 
 
-def write_compound_osm(path: Path, *, gates: bool = True) -> Path:
-    """Write the compound file (without its gate tags when ``gates`` is False)."""
+def write_compound_osm(path: Path, *, gates: bool = True, wall: bool = True) -> Path:
+    """Write the compound file (without its gate tags when ``gates`` is False, without the
+    compound's polygon when ``wall`` is False)."""
     to_wgs = Transformer.from_crs(LOCAL, "EPSG:4326", always_xy=True)
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
     lon0, lat0 = to_wgs.transform(-100, -100)
@@ -95,6 +96,7 @@ def write_compound_osm(path: Path, *, gates: bool = True) -> Path:
         body = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
         lines.append(f'<node id="{node_id(name)}" lat="{lat:.10f}" lon="{lon:.10f}">{body}</node>')
     ways = [*WAYS, ("wall", ["B1", "B2", "B3", "B4", "B1"], {"landuse": "residential"})]
+    ways = ways if wall else ways[:-1]
     for i, (_label, nds, tags) in enumerate(ways):
         refs = "".join(f'<nd ref="{node_id(n)}"/>' for n in nds)
         body = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
