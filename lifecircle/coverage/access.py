@@ -613,7 +613,8 @@ def plan_gated_network(
         if opened is not None:
             edge_compound[edge_compound == opened] = -1
         hit = GatedNetwork.build(network, area.compounds, edge_compound)
-        network.derived[key] = hit  # built once per network (its snapping indexes too)
+        if opened is None:  # the study's own split is built once (its snapping indexes too)
+            network.derived[key] = hit
     return hit
 
 
