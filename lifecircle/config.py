@@ -518,6 +518,11 @@ mode = "replace"               # replace OSM's facilities of the same categories
 # path = "population.gpkg"
 # population_col = "人口"
 
+# [inputs.compounds]           # your own gated compounds (小区, 大院), instead of OSM's areas
+# path = "compounds.gpkg"
+# name_col = "小区名称"
+# gated_col = "封闭"            # yes / no (是 / 否)
+
 [inputs.candidates]            # where new facilities may go
 # path = "parcels.gpkg"        # your available sites or parcels; else points on the walk network
 spacing_m = 100
@@ -536,6 +541,8 @@ unit_share = 0.5               # a unit is covered when this share of its reside
 time_limit_s = 60              # for the placement solver
 catchments = true              # walking catchment polygons for the map (false saves time)
 catchments_max_edges = 250000  # not drawn on bigger networks (a whole city): see the README
+compounds = "auto"             # gated compounds: walked by members and visitors, not through;
+                               # auto = gated in mainland China, or "gated" / "open"
 # parts = "district"           # analyse in parts: by a column of the units, or a number of
                                # groups of neighbouring units (the README's "Whole cities")
 
