@@ -27,6 +27,7 @@ from lifecircle.coverage.sites import (
 )
 from lifecircle.coverage.supply import checklist_rollup, supply_need
 from lifecircle.coverage.tables import Coverage, coverage_tables
+from lifecircle.coverage.walls import compound_ranking, open_compounds_table, walls_notes
 from lifecircle.errors import InputError, Problem
 from lifecircle.geo.catalog import ServiceCatalog
 from lifecircle.geo.study_area import StudyArea
@@ -78,6 +79,9 @@ def run_plan(
     with stages("access"):
         access = plan_access(network, area, params)
         notes += access_notes(access, area, int(network.component_size.max(initial=0)))
+    if area.compounds is not None:
+        with stages("walls"):
+            notes += _walls(network, access, area, params)
     with stages("coverage"):
         coverage = coverage_tables(
             access,
@@ -137,6 +141,13 @@ def _check_rollup(area: StudyArea, params: PlanParams) -> None:
         raise InputError(
             Problem.of("rollup_column", "[analysis] rollup", column=params.rollup, columns=columns)
         )
+
+
+def _walls(network: WalkNetwork, access: Access, area: StudyArea, params: PlanParams) -> list[Note]:
+    """What the gated compounds' walls cost (:mod:`lifecircle.coverage.walls`), as notes."""
+    table = open_compounds_table(network, area, params, access)
+    ranking = compound_ranking(network, area, params, access)
+    return walls_notes(table, ranking, area)
 
 
 def _scenario(

@@ -313,6 +313,7 @@ FLAG_KEYS: tuple[tuple[str, str], ...] = (
     ("no_catchments", "analysis.catchments"),
     ("parts", "analysis.parts"),
     ("rollup", "analysis.rollup"),
+    ("compounds", "analysis.compounds"),
 )
 """Each ``lifecircle plan`` flag and the plan-file key it sets (flags override the file).
 ``[]`` is a list of tables: its first flag makes one table per value (``--facilities``,
@@ -437,6 +438,12 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     "--rollup",
     metavar="COLUMN",
     help="A column of the units (e.g. 街道) to sum supply versus need by, besides per unit.",
+)
+@click.option(
+    "--compounds",
+    type=click.Choice(["auto", "gated", "open"]),
+    help="Gated compounds: walked only by their members and visitors to a facility inside "
+    "(gated), or open to all (open); auto: gated in mainland China.",
 )
 @click.option(
     "--scheduler",

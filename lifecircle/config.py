@@ -31,6 +31,7 @@ from lifecircle.geo.build import StudyInputs
 from lifecircle.geo.catalog import load_catalog
 from lifecircle.geo.specs import (
     CandidateFile,
+    CompoundsFile,
     FacilityFile,
     PopulationFile,
     ResidentModel,
@@ -166,6 +167,7 @@ class InputsConfig(_Strict):
     facilities: list[FacilityFile] = []
     osm_facilities: bool = True
     population: PopulationFile | None = None
+    compounds: CompoundsFile | None = None
     candidates: CandidatesConfig = CandidatesConfig()
 
 
@@ -176,6 +178,7 @@ class _AnalysisBase(_Strict):
     if TYPE_CHECKING:  # the fields, made from PlanParams' below
         buffer_m: float | None = None
         crs: str | None = None
+        compounds: Literal["auto", "gated", "open"] = "auto"
 
     @field_validator("parts", mode="before", check_fields=False)
     @classmethod
@@ -213,6 +216,7 @@ _ANALYSIS_LIMITS: dict[str, dict[str, Any]] = {
 _STUDY_KEYS: dict[str, Any] = {
     "buffer_m": (float | None, Field(None, gt=0)),
     "crs": (str | None, None),
+    "compounds": (Literal["auto", "gated", "open"], "auto"),
 }
 """[analysis] keys that are StudyInputs', not PlanParams' (after edge_spacing_m)."""
 
@@ -304,6 +308,8 @@ class PlanConfig(_Strict):
             speed_kmh=self.params().speed_kmh,
             crs=self.analysis.crs,
             buffer_m=self.analysis.buffer_m,
+            compounds=self.analysis.compounds,
+            compounds_file=i.compounds,
         )
 
     def output_options(self) -> OutputOptions:
@@ -371,6 +377,7 @@ _PATH_KEYS = {
     ("inputs", "grid", "boundary"),
     ("inputs", "population", "path"),
     ("inputs", "candidates", "path"),
+    ("inputs", "compounds", "path"),
 }
 
 
@@ -457,6 +464,7 @@ def plan_files(config: PlanConfig) -> dict[str, str]:
     files += [("inputs.grid.boundary", i.grid.boundary)]
     files += [("inputs.population.path", i.population.path if i.population else None)]
     files += [("inputs.candidates.path", i.candidates.path)]
+    files += [("inputs.compounds.path", i.compounds.path if i.compounds else None)]
     for n, f in enumerate(i.facilities):
         files += [(f"inputs.facilities.{n}.path", f.path)]
         files += [(f"inputs.facilities.{n}.category_map", f.category_map)]
@@ -559,6 +567,11 @@ mode = "replace"               # replace OSM's facilities of the same categories
 # path = "population.gpkg"
 # population_col = "人口"
 
+# [inputs.compounds]           # your own gated compounds (小区, 大院), instead of OSM's areas
+# path = "compounds.gpkg"
+# name_col = "小区名称"
+# gated_col = "封闭"            # yes / no (是 / 否)
+
 [inputs.candidates]            # where new facilities may go
 # path = "parcels.gpkg"        # your available sites or parcels; else points on the walk network
 spacing_m = 100
@@ -576,6 +589,8 @@ max_snap_m = 250
 unit_share = 0.5               # a unit is covered when this share of its residents is
 time_limit_s = 60              # for the placement solver
 catchments = true              # walking catchment polygons for the map (false saves time)
+compounds = "auto"             # gated compounds: walked by members and visitors, not through;
+                               # auto = gated in mainland China, or "gated" / "open"
 # parts = "district"           # analyse in parts: by a column of the units, or a number of
                                # groups of neighbouring units (the README's "Whole cities")
 # rollup = "街道"               # a column of the units: supply versus need summed by it too

@@ -215,6 +215,7 @@ def make_parts(
             extent=region,
             candidates=_candidates_in(area.candidates, region),
             sources=area.sources,
+            compounds=area.compounds,  # the edges carry their compound column
         )
         parts.append(
             Part(

@@ -3,7 +3,8 @@
 One bounded multi-source search per category over all of the category's facilities at
 once (:meth:`WalkNetwork.reach`), from the facilities' exact positions on their edges.
 Facilities of categories reached at their edge (parks) enter through points along their
-boundary, every ``edge_spacing_m``; all of a facility's points share its id.
+boundary, every ``edge_spacing_m``; all of a facility's points share its id. With gated
+compounds (:mod:`lifecircle.coverage.gated`) the searches follow the compounds' rule.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from lifecircle.coverage.gated import GatedNetwork
 from lifecircle.coverage.network import Located, Snap, WalkNetwork
 from lifecircle.geo.catalog import ServiceCatalog
+from lifecircle.geo.compounds import point_compounds
 from lifecircle.geo.study_area import StudyArea
 from lifecircle.i18n import Note
 from lifecircle.params import DEFAULT_MAX_SNAP_M, DEFAULT_SPEED_KMH, PlanParams
@@ -29,6 +32,7 @@ __all__ = [
     "k_nearest_facilities",
     "nearest_facilities",
     "plan_access",
+    "plan_gated_network",
 ]
 
 log = logging.getLogger(__name__)
@@ -182,6 +186,9 @@ class Access:
     facility_points: np.ndarray = field(default_factory=lambda: np.empty(0, object))
     facility_of: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     facility_snap: Snap | None = None
+    demand_compound: np.ndarray | None = None
+    """The gated compound each demand point walks from (-1: public ways); None when
+    compounds are open."""
 
     def column(self, category: str) -> int:
         """Column of ``category`` in the distance arrays."""
@@ -248,6 +255,7 @@ def nearest_facilities(  # noqa: PLR0913, RUF100 (the study's frames and the acc
     max_snap_m: float = DEFAULT_MAX_SNAP_M,
     edge_spacing_m: float = 50.0,
     count_within: bool = False,
+    gated: GatedNetwork | None = None,
 ) -> Access:
     """Distances from every demand point to the nearest facility of every category.
 
@@ -271,8 +279,10 @@ def nearest_facilities(  # noqa: PLR0913, RUF100 (the study's frames and the acc
     edge_spacing_m
         Spacing of access points along polygons of edge-access categories.
     count_within
-        Also count the facilities within each category's threshold (one bounded search
-        per facility).
+        Also count the facilities within each threshold (one search per facility; on
+        the whole network, compounds open).
+    gated
+        ``network`` split at gated compounds' walls (:mod:`lifecircle.coverage.gated`).
 
     Returns
     -------
@@ -284,15 +294,17 @@ def nearest_facilities(  # noqa: PLR0913, RUF100 (the study's frames and the acc
     cats = catalog.ids
     thresholds = np.array([catalog[c].threshold(speed_kmh) for c in cats])
     limits = thresholds * search_factor
-    d_snap, comp = _snap_demand(network, demand, max_snap_m)
-    d_loc = network.locate(d_snap)  # located once, searched for every category
-    pts, fac_of, a_snap, unsnapped = _snap_facilities(
-        network, facilities, max_snap_m, edge_spacing_m
+    d_snap, comp, d_group = _snap_demand(network, demand, max_snap_m, gated)
+    pts, fac_of, a_snap, unsnapped, f_group = _snap_facilities(
+        network, facilities, max_snap_m, edge_spacing_m, gated
     )
-    fac_cat = facilities["category"].to_numpy()
-    point_cat = fac_cat[fac_of] if len(fac_of) else np.empty(0, dtype=object)
-    dist, nearest, counts = _search(
-        network, d_loc, (a_snap, fac_of, point_cat), list(cats), thresholds, limits, count_within
+    dist, nearest, counts = _searches(
+        (network, gated),
+        (d_snap, d_group),
+        (a_snap, fac_of, facilities["category"].to_numpy(), f_group),
+        catalog,
+        (thresholds, limits),
+        count_within,
     )
     return Access(
         demand=DemandView.from_frame(demand),
@@ -310,27 +322,97 @@ def nearest_facilities(  # noqa: PLR0913, RUF100 (the study's frames and the acc
         facility_points=pts,
         facility_of=fac_of,
         facility_snap=a_snap,
+        demand_compound=d_group,
     )
 
 
+def _searches(
+    networks: tuple[WalkNetwork, GatedNetwork | None],
+    demand: tuple[Snap, np.ndarray | None],
+    entrances: tuple[Snap, np.ndarray, np.ndarray, np.ndarray | None],
+    catalog: ServiceCatalog,
+    bounds: tuple[np.ndarray, np.ndarray],
+    count_within: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Distances, nearest facilities and counts: on the open network, or by the gated
+    compounds' rule (counts are always on the open network). ``entrances``: the access
+    points' snaps, facility rows, the facilities' categories and the points' compounds."""
+    network, gated = networks
+    d_snap, d_group = demand
+    a_snap, fac_of, fac_cat, f_group = entrances
+    point_cat = fac_cat[fac_of] if len(fac_of) else np.empty(0, dtype=object)
+    thresholds, limits = bounds
+    cats = list(catalog.ids)
+    counts = None
+    if gated is None or count_within:
+        d_loc = network.locate(d_snap)  # located once, searched for every category
+        dist, nearest, counts = _search(
+            network, d_loc, (a_snap, fac_of, point_cat), cats, thresholds, limits, count_within
+        )
+    if gated is not None:
+        assert d_group is not None and f_group is not None
+        dist, nearest = _gated_search(
+            gated, (d_snap, d_group), (a_snap, fac_of, point_cat, f_group), catalog, limits
+        )
+    return dist, nearest, counts
+
+
+def _gated_search(
+    gated: GatedNetwork,
+    demand: tuple[Snap, np.ndarray],
+    entrances: tuple[Snap, np.ndarray, np.ndarray, np.ndarray],
+    catalog: ServiceCatalog,
+    limits: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each category's nearest facility by the gated compounds' rule."""
+    snap, fac_of, point_cat, group = entrances
+    cats = catalog.ids
+    dist = np.full((len(demand[1]), len(cats)), np.inf)
+    nearest = np.full(dist.shape, -1, dtype=np.int64)
+    for k, cat in enumerate(cats):
+        sel = np.flatnonzero(point_cat == cat)
+        if len(sel) == 0:
+            continue
+        visitors = not catalog[cat].members_only
+        d, p = gated.nearest((snap.take(sel), group[sel]), demand, visitors, float(limits[k]))
+        dist[:, k] = d
+        hit = p >= 0
+        nearest[hit, k] = fac_of[sel[p[hit]]]
+    return dist, nearest
+
+
 def _snap_demand(
-    network: WalkNetwork, demand: gpd.GeoDataFrame, max_snap_m: float
-) -> tuple[Snap, np.ndarray]:
-    """Where the demand points join the network, and the size of the piece each is on."""
-    d_snap = network.snap(demand, max_snap_m=max_snap_m)
+    network: WalkNetwork, demand: gpd.GeoDataFrame, max_snap_m: float, gated: GatedNetwork | None
+) -> tuple[Snap, np.ndarray, np.ndarray | None]:
+    """Where the demand points join the network, the size of the piece each is on, and
+    (gated) the compound each walks from."""
+    group = None
+    if gated is None:
+        d_snap = network.snap(demand, max_snap_m=max_snap_m)
+    else:
+        d_snap, group = gated.snap(demand, max_snap_m)
     comp = np.zeros(len(demand), dtype=np.int64)
     ok = d_snap.ok
     comp[ok] = network.component_size[network.component[network.u[d_snap.edge[ok]]]]
-    return d_snap, comp
+    return d_snap, comp, group
 
 
 def _snap_facilities(
-    network: WalkNetwork, facilities: gpd.GeoDataFrame, max_snap_m: float, edge_spacing_m: float
-) -> tuple[np.ndarray, np.ndarray, Snap, np.ndarray]:
-    """The facilities' access points, their facilities and snaps, and the facilities none
-    of whose points is within ``max_snap_m`` of a walkable street."""
+    network: WalkNetwork,
+    facilities: gpd.GeoDataFrame,
+    max_snap_m: float,
+    edge_spacing_m: float,
+    gated: GatedNetwork | None,
+) -> tuple[np.ndarray, np.ndarray, Snap, np.ndarray, np.ndarray | None]:
+    """The facilities' access points, their facilities and snaps, the facilities none of
+    whose points is within ``max_snap_m`` of a walkable street, and (gated) the compound
+    of each point."""
     pts, fac_of = access_points(facilities, edge_spacing_m=edge_spacing_m)
-    a_snap = network.snap(pts, max_snap_m=max_snap_m)
+    group = None
+    if gated is None:
+        a_snap = network.snap(pts, max_snap_m=max_snap_m)
+    else:
+        a_snap, group = gated.snap(pts, max_snap_m)
     reached = np.zeros(len(facilities), dtype=bool)
     reached[fac_of[a_snap.ok]] = True
     unsnapped = np.flatnonzero(~reached)
@@ -340,7 +422,7 @@ def _snap_facilities(
             len(unsnapped),
             max_snap_m,
         )
-    return pts, fac_of, a_snap, unsnapped
+    return pts, fac_of, a_snap, unsnapped, group
 
 
 def _search(
@@ -404,6 +486,23 @@ def k_nearest_facilities(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest distinct facilities of each demand point within ``limit_m``.
 
+    Parameters
+    ----------
+    network
+        The walk network.
+    demand
+        Resident points (the network's CRS).
+    facilities
+        Point or polygon facilities (the network's CRS).
+    k
+        How many facilities per demand point.
+    limit_m
+        Farther facilities are not counted.
+    max_snap_m
+        Points farther than this from any walkable street are unreachable.
+    edge_spacing_m
+        Spacing of access points along polygon facilities (:func:`access_points`).
+
     Returns
     -------
     (distance, facility)
@@ -442,7 +541,23 @@ def k_nearest_facilities(
 
 def plan_access(network: WalkNetwork, area: StudyArea, params: PlanParams) -> Access:
     """Every resident's walk to each category (:func:`nearest_facilities`), with a plan's
-    parameters: the one place whole and partitioned runs compute access."""
+    parameters: the one place whole and partitioned runs compute access.
+
+    Parameters
+    ----------
+    network
+        The walk network built from ``area.edges``.
+    area
+        The study: residents, facilities and catalog.
+    params
+        The plan's parameters (speed, search factor, snap distance, ...).
+
+    Returns
+    -------
+    Access
+        As :func:`nearest_facilities` returns it.
+    """
+    gated = plan_gated_network(network, area)
     return nearest_facilities(
         network,
         area.demand,
@@ -453,13 +568,75 @@ def plan_access(network: WalkNetwork, area: StudyArea, params: PlanParams) -> Ac
         max_snap_m=params.max_snap_m,
         edge_spacing_m=params.edge_spacing_m,
         count_within=params.count_within,
+        gated=gated,
     )
+
+
+def _no_ways_notes(area: StudyArea) -> list[Note]:
+    """A note on gated compounds with residents but no ways (they walk from outside)."""
+    if area.compounds is None or "compound" not in area.edges.columns:
+        return []
+    inside = point_compounds(np.asarray(area.demand.geometry.to_numpy()), area.compounds)
+    with_ways = np.unique(area.edges["compound"].to_numpy(dtype=np.int64))
+    lost = (inside >= 0) & ~np.isin(inside, with_ways)
+    if not lost.any():
+        return []
+    values = {"n": len(np.unique(inside[lost])), "points": int(lost.sum())}
+    return [Note("note_compounds_no_ways", values)]
+
+
+def plan_gated_network(
+    network: WalkNetwork, area: StudyArea, opened: int | None = None
+) -> GatedNetwork | None:
+    """The study's network split at its gated compounds' walls, or None when they are open.
+
+    Parameters
+    ----------
+    network
+        The walk network built from ``area.edges``.
+    area
+        The study (``area.compounds`` None: compounds open).
+    opened
+        A compound (row) to treat as open: its ways public, its residents walking from them.
+
+    Returns
+    -------
+    GatedNetwork or None
+        The split network.
+    """
+    if area.compounds is None or "compound" not in area.edges.columns:
+        return None
+    key = ("gated", id(area.compounds), opened)
+    hit = network.derived.get(key)
+    if not isinstance(hit, GatedNetwork) or hit.compounds is not area.compounds:
+        edge_compound = area.edges["compound"].to_numpy(dtype=np.int64).copy()
+        if opened is not None:
+            edge_compound[edge_compound == opened] = -1
+        hit = GatedNetwork.build(network, area.compounds, edge_compound)
+        if opened is None:  # the study's own split is built once (its snapping indexes too)
+            network.derived[key] = hit
+    return hit
 
 
 def access_notes(access: Access, area: StudyArea, main_piece: int) -> list[Note]:
     """What the planner should know about an access result: required categories without
     any facility, residents too far from any street, residents on islands of the network
-    (pieces smaller than ``main_piece`` nodes), facilities that could not be snapped."""
+    (pieces smaller than ``main_piece`` nodes), facilities that could not be snapped.
+
+    Parameters
+    ----------
+    access
+        The access result.
+    area
+        The study it was computed for.
+    main_piece
+        Nodes in the network's largest piece: residents on smaller pieces are on islands.
+
+    Returns
+    -------
+    list of Note
+        The notes, in that order (none when all is well).
+    """
     notes = []
     counts = area.facilities["category"].value_counts()
     empty = [c for c in area.catalog if c.required and counts.get(c.id, 0) == 0]
@@ -483,6 +660,7 @@ def access_notes(access: Access, area: StudyArea, main_piece: int) -> list[Note]
     if island.any():
         values = {"points": int(island.sum()), "residents": f"{res[island].sum():.0f}"}
         notes.append(Note("note_islands", values))
+    notes += _no_ways_notes(area)
     if len(access.unsnapped_facilities):
         ids = area.facilities["facility_id"].astype(str).to_numpy()[access.unsnapped_facilities]
         shown = ", ".join(ids[:10]) + ("..." if len(ids) > 10 else "")

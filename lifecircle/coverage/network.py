@@ -123,6 +123,12 @@ class WalkNetwork:
         Whether each edge is at ground level (default: all are).
     names
         Street names, for reports (optional).
+
+    Attributes
+    ----------
+    edge_row
+        The row of the source frame each edge came from (0..m-1 unless :meth:`from_edges`
+        built it), so that per-row data (a compound) follows the edges.
     """
 
     def __init__(
@@ -155,6 +161,8 @@ class WalkNetwork:
             if names is None
             else np.asarray(names, dtype=object)
         )
+        self.edge_row = np.arange(len(self.u), dtype=np.int64)
+        self.derived: dict[object, Any] = {}  # built from this network once, kept with it
         self._contract()
         self._indexes: dict[tuple[bool, bool], EdgeIndex] = {}
 
@@ -330,7 +338,7 @@ class WalkNetwork:
         sel = ~key.duplicated().to_numpy()
         ground = edges["ground"].to_numpy(dtype=bool) if "ground" in edges.columns else None
         names = edges["name"].to_numpy(dtype=object) if "name" in edges.columns else None
-        return cls(
+        net = cls(
             u[sel],
             v[sel],
             geoms[sel],
@@ -340,6 +348,8 @@ class WalkNetwork:
             ground=None if ground is None else ground[sel],
             names=None if names is None else names[sel],
         )
+        net.edge_row = np.flatnonzero(keep)[sel]
+        return net
 
     @classmethod
     def from_graph(cls, G: Any, *, crs: Any = None, length_attr: str | None = None) -> WalkNetwork:
@@ -349,6 +359,20 @@ class WalkNetwork:
         ``geometry`` edge attribute (a straight line when absent). A graph in degrees is
         projected to its UTM zone. OSM ``bridge``, ``tunnel``, ``layer`` and ``level`` edge
         attributes mark edges that are not at ground level.
+
+        Parameters
+        ----------
+        G
+            The graph (a MultiGraph or Graph; edges are walkable both ways).
+        crs
+            The CRS of the node coordinates (default: the graph's ``crs``, else WGS84).
+        length_attr
+            Edge attribute holding lengths in metres (default: the geometries' lengths).
+
+        Returns
+        -------
+        WalkNetwork
+            The network, in a metric CRS.
         """
         graph_crs = CRS.from_user_input(crs or G.graph.get("crs", "EPSG:4326"))
         xy = {n: (float(d["x"]), float(d["y"])) for n, d in G.nodes(data=True)}
@@ -464,6 +488,11 @@ class WalkNetwork:
         ``SMALL_PIECE_NODES`` nodes and a tenth of the largest piece: usually paths drawn
         without their link to the street): a point joins such a piece only when nothing
         larger is within ``max_snap_m``, and then reaches nothing off it.
+
+        Returns
+        -------
+        Snap
+            The edge, position along it and access leg of every point.
         """
         arr = (
             np.asarray(points) if not isinstance(points, gpd.GeoDataFrame | gpd.GeoSeries) else None
@@ -702,6 +731,15 @@ class WalkNetwork:
 
         One bounded multi-source search over all sources at once.
 
+        Parameters
+        ----------
+        sources
+            Snapped (or located) sources; unsnapped ones are ignored.
+        targets
+            Snapped (or located) targets.
+        limit_m
+            Stop the search at this distance.
+
         Returns
         -------
         (distance, source)
@@ -789,6 +827,20 @@ class WalkNetwork:
 
         One bounded search per source (in chunks of ``max_bytes``); only pairs within the
         limit are kept, so memory follows the number of pairs, not sources x targets.
+
+        Parameters
+        ----------
+        sources, targets
+            Snapped (or located) points; unsnapped ones are in no pair.
+        limit_m
+            Pairs farther apart are left out.
+        max_bytes
+            Memory for one chunk of per-source searches.
+
+        Returns
+        -------
+        PairDistances
+            The pairs within the limit, each once with its shortest walk.
         """
         src = self.locate(sources)
         tgt = self.locate(targets)

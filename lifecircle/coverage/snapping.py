@@ -22,7 +22,7 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
-__all__ = ["EdgeIndex", "Snap", "as_points"]
+__all__ = ["EdgeIndex", "Snap", "as_points", "snap_within_groups"]
 
 
 @dataclass(frozen=True)
@@ -212,6 +212,74 @@ class EdgeIndex:
         better = d[first] < best_d[who[first]]
         w = who[first][better]
         best_seg[w], best_d[w], best_u[w] = cand[first][better], d[first][better], u[first][better]
+
+
+def snap_within_groups(
+    geometry: np.ndarray,
+    ground: np.ndarray,
+    edge_group: np.ndarray,
+    xy: np.ndarray,
+    point_group: np.ndarray,
+    max_snap_m: float,
+    cache: dict[tuple[int, bool], EdgeIndex] | None = None,
+) -> Snap:
+    """Snap each point to the nearest edge of its own group only (a compound's own ways).
+
+    Parameters
+    ----------
+    geometry, ground
+        The edges' LineStrings and whether each is at ground level.
+    edge_group
+        The group of each edge (-1: in none).
+    xy
+        ``(n, 2)`` point coordinates (NaN: not snapped).
+    point_group
+        The group each point must join (points of group -1 are not snapped here).
+    max_snap_m
+        Farther points are not snapped.
+    cache
+        Where to keep each group's snapping indexes between calls (for the same edges).
+
+    Returns
+    -------
+    Snap
+        Edge indices into ``geometry``; a point joins a bridge or tunnel only when no
+        ground-level edge of its group is within reach.
+    """
+    n = len(xy)
+    edge = np.full(n, -1, dtype=np.int64)
+    t = np.zeros(n)
+    dist = np.full(n, np.nan)
+    valid = np.isfinite(xy).all(axis=1) if n else np.zeros(0, dtype=bool)
+    cache = {} if cache is None else cache
+    # one pass over every group's ground-level edges: where the nearest is the point's own
+    # group's, it is the nearest of that group too; the others are asked group by group
+    wanted = np.flatnonzero((point_group >= 0) & valid)
+    if len(wanted) and (-1, True) not in cache:
+        every = np.flatnonzero((edge_group >= 0) & ground)
+        cache[(-1, True)] = EdgeIndex(geometry[every], every)
+    if len(wanted):
+        e, tt, d = cache[(-1, True)].nearest(xy[wanted], max_snap_m)
+        mine = (e >= 0) & (edge_group[np.maximum(e, 0)] == point_group[wanted])
+        got = wanted[mine]
+        edge[got], t[got], dist[got] = e[mine], tt[mine], d[mine]
+    order = np.argsort(edge_group, kind="stable")
+    bounds = np.searchsorted(edge_group[order], np.arange(int(edge_group.max(initial=-1)) + 2))
+    for g in np.unique(point_group[(point_group >= 0) & valid & (edge < 0)]):
+        pts = np.flatnonzero((point_group == g) & valid)
+        mine = order[bounds[g] : bounds[g + 1]] if g + 1 < len(bounds) else order[:0]
+        for only_ground in (True, False):
+            todo = pts[edge[pts] < 0]
+            idx = mine[ground[mine]] if only_ground else mine
+            if len(todo) == 0 or len(idx) == 0:
+                continue
+            key = (int(g), only_ground)
+            if key not in cache:
+                cache[key] = EdgeIndex(geometry[idx], idx)
+            e, tt, d = cache[key].nearest(xy[todo], max_snap_m)
+            hit = e >= 0
+            edge[todo[hit]], t[todo[hit]], dist[todo[hit]] = e[hit], tt[hit], d[hit]
+    return Snap(edge, t, dist)
 
 
 def as_points(points: Any, crs: CRS) -> np.ndarray:

@@ -27,11 +27,19 @@ from shapely.geometry.base import BaseGeometry
 
 from lifecircle.errors import InputError, Problem
 from lifecircle.geo.catalog import ServiceCatalog, load_catalog
+from lifecircle.geo.compounds import (
+    Compounds,
+    areas_from_file,
+    compounds_from_osm,
+    in_mainland_china,
+    on_edges,
+)
 from lifecircle.geo.facilities import merge_facilities, read_facilities
 from lifecircle.geo.osm import (
     OsmLayers,
     fetch_osm,
     load_admin_boundaries,
+    load_compound_features,
     load_osm,
     osm_bounds,
 )
@@ -43,6 +51,7 @@ from lifecircle.geo.residents import (
 )
 from lifecircle.geo.specs import (
     CandidateFile,
+    CompoundsFile,
     FacilityFile,
     PopulationFile,
     Read,
@@ -56,7 +65,7 @@ from lifecircle.geo.study_area import (
     metric_crs_for,
     units_at_data_edge,
 )
-from lifecircle.geo.tables import _row_place, find_column, read_points
+from lifecircle.geo.tables import _row_place, find_column, read_points, read_table
 from lifecircle.geo.units import admin_units, assign_units, load_units, make_grid
 from lifecircle.i18n import Note
 from lifecircle.params import DEFAULT_SPEED_KMH
@@ -108,6 +117,14 @@ class StudyInputs:
     buffer_m
         How far beyond the units to read streets and facilities (default and minimum:
         the largest walking threshold).
+    compounds
+        ``"gated"``: compounds are walked only by their members and by visitors to a
+        facility inside (:mod:`lifecircle.geo.compounds`); ``"open"``: like public streets;
+        ``"auto"``: gated where the study lies in mainland China (or a compounds file is
+        given), else open.
+    compounds_file
+        The planner's own gated compounds, replacing OSM's compound areas (OSM's gates
+        still mark their entrances).
     """
 
     osm: str | None = None
@@ -126,6 +143,8 @@ class StudyInputs:
     speed_kmh: float = DEFAULT_SPEED_KMH
     crs: str | None = None
     buffer_m: float | None = None
+    compounds: str = "auto"
+    compounds_file: CompoundsFile | None = None
 
 
 @dataclass(frozen=True)
@@ -203,18 +222,139 @@ def build_study_area(inputs: StudyInputs, *, layers: OsmLayers | None = None) ->
     if problems:
         raise InputError(problems)
     notes += _edge_notes(units, network_hull, max_threshold)
+    edges = layers.edges.to_crs(metric)
+    compounds = _compounds(inputs, layers, clip, edges, (area_wgs or layers.extent).centroid)
     return StudyArea(
         crs=metric,
         units=units,
         demand=demand,
         facilities=facilities.reset_index(drop=True),
-        edges=layers.edges.to_crs(metric),
+        edges=edges,
+        compounds=compounds,
         catalog=catalog,
         extent=(boundary_m.buffer(buffer_m) if area_wgs is not None else data_extent),
         candidates=candidates,
-        sources=_sources(inputs, layers),
-        notes=list(layers.notes) + notes,
+        sources=_sources(inputs, layers) + _compound_sources(compounds),
+        notes=list(layers.notes) + notes + compound_notes(compounds),
     )
+
+
+def _compounds(
+    inputs: StudyInputs,
+    layers: OsmLayers,
+    clip: BaseGeometry | None,
+    edges: gpd.GeoDataFrame,
+    centre: BaseGeometry,
+) -> Compounds | None:
+    """The gated compounds laid on the edges, or None when compounds are open."""
+    mode = inputs.compounds
+    if mode == "auto":
+        china = in_mainland_china(centre.x, centre.y)
+        mode = "gated" if china or inputs.compounds_file is not None else "open"
+    if mode != "gated":
+        return None
+    path = inputs.osm if inputs.osm is not None else None
+    if path is None:  # fetched data: no file to read the areas and gates from
+        log.warning("compounds are read from an OSM file only; treating them as open")
+        return None
+    areas, gates = load_compound_features(path, clip=clip)
+    if inputs.compounds_file is not None:  # the planner's compounds replace OSM's areas
+        areas = _planner_compounds(inputs.compounds_file)
+    compounds = on_edges(compounds_from_osm(areas, gates, edges.crs), edges)
+    assert compounds.edge_compound is not None
+    edges["compound"] = compounds.edge_compound  # travels with the edges into parts
+    return compounds
+
+
+def _planner_compounds(spec: CompoundsFile) -> gpd.GeoDataFrame:
+    """The planner's gated compounds (WGS84); their problems are raised together."""
+    problems: list[Problem] = []
+    frame, _info = read_table(spec.path, encoding=spec.encoding)
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InputError(
+            Problem(
+                spec.path,
+                "is a table, not a layer of polygons",
+                fix="give a GeoJSON, GeoPackage or Shapefile",
+            )
+        )
+    if spec.crs is not None:
+        frame = frame.set_crs(spec.crs, allow_override=True)
+    elif frame.crs is None:
+        raise InputError(
+            Problem(
+                spec.path,
+                "the layer has no coordinate system",
+                fix="add crs = ... to [inputs.compounds]",
+            )
+        )
+    frame = frame.to_crs("EPSG:4326")
+    cols = [c for c in frame.columns if c != "geometry"]
+    name_col = find_column(cols, "name", spec.name_col, source=spec.path)
+    gated_col = (
+        find_column(cols, "gated", spec.gated_col, source=spec.path) if spec.gated_col else None
+    )
+    areas, more = areas_from_file(frame, name_col, gated_col, spec.path)
+    if problems + more:
+        raise InputError(problems + more)
+    return areas
+
+
+def _compound_sources(compounds: Compounds | None) -> list[dict[str, object]]:
+    """The compounds and their entrances, for ``run.json``."""
+    if compounds is None or compounds.crossings is None:
+        return []
+    cross = compounds.crossings
+    rows = []
+    for k, row in enumerate(compounds.areas.itertuples()):
+        mine = cross.loc[cross["compound"] == k]
+        rows.append(
+            {
+                "id": row.compound_id,
+                "kind": row.kind,
+                "name": row.name,
+                "absorbed": row.absorbed,
+                "entrances": [
+                    {"node": int(n), "gate": int(g) if g >= 0 else None}
+                    for n, g in zip(mine["node"], mine["gate"], strict=True)
+                ],
+                "closed_crossings": int((~mine["entrance"]).sum()),
+            }
+        )
+    return [{"role": "compounds", "mode": "gated", "compounds": rows}]
+
+
+def compound_notes(compounds: Compounds | None) -> list[Note]:
+    """Notes on the gated compounds: how many, their entrances, those with none mapped.
+
+    Parameters
+    ----------
+    compounds
+        The compounds laid on the edges (None: open, no notes).
+
+    Returns
+    -------
+    list of Note
+        The notes.
+    """
+    if compounds is None or compounds.crossings is None:
+        return []
+    cross = compounds.crossings
+    entrances = int(cross["entrance"].sum())
+    values = {
+        "compounds": len(compounds),
+        "entrances": entrances,
+        "gates": int((cross["gate"] >= 0).sum()),
+        "closed": int((~cross["entrance"]).sum()),
+    }
+    notes = [Note("note_compounds_gated", values)]
+    unmapped = ~compounds.with_mapped_entrances()
+    has_crossing = np.isin(np.arange(len(compounds)), cross["compound"].to_numpy())
+    ids = compounds.areas["compound_id"].to_numpy()[unmapped & has_crossing]
+    if len(ids):
+        shown = ", ".join(ids[:10]) + ("..." if len(ids) > 10 else "")
+        notes.append(Note("note_compounds_unmapped", {"n": len(ids), "ids": shown}))
+    return notes
 
 
 def _check_inputs(

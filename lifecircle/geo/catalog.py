@@ -40,6 +40,10 @@ or override one of them (``extends = "gb50180"``). Each category has:
 ``min_size_m2``
     The smallest area (square metres) a facility must have to count, e.g. 10000 for a
     10-minute park; a feature mapped as a point, whose size is unknown, does not count.
+``members_only``
+    Whether a facility inside a gated compound serves only the compound's residents
+    (its park, its sports ground), not visitors (default false: a kindergarten or a
+    clinic inside a compound serves visitors too).
 ``match``
     A list of tag rules. A feature belongs to the category when any rule matches; a rule
     matches when all its tags match. A tag's value is a string or a list of strings
@@ -130,6 +134,7 @@ _CATEGORY_KEYS = {
     "indicator",
     "ages",
     "source",
+    "members_only",
     "match",
     "note",
 }
@@ -300,6 +305,7 @@ class Category:
     source: str = ""
     rules: tuple[TagRule, ...] = ()
     note: str = ""
+    members_only: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def ages_text(self) -> str:
@@ -818,6 +824,7 @@ def _parse_category(
         rules=tuple(rules),
         note=str(raw.get("note", "")),
         raw=dict(raw),
+        members_only=bool(raw.get("members_only", False)),
     )
 
 

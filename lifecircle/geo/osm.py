@@ -34,10 +34,12 @@ from lifecircle.errors import InputError, OfflineError, Problem
 from lifecircle.i18n import Note
 
 __all__ = [
+    "COMPOUND_FILTER",
     "OsmLayers",
     "fetch_osm",
     "is_ground_level",
     "load_admin_boundaries",
+    "load_compound_features",
     "load_osm",
     "osm_bounds",
 ]
@@ -82,6 +84,26 @@ _EDGE_TAGS = (
     "service",
     "area",
 )
+COMPOUND_FILTER: dict[str, bool | list[str]] = {
+    "landuse": ["residential", "education", "military"],
+    "amenity": ["university", "college", "school", "kindergarten", "hospital"],
+    "barrier": [
+        "gate",
+        "lift_gate",
+        "swing_gate",
+        "sliding_gate",
+        "wicket_gate",
+        "kissing_gate",
+        "turnstile",
+        "full-height_turnstile",
+        "entrance",
+        "sally_port",
+    ],
+    "entrance": True,
+}
+"""OSM tags of the areas that may be gated compounds and of the gates and entrances into
+them (read by :func:`load_compound_features`; :mod:`lifecircle.geo.compounds` sorts them)."""
+
 _META_COLUMNS = {
     "id",
     "osm_id",
@@ -145,6 +167,16 @@ def is_ground_level(
 
     Bridges, tunnels (a building passage counts as ground), non-zero ``layer``, indoor
     ``level`` other than 0, and elevators are not.
+
+    Parameters
+    ----------
+    bridge, tunnel, layer, level, highway
+        The way's OSM tags of those keys (None, NaN or "" when absent).
+
+    Returns
+    -------
+    bool
+        True at ground level.
 
     Examples
     --------
@@ -213,6 +245,11 @@ def load_osm(
     feature_filter
         Tags that make a feature a candidate service, as ``{key: True | [values]}``
         (any key matching keeps the feature); usually ``ServiceCatalog.osm_filter()``.
+
+    Returns
+    -------
+    OsmLayers
+        The streets, buildings, features and land use, clipped, with the file as source.
 
     Raises
     ------
@@ -649,3 +686,65 @@ def load_admin_boundaries(
         crs=WGS84,
     )
     return _clip(out, clip)
+
+
+def load_compound_features(
+    path: str | Path, *, clip: BaseGeometry | None = None
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The areas that may be gated compounds, and the gate and entrance nodes, of a file.
+
+    Parameters
+    ----------
+    path
+        An OSM extract (as :func:`load_osm` reads).
+    clip
+        A WGS84 polygon: keep only what intersects it (XML: default its ``<bounds>``).
+
+    Returns
+    -------
+    (areas, gates)
+        Polygons and nodes tagged as :data:`COMPOUND_FILTER` says, in WGS84, each with
+        ``osm_type``, ``osm_id`` and every OSM tag in ``tags``.
+    """
+    p = Path(path).expanduser()
+    lower = p.name.lower()
+    if lower.endswith(PBF_SUFFIXES):
+        import pyrosm
+
+        osm = pyrosm.OSM(str(p), bounding_box=list(clip.bounds) if clip is not None else None)
+        raw = osm.get_data_by_custom_criteria(
+            custom_filter=dict(COMPOUND_FILTER), filter_type="keep"
+        )
+    else:
+        import osmnx as ox
+
+        if clip is None:
+            clip = osm_bounds(p)
+        try:
+            raw = ox.features_from_xml(p, tags=dict(COMPOUND_FILTER)).reset_index()
+        except Exception as exc:  # osmnx raises its own InsufficientResponseError on no match
+            if type(exc).__name__ != "InsufficientResponseError":
+                raise
+            raw = None
+        if raw is not None:
+            raw = raw.rename(columns={"element": "osm_type", "element_type": "osm_type"})
+    if raw is None or len(raw) == 0:
+        return _empty(["osm_type", "osm_id", "tags"]), _empty(["osm_type", "osm_id", "tags"])
+    raw = raw.loc[raw.geometry.notna()]
+    tags = _with_tags(raw)
+    ids = raw["osm_id"] if "osm_id" in raw.columns else raw["id"]
+    geoms = raw.geometry.to_numpy()
+    poly = shapely.get_type_id(geoms) >= 3
+    frame = gpd.GeoDataFrame(
+        {
+            "osm_type": raw["osm_type"].astype(str).to_numpy(),
+            "osm_id": pd.to_numeric(ids, errors="coerce").to_numpy(),
+            "tags": tags,
+        },
+        geometry=np.where(poly, shapely.make_valid(geoms), geoms),
+        crs=WGS84,
+    )
+    is_node = (frame["osm_type"] == "node").to_numpy() & (shapely.get_type_id(geoms) == 0)
+    areas = _clip(frame.loc[poly].reset_index(drop=True), clip)
+    gates = _clip(frame.loc[is_node].reset_index(drop=True), clip)
+    return areas, gates

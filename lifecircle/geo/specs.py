@@ -107,6 +107,17 @@ class PopulationFile(Spec):
     lat_col: str | None = None
 
 
+class CompoundsFile(Spec):
+    """The planner's own gated compounds: polygons, with an optional name column and a
+    gated (yes/no) column (rows without one are gated)."""
+
+    path: str
+    name_col: str | None = None
+    gated_col: str | None = None
+    crs: str | int | None = None
+    encoding: str | None = None
+
+
 class CandidateFile(Spec):
     """Sites available for new facilities: points, or parcels (a point inside is used)."""
 

@@ -14,6 +14,7 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from lifecircle.geo.catalog import ServiceCatalog
+from lifecircle.geo.compounds import Compounds
 from lifecircle.i18n import Note
 
 __all__ = ["StudyArea", "facilities_from_osm", "metric_crs_for", "units_at_data_edge"]
@@ -46,6 +47,9 @@ class StudyArea:
         The area the data covers (units plus buffer, or the extract's extent).
     candidates
         Sites for new facilities (``candidate_id``, ``name``, point), or None to generate.
+    compounds
+        The gated compounds laid on ``edges`` (:mod:`lifecircle.geo.compounds`), or None
+        when compounds are open (walked like public streets).
     sources
         Provenance of each input: ``{"role", "path", ...}``.
     notes
@@ -60,6 +64,7 @@ class StudyArea:
     catalog: ServiceCatalog
     extent: BaseGeometry
     candidates: gpd.GeoDataFrame | None = None
+    compounds: Compounds | None = None
     sources: list[dict[str, Any]] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
 

@@ -1,0 +1,180 @@
+"""What the walls of gated compounds cost: coverage as walked against coverage if compounds
+were open, and the compounds ranked by the residents who would newly be covered if that one
+compound alone let people through (issue 15).
+
+Both rerun the study's access (:func:`~lifecircle.coverage.access.nearest_facilities`) on
+the same network: once with every compound open, and once per compound with only that one
+open (its ways public, its residents walking from them), the others gated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lifecircle.coverage.access import Access, nearest_facilities, plan_gated_network
+from lifecircle.coverage.gated import GatedNetwork
+from lifecircle.coverage.network import WalkNetwork
+from lifecircle.geo.study_area import StudyArea
+from lifecircle.i18n import Note
+from lifecircle.params import PlanParams
+
+__all__ = ["RANK_MAX_COMPOUNDS", "compound_ranking", "open_compounds_table", "walls_notes"]
+
+RANK_MAX_COMPOUNDS = 30
+"""The ranking opens at most this many compounds, the ones with the most residents inside
+(each costs one access run)."""
+
+
+def _access(
+    network: WalkNetwork, area: StudyArea, params: PlanParams, gated: GatedNetwork | None
+) -> Access:
+    return nearest_facilities(
+        network,
+        area.demand,
+        area.facilities,
+        area.catalog,
+        speed_kmh=params.speed_kmh,
+        search_factor=params.search_factor,
+        max_snap_m=params.max_snap_m,
+        edge_spacing_m=params.edge_spacing_m,
+        gated=gated,
+    )
+
+
+def _covered_residents(access: Access) -> np.ndarray:
+    """Residents covered per category."""
+    return np.asarray((access.covered * access.demand.residents[:, None]).sum(axis=0))
+
+
+def open_compounds_table(
+    network: WalkNetwork, area: StudyArea, params: PlanParams, access: Access
+) -> pd.DataFrame:
+    """Coverage per category as walked (gated) and if every compound were open.
+
+    Parameters
+    ----------
+    network
+        The walk network of the study.
+    area
+        The study, with its gated compounds.
+    params
+        The plan's parameters.
+    access
+        The study's access as walked (gated).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``category``, ``gated_share``, ``open_share`` (shares of residents covered) and
+        ``open_minus_gated`` (residents).
+    """
+    opened = _access(network, area, params, None)
+    total = float(access.demand.residents.sum()) or 1.0
+    gated, open_ = _covered_residents(access), _covered_residents(opened)
+    return pd.DataFrame(
+        {
+            "category": access.categories,
+            "gated_share": gated / total,
+            "open_share": open_ / total,
+            "open_minus_gated": open_ - gated,
+        }
+    )
+
+
+def compound_ranking(
+    network: WalkNetwork, area: StudyArea, params: PlanParams, access: Access
+) -> pd.DataFrame:
+    """The compounds ranked by the residents newly covered if that one let people through.
+
+    Parameters
+    ----------
+    network
+        The walk network of the study.
+    area
+        The study, with its gated compounds.
+    params
+        The plan's parameters.
+    access
+        The study's access as walked (gated).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``compound_id``, ``name``, ``residents_inside``, one column per category (residents
+        newly covered) and ``newly_covered`` (their sum over categories), best first; at
+        most :data:`RANK_MAX_COMPOUNDS` compounds.
+    """
+    comp = area.compounds
+    if comp is None or access.demand_compound is None:
+        return pd.DataFrame(columns=["compound_id", "name", "residents_inside", "newly_covered"])
+    res = access.demand.residents
+    inside = np.bincount(
+        access.demand_compound[access.demand_compound >= 0],
+        weights=res[access.demand_compound >= 0],
+        minlength=len(comp),
+    )
+    order = np.argsort(-inside, kind="stable")[:RANK_MAX_COMPOUNDS]
+    rows = []
+    for c in order:
+        alone = _access(network, area, params, plan_gated_network(network, area, opened=int(c)))
+        gain = ((alone.covered & ~access.covered) * res[:, None]).sum(axis=0)
+        row = {
+            "compound_id": comp.areas["compound_id"].iloc[c],
+            "name": comp.areas["name"].iloc[c],
+            "residents_inside": float(inside[c]),
+        }
+        row.update({cat: float(g) for cat, g in zip(access.categories, gain, strict=True)})
+        row["newly_covered"] = float(gain.sum())
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if len(frame):
+        frame = frame.sort_values("newly_covered", ascending=False, kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def walls_notes(table: pd.DataFrame, ranking: pd.DataFrame, area: StudyArea) -> list[Note]:
+    """Notes: the categories whose coverage the walls change, and the costliest walls.
+
+    Parameters
+    ----------
+    table
+        :func:`open_compounds_table`.
+    ranking
+        :func:`compound_ranking`.
+    area
+        The study (for the categories' names).
+
+    Returns
+    -------
+    list of Note
+        None when the walls change nothing.
+    """
+    notes = []
+    changed = table.loc[table["open_minus_gated"].abs() > 0.5]
+    if len(changed):
+        rows = list(
+            zip(
+                changed["category"].astype(str),
+                changed["gated_share"].astype(float),
+                changed["open_share"].astype(float),
+                strict=True,
+            )
+        )
+        names = {
+            lang: sep.join(
+                f"{area.catalog[cat].name(lang)} {g:.1%} → {o:.1%}" for cat, g, o in rows
+            )
+            for lang, sep in (("en", "; "), ("zh", "；"))
+        }
+        notes.append(Note("note_compounds_open_scenario", {"changes": names}))
+    top = ranking.loc[ranking["newly_covered"] > 0.5].head(5) if len(ranking) else ranking
+    if len(top):
+        shown = ", ".join(
+            f"{cid}{' ' + str(name) if name else ''} (+{float(gain):,.0f})"
+            for cid, name, gain in zip(
+                top["compound_id"], top["name"], top["newly_covered"], strict=True
+            )
+        )
+        notes.append(Note("note_compounds_ranking", {"compounds": shown}))
+    return notes
