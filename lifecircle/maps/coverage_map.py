@@ -637,7 +637,9 @@ def _legend(result: PlanResult, *, lang: str, cat_id: str, measure: str, level: 
             threshold=f"{result.access.thresholds_m[k]:.0f}",
         )
     else:
-        legend_title = tr("legend_completeness", lang, level=tr(f"level_{level}", lang))
+        legend_title = tr(
+            "legend_completeness", lang, level=result.area.catalog.level_name(level, lang)
+        )
     swatch = "<div><span class='lc-swatch' style='background:{}'></span>{}</div>"
     stops = "".join(swatch.format(share_colour(v), f"{v:.0%}") for v in (1.0, 0.75, 0.5, 0.25, 0.0))
     stops += swatch.format(NO_DATA, tr("no_residents", lang))

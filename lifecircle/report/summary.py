@@ -89,7 +89,7 @@ def category_summary(result: PlanResult, *, lang: str = "en") -> pd.DataFrame:
                 "category": c.id,
                 "name": c.name(lang),
                 "level": c.level,
-                "level_name": tr(f"level_{c.level}", lang),
+                "level_name": catalog.level_name(c.level, lang),
                 "required": bool(c.required),
                 "threshold_m": float(o["threshold_m"]),
                 "facilities": int(counts.get(c.id, 0)),

@@ -160,7 +160,7 @@ def _summary_sheet(ws: Any, result: PlanResult, lang: str) -> None:
     ws.append([])
     ws.append([tr("complete_share", lang)])
     for _, r in comp.iterrows():
-        ws.append([tr(f"level_{r['level']}", lang), _cell(r["share_complete"])])
+        ws.append([result.area.catalog.level_name(r["level"], lang), _cell(r["share_complete"])])
         ws.cell(ws.max_row, 2).number_format = PERCENT
 
 
@@ -211,7 +211,7 @@ def _checklist_sheet(ws: Any, result: PlanResult, lang: str) -> None:
             r["unit_id"],
             unit_name.get(str(r["unit_id"])),
             catalog[r["category"]].name(lang),
-            tr(f"level_{r['level']}", lang),
+            catalog.level_name(r["level"], lang),
             tr("yes" if r["required"] else "no", lang),
             r["share"],
             r["distance_m"] if math.isfinite(r["distance_m"]) else tr("col_none_in_reach", lang),
