@@ -72,6 +72,7 @@ import numpy as np
 import pandas as pd
 
 from lifecircle.errors import CatalogError, Problem
+from lifecircle.i18n import tr
 from lifecircle.params import DEFAULT_SPEED_KMH
 
 __all__ = [
@@ -398,7 +399,15 @@ class ServiceCatalog:
         raise KeyError(level_id)
 
     def level_name(self, level_id: str, lang: str = "en") -> str:
-        """A level's name in ``lang``."""
+        """A level's name in ``lang``; ``"all"`` (every level together) is named too.
+
+        >>> load_catalog("beijing").level_name("community", "zh")
+        '社区级'
+        >>> load_catalog("beijing").level_name("all", "en")
+        'Complete life circle'
+        """
+        if level_id == "all":
+            return tr("level_all", lang)
         return self.level(level_id).name(lang)
 
     def with_indicators(self) -> list[Category]:
