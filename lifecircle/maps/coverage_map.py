@@ -27,6 +27,7 @@ import shapely
 from branca.element import Element, Figure, MacroElement
 from folium.plugins import FastMarkerCluster
 from jinja2 import Template
+from pyproj import Transformer
 
 from lifecircle.coverage.tables import aligned_demand, residents_served
 from lifecircle.geo.crs import wgs84_to_gcj02
@@ -121,6 +122,16 @@ class _Display:
             )
         out.geometry = shapely.set_precision(geoms, _PRECISION)
         return out
+
+    def lines(self, geoms: np.ndarray, crs: Any) -> np.ndarray:
+        """Many lines in display coordinates, fast (coordinates transformed as one array)."""
+        xy = shapely.get_coordinates(geoms)
+        if len(xy) == 0:
+            return geoms
+        lon, lat = Transformer.from_crs(crs, WGS84, always_xy=True).transform(xy[:, 0], xy[:, 1])
+        if self.gcj02:
+            lon, lat = wgs84_to_gcj02(np.asarray(lon), np.asarray(lat))
+        return shapely.set_coordinates(geoms.copy(), np.column_stack([lon, lat]))
 
 
 def _features(gdf: gpd.GeoDataFrame, props: list[dict[str, Any]]) -> dict[str, Any]:
@@ -271,20 +282,17 @@ def _base_map(
 
 
 def street_lines(result: PlanResult, disp: _Display) -> dict[bool, np.ndarray]:
-    """The study's streets that touch its area, in display coordinates: major roads
-    (``True``) and the rest (``False``)."""
+    """The study's streets that touch its area, in display coordinates (not rounded):
+    major roads (``True``) and the rest (``False``)."""
     edges = result.area.edges
     if len(edges) == 0:
         return {}
     inside = edges.loc[edges.intersects(result.area.extent)]
-    ll = disp.frame(inside)
-    geoms = ll.geometry.to_numpy()
-    highway = (
-        inside["highway"].astype(str).to_numpy()
-        if "highway" in inside
-        else np.array([""] * len(ll))
+    geoms = disp.lines(inside.geometry.to_numpy(), result.area.crs)
+    highway = inside["highway"].astype(str).to_numpy() if "highway" in inside else None
+    major = (
+        np.isin(highway, list(MAJOR_STREETS)) if highway is not None else np.zeros(len(geoms), bool)
     )
-    major = np.isin(highway, list(MAJOR_STREETS))
     return {True: geoms[major], False: geoms[~major]}
 
 
