@@ -504,12 +504,17 @@ def _resident_layer(
 def detail_zoom(result: PlanResult) -> int:
     """The zoom from which the resident points replace their units' circles: where the
     median unit is about 48 pixels wide on a 256-pixel web-map tile, between 13 and 17."""
-    units = result.area.units
-    side_m = float(np.median(np.sqrt(units.area.to_numpy()))) if len(units) else 250.0
+    side_m = _unit_side_m(result)
     lat = float(_centre_lat(result))
     metres_per_px_z0 = 2 * math.pi * 6_378_137 * math.cos(math.radians(lat)) / 256
     zoom = math.log2(metres_per_px_z0 * 48 / max(side_m, 1.0))
     return int(min(17, max(13, math.ceil(zoom))))
+
+
+def _unit_side_m(result: PlanResult) -> float:
+    """The side of the median unit's square (metres)."""
+    units = result.area.units
+    return float(np.median(np.sqrt(units.area.to_numpy()))) if len(units) else 250.0
 
 
 def _centre_lat(result: PlanResult) -> float:
@@ -553,6 +558,7 @@ def _resident_data(
     stream = np.column_stack([delta_stream(latlon), np.rint(res), metres]).astype(np.int64)
     return {
         "z": detail_zoom(result),
+        "r": round(_unit_side_m(result) / 2, 1),
         "cap": RESIDENT_DETAIL_CAP,
         "limit": limit,
         "u": ids.tolist(),
