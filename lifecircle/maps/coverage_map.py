@@ -22,21 +22,25 @@ from typing import Any
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from branca.element import Element, Figure, MacroElement
 from folium.plugins import FastMarkerCluster
 from jinja2 import Template
+from pyproj import Transformer
 
 from lifecircle.coverage.tables import aligned_demand, residents_served
 from lifecircle.geo.crs import wgs84_to_gcj02
 from lifecircle.i18n import tr
 from lifecircle.maps.basemaps import BaseMap, base_map
+from lifecircle.maps.compact import COORD_SCALE, delta_stream, encode_ints, line_vertices
 from lifecircle.maps.offline import inline_assets
 from lifecircle.result import PlanResult
 
 __all__ = [
     "CATEGORY_COLOURS",
     "coverage_map",
+    "detail_zoom",
     "map_html",
     "save_map",
     "share_colour",
@@ -53,6 +57,19 @@ CLUSTER_ABOVE = 80  # a category with more facilities than this is clustered
 NO_DATA = "#bdbdbd"
 WGS84 = "EPSG:4326"
 _PRECISION = 1e-5  # degrees, about 1 m
+RESIDENT_POINTS_MAX = 3000
+"""Above this many uncovered resident points the map draws one circle per unit, and the
+points only when zoomed in (a choice: thousands of separate markers make a page slow to
+open and large; see benchmarks/bench_map.py)."""
+RESIDENT_DETAIL_CAP = 20_000  # at most this many points drawn at once when zoomed in
+MAX_ZOOM = 19  # the deepest zoom of OpenStreetMap's own tiles
+STREET_COLOUR = "#a0a0a0"
+MAJOR_STREETS = frozenset(
+    {
+        "motorway", "trunk", "primary", "secondary", "tertiary",
+        "motorway_link", "trunk_link", "primary_link", "secondary_link", "tertiary_link",
+    }
+)  # fmt: skip
 
 
 def share_colour(share: float | None) -> str:
@@ -106,6 +123,16 @@ class _Display:
         out.geometry = shapely.set_precision(geoms, _PRECISION)
         return out
 
+    def lines(self, geoms: np.ndarray, crs: Any) -> np.ndarray:
+        """Many lines in display coordinates, fast (coordinates transformed as one array)."""
+        xy = shapely.get_coordinates(geoms)
+        if len(xy) == 0:
+            return geoms
+        lon, lat = Transformer.from_crs(crs, WGS84, always_xy=True).transform(xy[:, 0], xy[:, 1])
+        if self.gcj02:
+            lon, lat = wgs84_to_gcj02(np.asarray(lon), np.asarray(lat))
+        return shapely.set_coordinates(geoms.copy(), np.column_stack([lon, lat]))
+
 
 def _features(gdf: gpd.GeoDataFrame, props: list[dict[str, Any]]) -> dict[str, Any]:
     geoms = json.loads(gpd.GeoSeries(gdf.geometry.to_numpy(), crs=WGS84).to_json(drop_id=True))[
@@ -118,6 +145,28 @@ def _features(gdf: gpd.GeoDataFrame, props: list[dict[str, Any]]) -> dict[str, A
             for g, p in zip(geoms, props, strict=True)
         ],
     }
+
+
+class _Call(MacroElement):
+    """A call ``fn(map, parent, data)`` placed after its parent layer is created."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+{{ this.fn }}({{ this.map_name }}, {{ this._parent.get_name() }}, {{ this.data }});
+{% endmacro %}"""
+    )
+
+    def __init__(self, fn: str, m: folium.Map, data: dict[str, Any]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "LifecircleCall"
+        self.fn = fn
+        self.map_name = m.get_name()
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        # the rendered script is read again as a Jinja template: no "{{", "{%" or "{#" may
+        # stay (compact JSON has none outside strings, so these are in strings: escape them)
+        for pair, escaped in (("{{", "{\\u007b"), ("{%", "{\\u0025"), ("{#", "{\\u0023")):
+            text = text.replace(pair, escaped)
+        self.data = text
 
 
 class _Script(MacroElement):
@@ -144,6 +193,7 @@ def coverage_map(
     level: str = "all",
     tiles: str | None = "osm",
     offline: bool = False,
+    resident_points_max: int | None = RESIDENT_POINTS_MAX,
 ) -> folium.Map:
     """An interactive map of a study's coverage.
 
@@ -167,6 +217,11 @@ def coverage_map(
         :mod:`lifecircle.maps.basemaps`).
     offline
         Leave out the tile layer whatever ``tiles`` says (the page then needs no network).
+        With no tile layer the study's own streets are drawn as a light base layer.
+    resident_points_max
+        Above this many uncovered resident points, draw one circle per unit (its uncovered
+        residents and their share) and the points only from :func:`detail_zoom` on;
+        ``None``: always the points.
 
     Returns
     -------
@@ -182,11 +237,13 @@ def coverage_map(
     basemap = None if offline else base_map(tiles)
     disp = _Display(gcj02=bool(basemap and basemap.gcj02))
     m, extent_ll = _base_map(result, basemap, disp)
+    if basemap is None:
+        _street_layer(m, result, disp)
     _unit_layer(m, result, disp, lang=lang, cat_id=cat_id, measure=measure, level=level)
     _band_layer(m, result, cat_id, lang, disp)
     _gap_layer(m, result, cat_id, lang, disp)
     _facility_layers(m, result, cat_id, lang, disp)
-    _resident_layer(m, result, cat_id, lang, disp)
+    _resident_layer(m, result, cat_id, lang, disp, resident_points_max)
     _site_layers(m, result, lang, disp)
     _edge_layer(m, extent_ll, lang)
     folium.LayerControl(collapsed=False).add_to(m)
@@ -210,6 +267,8 @@ def _base_map(
         control_scale=True,
         prefer_canvas=False,
     )
+    if basemap is None:  # no tile layer gives the map its deepest zoom: clusters need one
+        m.options["maxZoom"] = MAX_ZOOM
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     if basemap is not None:
         folium.TileLayer(
@@ -220,6 +279,40 @@ def _base_map(
             control=False,
         ).add_to(m)
     return m, extent_ll
+
+
+def street_lines(result: PlanResult, disp: _Display) -> dict[bool, np.ndarray]:
+    """The study's streets that touch its area, in display coordinates (not rounded):
+    major roads (``True``) and the rest (``False``)."""
+    edges = result.area.edges
+    if len(edges) == 0:
+        return {}
+    inside = edges.loc[edges.intersects(result.area.extent)]
+    geoms = disp.lines(inside.geometry.to_numpy(), result.area.crs)
+    highway = inside["highway"].astype(str).to_numpy() if "highway" in inside else None
+    major = (
+        np.isin(highway, list(MAJOR_STREETS)) if highway is not None else np.zeros(len(geoms), bool)
+    )
+    return {True: geoms[major], False: geoms[~major]}
+
+
+def _street_layer(m: folium.Map, result: PlanResult, disp: _Display) -> None:
+    """The study's own streets as a light base layer, for pages with no web tiles."""
+    layers = []
+    for major, geoms in sorted(street_lines(result, disp).items()):
+        counts, latlon = line_vertices(geoms)
+        if len(counts) == 0:
+            continue
+        layers.append(
+            {
+                "n": encode_ints(counts),
+                "c": encode_ints(delta_stream(latlon)),
+                "colour": STREET_COLOUR,
+                "weight": 2.5 if major else 1.0,
+            }
+        )
+    if layers:
+        _Call("lcStreets", m, {"layers": layers}).add_to(m)
 
 
 def _unit_props(
@@ -354,9 +447,15 @@ def _facility_markers(
 
 
 def _resident_layer(
-    m: folium.Map, result: PlanResult, cat_id: str, lang: str, disp: _Display
+    m: folium.Map,
+    result: PlanResult,
+    cat_id: str,
+    lang: str,
+    disp: _Display,
+    points_max: int | None,
 ) -> None:
-    """The resident points the focus category does not cover, sized by residents."""
+    """The resident points the focus category does not cover, sized by residents; above
+    ``points_max`` points, one circle per unit at first and the points on zooming in."""
     acc = result.access
     k = acc.column(cat_id)
     unc = ~acc.covered[:, k]
@@ -366,6 +465,16 @@ def _resident_layer(
     d_ll = disp.frame(aligned_demand(acc, result.area.demand).loc[unc])
     dist = acc.distance_m[unc, k]
     res = view.residents[unc]
+    name = (
+        f"{tr('uncovered_residents', lang)}: "
+        f"{result.area.catalog[cat_id].name(lang)} ({res.sum():,.0f})"
+    )
+    if points_max is not None and int(unc.sum()) > points_max:
+        group = folium.FeatureGroup(name=name, show=True)
+        data = _resident_data(result, d_ll, unc, dist, float(acc.limits_m[k]))
+        _Call("lcResidents", m, data).add_to(group)
+        group.add_to(m)
+        return
     rprops = [
         {
             "res": _num(r, 0),
@@ -378,8 +487,7 @@ def _resident_layer(
     ]
     folium.GeoJson(
         _features(d_ll, rprops),
-        name=f"{tr('uncovered_residents', lang)}: "
-        f"{result.area.catalog[cat_id].name(lang)} ({res.sum():,.0f})",
+        name=name,
         marker=folium.CircleMarker(
             radius=4,
             weight=0.5,
@@ -391,6 +499,72 @@ def _resident_layer(
         style_function=lambda f: {"radius": f["properties"]["radius"]},
         on_each_feature=folium.JsCode("lcBindResident"),
     ).add_to(m)
+
+
+def detail_zoom(result: PlanResult) -> int:
+    """The zoom from which the resident points replace their units' circles: where the
+    median unit is about 48 pixels wide on a 256-pixel web-map tile, between 13 and 17."""
+    side_m = _unit_side_m(result)
+    lat = float(_centre_lat(result))
+    metres_per_px_z0 = 2 * math.pi * 6_378_137 * math.cos(math.radians(lat)) / 256
+    zoom = math.log2(metres_per_px_z0 * 48 / max(side_m, 1.0))
+    return int(min(17, max(13, math.ceil(zoom))))
+
+
+def _unit_side_m(result: PlanResult) -> float:
+    """The side of the median unit's square (metres)."""
+    units = result.area.units
+    return float(np.median(np.sqrt(units.area.to_numpy()))) if len(units) else 250.0
+
+
+def _centre_lat(result: PlanResult) -> float:
+    """The study area's central latitude (WGS84)."""
+    ext = gpd.GeoSeries([result.area.extent], crs=result.area.crs).to_crs(WGS84)
+    miny, maxy = ext.total_bounds[[1, 3]]
+    return float((miny + maxy) / 2)
+
+
+def _resident_data(
+    result: PlanResult,
+    d_ll: gpd.GeoDataFrame,
+    unc: np.ndarray,
+    dist: np.ndarray,
+    limit: float,
+) -> dict[str, Any]:
+    """What ``lcResidents`` draws: per unit its uncovered residents' centre, the unit's
+    residents and uncovered residents and its number of points; the points themselves, in
+    unit order, as one integer stream (:mod:`lifecircle.maps.compact`)."""
+    view = result.access.demand
+    all_units = view.unit_id.astype(str)
+    total = pd.Series(view.residents).groupby(all_units).sum()
+    units = all_units[unc]
+    res = view.residents[unc]
+    xy = shapely.get_coordinates(d_ll.geometry.to_numpy())
+    latlon = np.rint(xy[:, ::-1] * COORD_SCALE).astype(np.int64)
+    order = np.lexsort((latlon[:, 1], latlon[:, 0], units))
+    units, res, latlon, dist = units[order], res[order], latlon[order], dist[order]
+    ids, start, counts = np.unique(units, return_index=True, return_counts=True)
+    weight = np.maximum(res, 1e-9)
+    unc_res = np.add.reduceat(res, start)
+    centre = np.column_stack(
+        [np.add.reduceat(latlon[:, j] * weight, start) / np.add.reduceat(weight, start)
+         for j in (0, 1)]
+    )  # fmt: skip
+    aggregates = [
+        [round(float(c[0])), round(float(c[1])), round(float(total[u])), round(float(r)), int(n)]
+        for c, u, r, n in zip(centre, ids, unc_res, counts, strict=True)
+    ]
+    metres = np.where(np.isfinite(dist), np.rint(np.nan_to_num(dist, nan=-1.0)), -1)
+    stream = np.column_stack([delta_stream(latlon), np.rint(res), metres]).astype(np.int64)
+    return {
+        "z": detail_zoom(result),
+        "r": round(_unit_side_m(result) / 2, 1),
+        "cap": RESIDENT_DETAIL_CAP,
+        "limit": limit,
+        "u": ids.tolist(),
+        "a": aggregates,
+        "p": encode_ints(stream),
+    }
 
 
 def _site_layers(m: folium.Map, result: PlanResult, lang: str, disp: _Display) -> None:

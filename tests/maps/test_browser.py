@@ -142,3 +142,91 @@ def test_demo_map_in_a_real_browser(demo_run, browser) -> None:
     assert pixels.std() > 20  # not blank
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 100
     page.close()
+
+
+def open_page(browser, path: Path):  # type: ignore[no-untyped-def]
+    """The page at ``path`` in a fresh tab with every request outside file:// blocked, once
+    its layer control is drawn; and the lists of errors and blocked requests."""
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    errors: list[str] = []
+    blocked: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    def route(r):  # type: ignore[no-untyped-def]
+        if r.request.url.startswith("file://"):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(path.as_uri())
+    page.wait_for_function(
+        "() => window.L !== undefined && document.querySelector('.leaflet-control-layers')"
+    )
+    return page, errors, blocked
+
+
+MAP_JS = "Object.values(window).find(v => v instanceof L.Map)"
+RESIDENT_MARKERS = (
+    f"() => {{ let n = 0; {MAP_JS}.eachLayer(l => {{"
+    " if (l instanceof L.CircleMarker && l.options.color === '#7f0000') n += 1; }); return n; }"
+)
+
+
+def test_aggregated_residents_open_to_points_on_zoom(tiled_k3, browser, tmp_path) -> None:
+    from lifecircle.maps.coverage_map import coverage_map, detail_zoom, save_map
+
+    result = tiled_k3
+    path = tmp_path / "k3.html"
+    save_map(coverage_map(result, offline=True, resident_points_max=300), path)
+    page, errors, blocked = open_page(browser, path)
+    page.wait_for_timeout(300)
+    assert errors == [] and blocked == []
+    k = result.access.column("pharmacy")
+    unc = ~result.access.covered[:, k]
+    points = result.area.demand.loc[unc].to_crs("EPSG:4326")
+    units = points["unit_id"].astype(str)
+    zoom = detail_zoom(result)
+    assert page.evaluate(f"() => {MAP_JS}.getZoom()") < zoom
+    assert page.evaluate(RESIDENT_MARKERS) == units.nunique()  # one circle per unit
+    # zoom in on the unit with the most uncovered points: its points, and those around it
+    busiest = points.loc[units == units.value_counts().idxmax()]
+    lat, lon = float(busiest.geometry.y.mean()), float(busiest.geometry.x.mean())
+    page.evaluate(f"() => {{ {MAP_JS}.setView([{lat}, {lon}], {zoom}, {{animate: false}}); }}")
+    page.wait_for_function("() => window.LC_RESIDENTS.mode === 'detail'")
+    page.wait_for_timeout(300)
+    s, w, n, e = page.evaluate(
+        f"() => {{ const b = {MAP_JS}.getBounds();"
+        " return [b.getSouth(), b.getWest(), b.getNorth(), b.getEast()]; }"
+    )
+    dy, dx = (n - s) * 0.25, (e - w) * 0.25  # the page draws the view padded by a quarter
+    y, x = points.geometry.y.to_numpy(), points.geometry.x.to_numpy()
+    in_view = (y >= s - dy) & (y <= n + dy) & (x >= w - dx) & (x <= e + dx)
+    shown = page.evaluate(RESIDENT_MARKERS)
+    assert shown > len(busiest) and abs(shown - int(in_view.sum())) <= 2  # 1e-5 degree rounding
+    page.evaluate(f"() => {{ {MAP_JS}.setZoom({zoom - 2}, {{animate: false}}); }}")
+    page.wait_for_function("() => window.LC_RESIDENTS.mode === 'aggregate'")
+    assert page.evaluate(RESIDENT_MARKERS) == units.nunique()
+    assert errors == [] and blocked == []
+    page.close()
+
+
+def test_offline_page_draws_the_study_streets(tiled_k3, browser, tmp_path) -> None:
+    from lifecircle.maps.coverage_map import coverage_map, save_map
+    from tests.maps.test_map import expected_street_vertices
+
+    path = tmp_path / "streets.html"
+    save_map(coverage_map(tiled_k3, offline=True), path)
+    page, errors, blocked = open_page(browser, path)
+    assert errors == [] and blocked == []
+    stats = page.evaluate("() => window.LC_STREETS")
+    assert stats["vertices"] == expected_street_vertices(tiled_k3)
+    inked = page.evaluate(
+        "() => { const c = document.querySelector('canvas.lc-streets');"
+        " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n += 1; } return n; }"
+    )
+    assert inked > 10_000  # the streets are drawn, not only decoded
+    page.close()

@@ -11,7 +11,8 @@ import pytest
 from lifecircle.errors import InputError
 from lifecircle.geo.crs import wgs84_to_gcj02
 from lifecircle.maps.basemaps import base_map
-from lifecircle.maps.coverage_map import coverage_map, save_map
+from lifecircle.maps.compact import decode_ints, encode_ints
+from lifecircle.maps.coverage_map import coverage_map, detail_zoom, map_html, save_map
 from lifecircle.maps.offline import AssetError, inline_assets
 
 
@@ -72,3 +73,91 @@ def test_unknown_external_assets_are_an_error() -> None:
         inline_assets(page)
     dropped = inline_assets('<script src="https://code.jquery.com/jquery-3.7.1.min.js"></script>')
     assert "jquery" not in dropped
+
+
+def lc_call(html: str, fn: str) -> dict:
+    """The data of the page's ``fn(map, layer, {...})`` call."""
+    decoder = json.JSONDecoder()
+    m = re.search(rf"{fn}\(map_\w+, \w+, \{{", html)
+    assert m is not None, f"no {fn} call in the page"
+    return decoder.raw_decode(html, m.end() - 1)[0]
+
+
+def test_the_integer_stream_is_the_encoded_polyline_format() -> None:
+    # the worked example of Google's "Encoded Polyline Algorithm Format" page
+    # (developers.google.com/maps/documentation/utilities/polylinealgorithm): the points
+    # (38.5, -120.2), (40.7, -120.95), (43.252, -126.453) as 1e-5 degree differences
+    deltas = [3850000, -12020000, 220000, -75000, 255200, -550300]
+    assert encode_ints(deltas) == "_p~iF~ps|U_ulLnnqC_mqNvxq`@"
+    values = np.random.default_rng(7).integers(-(10**8), 10**8, 500)
+    assert decode_ints(encode_ints(values)) == values.tolist()
+    assert encode_ints([]) == ""
+
+
+def test_many_residents_are_aggregated_per_unit_in_a_small_page(tiled_k3) -> None:
+    result = tiled_k3
+    k = result.access.column("pharmacy")
+    unc = ~result.access.covered[:, k]
+    assert unc.sum() > 300
+    html = map_html(coverage_map(result, offline=True, resident_points_max=300))
+    plain = map_html(coverage_map(result, offline=True, resident_points_max=None))
+    assert len(html.encode()) < 1_500_000 and len(html) < len(plain)
+
+    # no resident point is a GeoJSON feature any more: they are in the compact stream
+    def resident_features(page: str) -> int:
+        return sum(
+            "radius" in f["properties"] for layer in geojson_layers(page) for f in layer["features"]
+        )
+
+    assert resident_features(plain) == unc.sum() and resident_features(html) == 0
+    data = lc_call(html, "lcResidents")
+    assert data["z"] == detail_zoom(result) and 13 <= data["z"] <= 17
+    # per unit: its residents, its uncovered residents and its number of points, from the
+    # demand table directly
+    demand = result.area.demand.assign(unc=unc)
+    by_unit = demand.groupby(demand["unit_id"].astype(str))
+    total = by_unit["residents"].sum()
+    uncovered = demand.loc[unc].groupby(demand.loc[unc, "unit_id"].astype(str))["residents"]
+    assert sorted(data["u"]) == sorted(uncovered.groups) == data["u"]
+    for uid, (lat, lon, res, unc_res, n) in zip(data["u"], data["a"], strict=True):
+        assert res == round(total[uid]) and unc_res == round(uncovered.sum()[uid])
+        assert n == uncovered.size()[uid]
+        pts = demand.loc[unc & (demand["unit_id"].astype(str) == uid)].to_crs("EPSG:4326")
+        assert pts.geometry.y.min() - 1e-5 <= lat / 1e5 <= pts.geometry.y.max() + 1e-5
+        assert pts.geometry.x.min() - 1e-5 <= lon / 1e5 <= pts.geometry.x.max() + 1e-5
+    stream = np.array(decode_ints(data["p"])).reshape(-1, 4)
+    assert len(stream) == unc.sum()
+    latlon = np.cumsum(stream[:, :2], axis=0) / 1e5
+    ll = demand.loc[unc].to_crs("EPSG:4326")
+    got = sorted(map(tuple, np.round(latlon, 5)))
+    want = sorted(zip(np.round(ll.geometry.y, 5), np.round(ll.geometry.x, 5), strict=True))
+    np.testing.assert_allclose(got, want, atol=1.1e-5)
+    assert abs(stream[:, 2].sum() - result.access.demand.residents[unc].sum()) <= len(stream) / 2
+
+
+def expected_street_vertices(result) -> int:
+    """The vertices of the study's streets touching its area, at 1e-5 degree, a vertex that
+    rounds onto the previous one not counted, lines left with one vertex not counted."""
+    edges = result.area.edges
+    inside = edges.loc[edges.intersects(result.area.extent)].to_crs("EPSG:4326")
+    total = 0
+    for line in inside.geometry:
+        kept: list[tuple[int, int]] = []
+        for x, y in line.coords:
+            q = (round(y * 1e5), round(x * 1e5))
+            if not kept or kept[-1] != q:
+                kept.append(q)
+        total += len(kept) if len(kept) >= 2 else 0
+    return total
+
+
+def test_offline_pages_carry_the_study_streets(tiled_k3) -> None:
+    result = tiled_k3
+    html = map_html(coverage_map(result, offline=True))
+    layers = lc_call(html, "lcStreets")["layers"]
+    counts = np.concatenate([decode_ints(s["n"]) for s in layers])
+    vertices = sum(len(decode_ints(s["c"])) // 2 for s in layers)
+    assert vertices == counts.sum() == expected_street_vertices(result)
+    assert 2 * len(counts) <= vertices
+    online = map_html(coverage_map(result, tiles="osm"))
+    assert "lcStreets(" not in online.split("</script>", 3)[-1]  # tiles: no street layer
