@@ -30,10 +30,15 @@ from lifecircle.geo.catalog import ServiceCatalog
 from lifecircle.geo.specs import FacilityFile, Read
 from lifecircle.geo.study_area import FACILITY_COLUMNS
 from lifecircle.geo.tables import find_column, parse_numbers, read_points, read_table
+from lifecircle.i18n import Note
 
 __all__ = ["FacilityFile", "merge_facilities", "read_category_map", "read_facilities"]
 
 SAME_PLACE_M = 25.0
+DUPLICATE_M = 1.0
+"""Rows of one file with the same category this close are one facility entered twice (a
+judgement of this project: a survey's coordinates of one building differ by centimetres, two
+neighbouring facilities by metres)."""
 IGNORE = "ignore"
 
 
@@ -135,6 +140,7 @@ def read_facilities(
     capacity = _capacity(frame, cap_col, source, problems)
     ids = _facility_ids(frame, id_col, source, keep, problems)
     sub = frame.loc[keep]
+    rows = frame.index[keep.to_numpy()].to_numpy()
     out = gpd.GeoDataFrame(
         {
             "facility_id": ids[keep].to_numpy(),
@@ -148,7 +154,36 @@ def read_facilities(
     ).to_crs(crs)
     geoms = out.geometry.to_numpy()
     out.geometry = np.where(shapely.get_type_id(geoms) >= 3, shapely.point_on_surface(geoms), geoms)
-    return Read(out[FACILITY_COLUMNS], problems)
+    out, notes = _drop_duplicates(out, rows, source)
+    return Read(out[FACILITY_COLUMNS], problems, notes)
+
+
+def _drop_duplicates(
+    out: gpd.GeoDataFrame, rows: np.ndarray, source: str
+) -> tuple[gpd.GeoDataFrame, list[Note]]:
+    """``out`` without rows of the same category within :data:`DUPLICATE_M` of an earlier
+    row (the first is kept), and a note naming the rows left out (``rows``: each row's
+    0-based index in the file)."""
+    if len(out) < 2 or out.geometry.isna().any():
+        return out, []
+    metric = out.to_crs(out.estimate_utm_crs()) if out.crs.is_geographic else out
+    geoms = metric.geometry.to_numpy()
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=DUPLICATE_M)
+    cats = out["category"].to_numpy()
+    pair = (left < right) & (cats[left] == cats[right])
+    first: dict[int, int] = {}
+    for i, j in zip(left[pair], right[pair], strict=True):
+        first[int(j)] = min(first.get(int(j), int(i)), int(i))
+    if not first:
+        return out, []
+    gone = sorted(first)
+    pairs = ", ".join(f"{rows[j] + 2} = {rows[first[j]] + 2}" for j in gone[:8])
+    more = f" (+{len(gone) - 8})" if len(gone) > 8 else ""
+    note = Note(
+        "note_duplicate_facilities",
+        {"file": Path(source).name, "n": len(gone), "rows": pairs + more, "m": DUPLICATE_M},
+    )
+    return out.drop(index=out.index[gone]), [note]
 
 
 def _categories(
