@@ -197,15 +197,17 @@ def _categories(
     """Each row's category id (missing where unknown or empty, which are problems)."""
     source = spec.path
     if spec.category:
-        if spec.category not in catalog:
+        category = catalog.resolve(spec.category)
+        if category is None:
             problems.append(
-                Problem(
+                Problem.of(
+                    "unknown_file_category",
                     source,
-                    f"unknown category {spec.category!r}",
-                    fix=f"use one of {', '.join(catalog.ids)}",
+                    category=spec.category,
+                    ids=", ".join(catalog.ids),
                 )
             )
-        return pd.Series(spec.category, index=frame.index, dtype=object)
+        return pd.Series(category, index=frame.index, dtype=object)
     cat_col = find_column(cols, "category", spec.category_col, source=source)
     if cat_col is None:
         problems.append(
