@@ -29,7 +29,14 @@ from lifecircle.errors import InputError, Problem
 from lifecircle.geo.catalog import ServiceCatalog
 from lifecircle.geo.specs import FacilityFile, Read
 from lifecircle.geo.study_area import FACILITY_COLUMNS
-from lifecircle.geo.tables import find_column, parse_numbers, read_points, read_table
+from lifecircle.geo.tables import (
+    decode_text,
+    find_column,
+    parse_numbers,
+    read_points,
+    read_table,
+    row_place,
+)
 from lifecircle.i18n import Note
 
 __all__ = ["FacilityFile", "merge_facilities", "read_category_map", "read_facilities"]
@@ -56,31 +63,18 @@ def read_category_map(path: str | Path) -> dict[str, str]:
     """
     p = Path(path).expanduser()
     if not p.is_file():
-        raise InputError(
-            Problem(str(path), "category mapping file not found", fix="check the path")
-        )
+        raise InputError(Problem.of("category_map_not_found", str(path)))
     if p.suffix.lower() == ".toml":
+        text, _ = decode_text(p.read_bytes(), None, str(path))  # UTF-8 or GBK, as any file
         try:
-            doc = tomllib.loads(p.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(
-                Problem(
-                    str(path),
-                    f"not a valid UTF-8 TOML file: {exc}",
-                    fix='write lines like "label" = "category_id"',
-                )
-            ) from None
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(Problem.of("category_map_toml", str(path), error=str(exc))) from None
         table = doc.get("map", doc)
         return {str(k): str(v) for k, v in table.items()}
     frame, _ = read_table(p)
     if frame.shape[1] < 2:
-        raise InputError(
-            Problem(
-                str(path),
-                "a mapping table needs two columns: label, category id",
-                fix="add the category column",
-            )
-        )
+        raise InputError(Problem.of("category_map_columns", str(path)))
     return dict(
         zip(
             frame.iloc[:, 0].astype(str).str.strip(),
@@ -126,10 +120,12 @@ def read_facilities(
     for label, target in user_map.items():
         if target != IGNORE and target not in catalog:
             problems.append(
-                Problem(
+                Problem.of(
+                    "category_map_target",
                     str(spec.category_map),
-                    f"label {label!r} maps to unknown category {target!r}",
-                    fix=f"use one of {', '.join(catalog.ids)} or ignore",
+                    label=label,
+                    category=target,
+                    ids=", ".join(catalog.ids),
                 )
             )
     cats = _categories(spec, frame, cols, catalog, user_map, problems)
@@ -210,16 +206,10 @@ def _categories(
         return pd.Series(category, index=frame.index, dtype=object)
     cat_col = find_column(cols, "category", spec.category_col, source=source)
     if cat_col is None:
-        problems.append(
-            Problem(
-                source,
-                "no category column found",
-                fix="name it category (or 类别), give --category-col, or one category "
-                f"for the whole file; the columns are: {', '.join(cols)}",
-            )
-        )
+        problems.append(Problem.of("no_category_column", source, columns=", ".join(cols)))
         return pd.Series(None, index=frame.index, dtype=object)
     labels = frame[cat_col].astype("string").str.strip()
+    labels = labels.mask(labels == "")
     resolved = {
         lab: (user_map.get(lab) or catalog.resolve(lab)) for lab in labels.dropna().unique()
     }
@@ -228,26 +218,24 @@ def _categories(
     )
     unknown = Counter(lab for lab in labels.dropna() if resolved.get(lab) is None)
     if unknown:
-        listed = "; ".join(f"{lab!r} ({n} rows)" for lab, n in unknown.most_common(12))
-        more = f" and {len(unknown) - 12} more labels" if len(unknown) > 12 else ""
+        top = unknown.most_common(12)
+        more = f" (+{len(unknown) - 12})" if len(unknown) > 12 else ""
+        listed = {
+            "en": "; ".join(f"'{lab}' ({n} rows)" for lab, n in top) + more,
+            "zh": "；".join(f"“{lab}”（{n} 行）" for lab, n in top) + more,
+        }
         problems.append(
-            Problem(
+            Problem.of(
+                "unknown_facility_categories",
                 source,
-                f"unknown categories: {listed}{more}",
-                where=f"column {cat_col!r}",
-                fix='map each label to a category id (or "ignore") '
-                "in a mapping file given with --category-map",
+                place=("column", cat_col),
+                labels=listed,
             )
         )
-    if labels.isna().any():
-        problems.append(
-            Problem(
-                source,
-                "empty category",
-                where=f"column {cat_col!r}",
-                fix="fill in the category or delete those rows",
-            )
-        )
+    empty = labels.isna()
+    if empty.any():
+        place = row_place(np.flatnonzero(empty.to_numpy()))
+        problems.append(Problem.of("empty_category", source, place=place, column=cat_col))
     return cats
 
 
@@ -260,15 +248,8 @@ def _capacity(
     capacity = parse_numbers(frame[cap_col])
     bad_cap = frame[cap_col].notna() & capacity.isna()
     if bad_cap.any():
-        rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad_cap.to_numpy())[:5])
-        problems.append(
-            Problem(
-                source,
-                f"capacity is not a number in column {cap_col!r}",
-                where=f"rows {rows}",
-                fix="write plain numbers",
-            )
-        )
+        place = row_place(np.flatnonzero(bad_cap.to_numpy()))
+        problems.append(Problem.of("capacity_not_number", source, place=place, column=cap_col))
     return capacity
 
 
@@ -286,13 +267,9 @@ def _facility_ids(
     ids = frame[id_col].astype(str)
     dup = ids[keep].duplicated(keep=False)
     if dup.any():
+        shown = ", ".join(sorted(set(ids[keep][dup]))[:8])
         problems.append(
-            Problem(
-                source,
-                f"duplicate ids in column {id_col!r}: "
-                + ", ".join(sorted(set(ids[keep][dup]))[:8]),
-                fix="give each facility its own id",
-            )
+            Problem.of("duplicate_facility_ids", source, place=("column", id_col), ids=shown)
         )
     return ids
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from lifecircle.cli import main
 from lifecircle.geo.catalog import load_catalog
-from lifecircle.geo.facilities import read_facilities
+from lifecircle.geo.facilities import read_category_map, read_facilities
 from lifecircle.geo.specs import FacilityFile
 from tests.geo.osm_fixture import lonlat, write_osm
 
@@ -58,3 +58,25 @@ def test_the_note_is_printed_by_a_run(tmp_path: Path, capsys: object) -> None:
     assert main([*args, "--out", str(tmp_path / "out"), "--lang", "zh"]) == 0
     err = capsys.readouterr().err  # type: ignore[attr-defined]
     assert "poi.csv：2 行与前面的行重复" in err, err
+
+
+def test_a_category_map_saved_as_gbk_is_read(tmp_path: Path) -> None:
+    toml, table = tmp_path / "map.toml", tmp_path / "map.csv"
+    toml.write_bytes('"民办幼儿园" = "kindergarten"\n"餐饮服务" = "ignore"\n'.encode("gbk"))
+    table.write_bytes("标签,类别\n民办幼儿园,kindergarten\n社区药房,pharmacy\n".encode("gbk"))
+    assert read_category_map(toml) == {"民办幼儿园": "kindergarten", "餐饮服务": "ignore"}
+    assert read_category_map(table) == {"民办幼儿园": "kindergarten", "社区药房": "pharmacy"}
+    poi = tmp_path / "poi.csv"
+    poi.write_text(_rows(("甲", "民办幼儿园", 0, 0), ("乙", "餐饮服务", 50, 0)), encoding="utf-8")
+    spec = FacilityFile(path=str(poi), category_map=str(toml))
+    got = read_facilities(spec, load_catalog("gb50180"), crs="EPSG:4326")
+    assert got.problems == [] and list(got.value["category"]) == ["kindergarten"]
+
+
+def test_empty_category_cells_name_their_rows(tmp_path: Path) -> None:
+    poi = tmp_path / "poi.csv"
+    poi.write_text(_rows(("甲", "", 0, 0), ("乙", "幼儿园", 50, 0), ("丙", " ", 90, 0)))
+    got = read_facilities(FacilityFile(path=str(poi)), load_catalog("gb50180"), crs="EPSG:4326")
+    (problem,) = got.problems
+    assert str(problem).startswith(f"{poi}, rows 2, 4: empty category in column category")
+    assert list(got.value["facility_id"]) == ["poi:3"]
