@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,9 @@ def plan(  # noqa: PLR0913 (the run's inputs, parameters, outputs and provenance
     with output_folder(out, force=force, inputs=files) as tmp:
         with stages("load"):
             area = build_study_area(inputs)
+        if options.map.category is not None:  # a name is taken for its id
+            category = area.catalog.resolve(options.map.category) or options.map.category
+            options = replace(options, map=replace(options.map, category=category))
         check_categories(area, [options.map.category], "map category")
         result = run_plan(area, params, stages=stages, client=client)
         with stages("outputs"):

@@ -449,10 +449,31 @@ def plan_from_dict(
         raise PlanFileError(
             problems + [p for p in missing if p.place is None or p.place[1] not in flagged]
         ) from None
+    config = _with_ids(config)
     problems = _check_plan(config, source)
     if problems:
         raise PlanFileError(problems)
     return config
+
+
+def _with_ids(config: PlanConfig) -> PlanConfig:
+    """``config`` with each category named by its Chinese or English name (or an alias)
+    named by its id instead (unknown names are left for :func:`_check_plan` to report)."""
+    try:
+        catalog = load_catalog(config.catalog)
+    except CatalogError:
+        return config
+
+    def ids(label: str | None) -> str | None:
+        return None if label is None else (catalog.resolve(label) or label)
+
+    placement = [p.model_copy(update={"category": ids(p.category)}) for p in config.placement]
+    facilities = [
+        f.model_copy(update={"category": ids(f.category)}) for f in config.inputs.facilities
+    ]
+    outputs = config.outputs.model_copy(update={"map_category": ids(config.outputs.map_category)})
+    inputs = config.inputs.model_copy(update={"facilities": facilities})
+    return config.model_copy(update={"placement": placement, "outputs": outputs, "inputs": inputs})
 
 
 def plan_files(config: PlanConfig) -> dict[str, str]:

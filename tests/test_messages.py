@@ -300,6 +300,56 @@ CASES: dict[str, Case] = {
     "tiles: not a tile URL": Case(
         {}, _flags("--tiles", "satellite"), "tiles", None, "is not a known base map"
     ),
+    # lifecircle/geo/osm.py
+    "osm: an empty <osm> element": Case(
+        {"x.osm": '<?xml version="1.0"?>\n<osm version="0.6"></osm>\n'},
+        _flags("--grid-m", "100"),
+        "x.osm",
+        None,
+        "holds no OSM data",
+    ),
+    "osm: not XML": Case(
+        {"x.osm": "<osm><node id='1' lat='39.9' lon='116.3'>"},
+        _flags("--grid-m", "100"),
+        "x.osm",
+        None,
+        "could not read the OSM data",
+    ),
+    # lifecircle/geo/facilities.py
+    "facilities: empty category cells": Case(
+        {
+            "poi.csv": KINDERGARTEN
+            + "a,,{},{}\nb,  ,{},{}\n".format(*lonlat(150, 70), *lonlat(150, 80))
+        },
+        _flags("--facilities", "{d}/poi.csv", "--grid-m", "100"),
+        "poi.csv",
+        ("rows 3, 4", "第 3, 4 行"),
+        "empty category in column category",
+    ),
+    "facilities: unknown category for the whole file": Case(
+        {"poi.csv": "name,lon,lat\na,{},{}\n".format(*lonlat(150, 60))},
+        _flags("--facilities", "{d}/poi.csv", "--facilities-category", "太空站", "--grid-m", "100"),
+        "poi.csv",
+        None,
+        "for every row of the file",
+    ),
+    "facilities: a label mapped to an unknown category": Case(
+        {
+            "poi.csv": KINDERGARTEN.replace("kindergarten", "民办园"),
+            "map.toml": '"民办园" = "spaceport"\n',
+        },
+        _flags("--facilities", "{d}/poi.csv", "--category-map", "{d}/map.toml", "--grid-m", "100"),
+        "map.toml",
+        None,
+        "maps to unknown category",
+    ),
+    "facilities: capacity not a number": Case(
+        {"poi.csv": KINDERGARTEN.replace("lat\n", "lat,capacity\n").rstrip("\n") + ",many\n"},
+        _flags("--facilities", "{d}/poi.csv", "--grid-m", "100"),
+        "poi.csv",
+        ("row 2", "第 2 行"),
+        "capacity is not a number",
+    ),
     # lifecircle/cli.py
     "cli: no output folder": Case(
         {}, ["plan", "--osm", "{d}/x.osm"], "command line", None, "no output folder"

@@ -417,6 +417,7 @@ def _read_user_files(
             problems += got_c.problems
     for _f, got in facilities:  # each file's own problems after every file's fatal one
         problems += got.problems
+        notes += got.notes
     if problems:
         raise InputError(problems)
     frames = [(f, got.value) for f, got in facilities]

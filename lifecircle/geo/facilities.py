@@ -29,11 +29,23 @@ from lifecircle.errors import InputError, Problem
 from lifecircle.geo.catalog import ServiceCatalog
 from lifecircle.geo.specs import FacilityFile, Read
 from lifecircle.geo.study_area import FACILITY_COLUMNS
-from lifecircle.geo.tables import find_column, parse_numbers, read_points, read_table
+from lifecircle.geo.tables import (
+    decode_text,
+    find_column,
+    parse_numbers,
+    read_points,
+    read_table,
+    row_place,
+)
+from lifecircle.i18n import Note
 
 __all__ = ["FacilityFile", "merge_facilities", "read_category_map", "read_facilities"]
 
 SAME_PLACE_M = 25.0
+DUPLICATE_M = 1.0
+"""Rows of one file with the same category this close are one facility entered twice (a
+judgement of this project: a survey's coordinates of one building differ by centimetres, two
+neighbouring facilities by metres)."""
 IGNORE = "ignore"
 
 
@@ -51,31 +63,18 @@ def read_category_map(path: str | Path) -> dict[str, str]:
     """
     p = Path(path).expanduser()
     if not p.is_file():
-        raise InputError(
-            Problem(str(path), "category mapping file not found", fix="check the path")
-        )
+        raise InputError(Problem.of("category_map_not_found", str(path)))
     if p.suffix.lower() == ".toml":
+        text, _ = decode_text(p.read_bytes(), None, str(path))  # UTF-8 or GBK, as any file
         try:
-            doc = tomllib.loads(p.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(
-                Problem(
-                    str(path),
-                    f"not a valid UTF-8 TOML file: {exc}",
-                    fix='write lines like "label" = "category_id"',
-                )
-            ) from None
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(Problem.of("category_map_toml", str(path), error=str(exc))) from None
         table = doc.get("map", doc)
         return {str(k): str(v) for k, v in table.items()}
     frame, _ = read_table(p)
     if frame.shape[1] < 2:
-        raise InputError(
-            Problem(
-                str(path),
-                "a mapping table needs two columns: label, category id",
-                fix="add the category column",
-            )
-        )
+        raise InputError(Problem.of("category_map_columns", str(path)))
     return dict(
         zip(
             frame.iloc[:, 0].astype(str).str.strip(),
@@ -121,10 +120,12 @@ def read_facilities(
     for label, target in user_map.items():
         if target != IGNORE and target not in catalog:
             problems.append(
-                Problem(
+                Problem.of(
+                    "category_map_target",
                     str(spec.category_map),
-                    f"label {label!r} maps to unknown category {target!r}",
-                    fix=f"use one of {', '.join(catalog.ids)} or ignore",
+                    label=label,
+                    category=target,
+                    ids=", ".join(catalog.ids),
                 )
             )
     cats = _categories(spec, frame, cols, catalog, user_map, problems)
@@ -135,6 +136,7 @@ def read_facilities(
     capacity = _capacity(frame, cap_col, source, problems)
     ids = _facility_ids(frame, id_col, source, keep, problems)
     sub = frame.loc[keep]
+    rows = frame.index[keep.to_numpy()].to_numpy()
     out = gpd.GeoDataFrame(
         {
             "facility_id": ids[keep].to_numpy(),
@@ -148,7 +150,36 @@ def read_facilities(
     ).to_crs(crs)
     geoms = out.geometry.to_numpy()
     out.geometry = np.where(shapely.get_type_id(geoms) >= 3, shapely.point_on_surface(geoms), geoms)
-    return Read(out[FACILITY_COLUMNS], problems)
+    out, notes = _drop_duplicates(out, rows, source)
+    return Read(out[FACILITY_COLUMNS], problems, notes)
+
+
+def _drop_duplicates(
+    out: gpd.GeoDataFrame, rows: np.ndarray, source: str
+) -> tuple[gpd.GeoDataFrame, list[Note]]:
+    """``out`` without rows of the same category within :data:`DUPLICATE_M` of an earlier
+    row (the first is kept), and a note naming the rows left out (``rows``: each row's
+    0-based index in the file)."""
+    if len(out) < 2 or out.geometry.isna().any():
+        return out, []
+    metric = out.to_crs(out.estimate_utm_crs()) if out.crs.is_geographic else out
+    geoms = metric.geometry.to_numpy()
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=DUPLICATE_M)
+    cats = out["category"].to_numpy()
+    pair = (left < right) & (cats[left] == cats[right])
+    first: dict[int, int] = {}
+    for i, j in zip(left[pair], right[pair], strict=True):
+        first[int(j)] = min(first.get(int(j), int(i)), int(i))
+    if not first:
+        return out, []
+    gone = sorted(first)
+    pairs = ", ".join(f"{rows[j] + 2} = {rows[first[j]] + 2}" for j in gone[:8])
+    more = f" (+{len(gone) - 8})" if len(gone) > 8 else ""
+    note = Note(
+        "note_duplicate_facilities",
+        {"file": Path(source).name, "n": len(gone), "rows": pairs + more, "m": DUPLICATE_M},
+    )
+    return out.drop(index=out.index[gone]), [note]
 
 
 def _categories(
@@ -162,27 +193,23 @@ def _categories(
     """Each row's category id (missing where unknown or empty, which are problems)."""
     source = spec.path
     if spec.category:
-        if spec.category not in catalog:
+        category = catalog.resolve(spec.category)
+        if category is None:
             problems.append(
-                Problem(
+                Problem.of(
+                    "unknown_file_category",
                     source,
-                    f"unknown category {spec.category!r}",
-                    fix=f"use one of {', '.join(catalog.ids)}",
+                    category=spec.category,
+                    ids=", ".join(catalog.ids),
                 )
             )
-        return pd.Series(spec.category, index=frame.index, dtype=object)
+        return pd.Series(category, index=frame.index, dtype=object)
     cat_col = find_column(cols, "category", spec.category_col, source=source)
     if cat_col is None:
-        problems.append(
-            Problem(
-                source,
-                "no category column found",
-                fix="name it category (or 类别), give --category-col, or one category "
-                f"for the whole file; the columns are: {', '.join(cols)}",
-            )
-        )
+        problems.append(Problem.of("no_category_column", source, columns=", ".join(cols)))
         return pd.Series(None, index=frame.index, dtype=object)
     labels = frame[cat_col].astype("string").str.strip()
+    labels = labels.mask(labels == "")
     resolved = {
         lab: (user_map.get(lab) or catalog.resolve(lab)) for lab in labels.dropna().unique()
     }
@@ -191,26 +218,24 @@ def _categories(
     )
     unknown = Counter(lab for lab in labels.dropna() if resolved.get(lab) is None)
     if unknown:
-        listed = "; ".join(f"{lab!r} ({n} rows)" for lab, n in unknown.most_common(12))
-        more = f" and {len(unknown) - 12} more labels" if len(unknown) > 12 else ""
+        top = unknown.most_common(12)
+        more = f" (+{len(unknown) - 12})" if len(unknown) > 12 else ""
+        listed = {
+            "en": "; ".join(f"'{lab}' ({n} rows)" for lab, n in top) + more,
+            "zh": "；".join(f"“{lab}”（{n} 行）" for lab, n in top) + more,
+        }
         problems.append(
-            Problem(
+            Problem.of(
+                "unknown_facility_categories",
                 source,
-                f"unknown categories: {listed}{more}",
-                where=f"column {cat_col!r}",
-                fix='map each label to a category id (or "ignore") '
-                "in a mapping file given with --category-map",
+                place=("column", cat_col),
+                labels=listed,
             )
         )
-    if labels.isna().any():
-        problems.append(
-            Problem(
-                source,
-                "empty category",
-                where=f"column {cat_col!r}",
-                fix="fill in the category or delete those rows",
-            )
-        )
+    empty = labels.isna()
+    if empty.any():
+        place = row_place(np.flatnonzero(empty.to_numpy()))
+        problems.append(Problem.of("empty_category", source, place=place, column=cat_col))
     return cats
 
 
@@ -223,15 +248,8 @@ def _capacity(
     capacity = parse_numbers(frame[cap_col])
     bad_cap = frame[cap_col].notna() & capacity.isna()
     if bad_cap.any():
-        rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad_cap.to_numpy())[:5])
-        problems.append(
-            Problem(
-                source,
-                f"capacity is not a number in column {cap_col!r}",
-                where=f"rows {rows}",
-                fix="write plain numbers",
-            )
-        )
+        place = row_place(np.flatnonzero(bad_cap.to_numpy()))
+        problems.append(Problem.of("capacity_not_number", source, place=place, column=cap_col))
     return capacity
 
 
@@ -249,13 +267,9 @@ def _facility_ids(
     ids = frame[id_col].astype(str)
     dup = ids[keep].duplicated(keep=False)
     if dup.any():
+        shown = ", ".join(sorted(set(ids[keep][dup]))[:8])
         problems.append(
-            Problem(
-                source,
-                f"duplicate ids in column {id_col!r}: "
-                + ", ".join(sorted(set(ids[keep][dup]))[:8]),
-                fix="give each facility its own id",
-            )
+            Problem.of("duplicate_facility_ids", source, place=("column", id_col), ids=shown)
         )
     return ids
 

@@ -259,9 +259,7 @@ def load_osm(
     p = Path(path).expanduser()
     name = str(path)
     if not p.is_file():
-        raise InputError(
-            Problem(name, "OSM file not found", fix="check the path (an .osm.pbf or .osm file)")
-        )
+        raise InputError(Problem.of("osm_not_found", name))
     lower = p.name.lower()
     filt = dict(
         feature_filter or {"amenity": True, "shop": True, "leisure": True, "healthcare": True}
@@ -275,32 +273,20 @@ def load_osm(
                 clip = bounds
             layers = _load_xml(p, clip, filt)
         else:
-            raise InputError(
-                Problem(
-                    name,
-                    "unknown OSM file type",
-                    fix="give an .osm.pbf, .osm, .osm.xml or .osm.bz2 file",
-                )
-            )
+            raise InputError(Problem.of("osm_unknown_type", name))
     except InputError:
         raise
     except (OSError, ET.ParseError) as exc:
         raise InputError(
-            Problem(
-                name,
-                f"could not read the OSM data ({type(exc).__name__}: {exc})",
-                fix="check that the file is a complete OSM extract",
-            )
+            Problem.of("osm_unreadable", name, error=f"{type(exc).__name__}: {exc}")
         ) from exc
+    except Exception as exc:  # osmnx: InsufficientResponseError when the file has no data
+        if type(exc).__name__ != "InsufficientResponseError":
+            raise
+        raise InputError(Problem.of("osm_no_data", name)) from None
     layers.source = name
     if len(layers.edges) == 0:
-        raise InputError(
-            Problem(
-                name,
-                "no walkable streets in the file (or inside the clip area)",
-                fix="use an extract that covers the study area",
-            )
-        )
+        raise InputError(Problem.of("osm_no_streets", name))
     return layers
 
 
@@ -606,11 +592,7 @@ def fetch_osm(
         At once, without waiting for timeouts, when the Overpass API cannot be reached.
     """
     if not _network_reachable():
-        raise OfflineError(
-            f"cannot reach the OpenStreetMap Overpass API to fetch {query!r}: no internet here. "
-            "Pass an OSM extract file instead (for example an .osm.pbf from download.geofabrik.de "
-            "or an .osm export from openstreetmap.org)."
-        )
+        raise OfflineError(Problem.of("osm_offline", "place", query=repr(query)))
     import osmnx as ox
 
     if isinstance(query, str):
@@ -666,13 +648,7 @@ def load_admin_boundaries(
         if raw is not None:
             raw = raw.rename(columns={"element": "osm_type", "id": "osm_id"})
     if raw is None or len(raw) == 0:
-        raise InputError(
-            Problem(
-                name,
-                "holds no administrative boundaries",
-                fix="give a boundary file (--units) or use a generated grid (--grid-m)",
-            )
-        )
+        raise InputError(Problem.of("osm_no_boundaries", name))
     raw = raw.loc[raw.geom_type.isin(["Polygon", "MultiPolygon"])]
     tags = _with_tags(raw)
     ids = raw["osm_id"] if "osm_id" in raw.columns else raw["id"]

@@ -28,7 +28,16 @@ from python_calamine import CalamineWorkbook
 from lifecircle.errors import InputError, Problem
 from lifecircle.geo.crs import parse_crs, to_wgs84
 
-__all__ = ["ALIASES", "PointTable", "find_column", "parse_numbers", "read_points", "read_table"]
+__all__ = [
+    "ALIASES",
+    "PointTable",
+    "decode_text",
+    "find_column",
+    "parse_numbers",
+    "read_points",
+    "read_table",
+    "row_place",
+]
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
@@ -497,3 +506,28 @@ def _points_from_columns(
         lon[ok], lat[ok] = to_wgs84(xv[ok], yv[ok], system)
     geom = np.where(ok, shapely.points(np.column_stack([lon, lat])), None)
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geom, crs="EPSG:4326"), crs="EPSG:4326")
+
+
+row_place = _row_place
+"""Public name of :func:`_row_place`, for the other readers of users' files."""
+
+
+def decode_text(raw: bytes, encoding: str | None, source: str) -> tuple[str, str]:
+    """The text of a user's file and its encoding: ``encoding``, else UTF-8 or GB18030
+    (as every table is read).
+
+    Parameters
+    ----------
+    raw
+        The file's bytes.
+    encoding
+        The encoding the user gave, or None to detect it.
+    source
+        The file's name, for the messages.
+
+    Returns
+    -------
+    (text, encoding)
+        The decoded text and the encoding used.
+    """
+    return _decode(raw, encoding, source)

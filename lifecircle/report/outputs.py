@@ -23,7 +23,7 @@ from lifecircle.report.folder import RUN_FILE
 from lifecircle.report.gpkg import write_gpkg
 from lifecircle.report.html import write_html
 from lifecircle.report.provenance import run_record
-from lifecircle.report.tables import csv_tables, write_csv
+from lifecircle.report.tables import csv_tables, localized, write_csv
 from lifecircle.report.xlsx import write_xlsx
 from lifecircle.result import PlanResult
 
@@ -48,11 +48,12 @@ class _Steps:
             self.step(self.count, self.total)
 
 
-def _write_tables(result: PlanResult, folder: Path) -> list[Path]:
-    """The CSV tables; return their paths."""
+def _write_tables(result: PlanResult, folder: Path, lang: str) -> list[Path]:
+    """The CSV tables, headers in ``lang``; return their paths."""
     written: list[Path] = []
     for name, frame in csv_tables(result).items():
-        write_csv(frame, folder / name)
+        table, headers = localized(frame, name, result.area.catalog, lang)
+        write_csv(table, folder / name, headers)
         written.append(folder / name)
     return written
 
@@ -131,7 +132,7 @@ def write_outputs(
     steps = _Steps(formats, step)
     written: list[Path] = []
     if "csv" in formats:
-        written += _write_tables(result, folder)
+        written += _write_tables(result, folder, lang)
         steps.done()
     page = ""
     if "map" in formats or "html" in formats:

@@ -8,6 +8,7 @@ empty cell for a missing or infinite value. Numbers are written per column
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,6 +17,8 @@ import pandas as pd
 
 from lifecircle.coverage.access import DemandView
 from lifecircle.coverage.tables import aligned_demand
+from lifecircle.geo.catalog import ServiceCatalog
+from lifecircle.i18n import has_text, tr
 from lifecircle.result import PlanResult
 
 __all__ = [
@@ -58,9 +61,20 @@ def float_format(column: str) -> str:
     return "%.6g"
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
+def write_csv(frame: pd.DataFrame, path: Path, headers: Mapping[str, str] | None = None) -> None:
     """Write a table as UTF-8 with a byte-order mark (Excel on Chinese Windows reads it),
-    each column of floats in its :func:`float_format`, missing and infinite values empty."""
+    each column of floats in its :func:`float_format`, missing and infinite values empty,
+    columns renamed by ``headers`` (the names of another language).
+
+    Parameters
+    ----------
+    frame
+        The table.
+    path
+        The file to write.
+    headers
+        New names of columns (by their names in ``frame``).
+    """
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype.kind == "f":
@@ -72,7 +86,54 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
             big = np.abs(shown) >= 1e6
             text = np.where(big, np.char.mod("%.1f", shown), text)
             out[col] = np.where(finite, text, "")
+    if headers:
+        out = out.rename(columns=dict(headers))
     out.to_csv(path, index=False, encoding="utf-8-sig")
+
+
+def localized(
+    frame: pd.DataFrame, name: str, catalog: ServiceCatalog, lang: str
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A CSV table in ``lang``: its headers (texts ``csv_<column>``; a column
+    ``<category>_m`` as the category's name and metres), and in ``checklist.csv`` the
+    category names and yes/no in ``lang``. English returns the table as it is.
+
+    Parameters
+    ----------
+    frame
+        The table, with its English headers.
+    name
+        Its file name.
+    catalog
+        The study's catalog (the categories' names).
+    lang
+        ``"en"`` or ``"zh"``.
+
+    Returns
+    -------
+    (frame, headers)
+        The table's values in ``lang`` and the new name of each header (for :func:`write_csv`).
+    """
+    if lang == "en":
+        return frame, {}
+    headers = {}
+    for col in map(str, frame.columns):
+        if has_text(f"csv_{col}"):
+            headers[col] = tr(f"csv_{col}", lang)
+        elif col.endswith("_m") and col[:-2] in catalog:
+            headers[col] = tr("csv_category_m", lang, category=catalog[col[:-2]].name_zh)
+    if name in ("checklist.csv", "checklist_rollup.csv") and "category" in frame.columns:
+        frame = frame.copy()
+        if "name" in frame.columns:
+            frame["name"] = [
+                catalog[c].name_zh if c in catalog else n
+                for c, n in zip(frame["category"], frame["name"], strict=True)
+            ]
+        if "required" in frame.columns and frame["required"].dtype.kind == "b":
+            frame["required"] = frame["required"].map(
+                {True: tr("yes", lang), False: tr("no", lang)}
+            )
+    return frame, headers
 
 
 def demand_rows(result: PlanResult) -> tuple[gpd.GeoDataFrame, DemandView]:
