@@ -242,6 +242,7 @@ def coverage_map(
     _unit_layer(m, result, disp, lang=lang, cat_id=cat_id, measure=measure, level=level)
     _band_layer(m, result, cat_id, lang, disp)
     _gap_layer(m, result, cat_id, lang, disp)
+    _supply_layer(m, result, cat_id, lang, disp)
     _facility_layers(m, result, cat_id, lang, disp)
     _resident_layer(m, result, cat_id, lang, disp, resident_points_max)
     _site_layers(m, result, lang, disp)
@@ -695,6 +696,58 @@ def _band_layer(m: folium.Map, result: PlanResult, cat_id: str, lang: str, disp:
             "fillOpacity": 0.15,
         },
         on_each_feature=folium.JsCode("lcBindLabel"),
+        show=False,
+    ).add_to(m)
+
+
+SUPPLY_COLOURS = {"short": "#d7301f", "met": "#1a9850", "unknown": "#bdbdbd"}
+"""Fill of a unit in the supply layer, by its status against the category's indicator."""
+
+
+def _supply_layer(
+    m: folium.Map, result: PlanResult, cat_id: str, lang: str, disp: _Display
+) -> None:
+    """Units coloured by supply against the indicator of the focus category (or, when it has
+    none, the first category that has one), with need, supply and shortfall on hover."""
+    supply = result.supply
+    if supply is None or len(supply) == 0:
+        return
+    rows = supply.loc[supply["level"] == "unit"]
+    cats = list(dict.fromkeys(rows["category"]))
+    if not cats:
+        return
+    cat = cat_id if cat_id in cats else cats[0]
+    rows = rows.loc[rows["category"] == cat].set_index("unit_id")
+    units = result.area.units
+    units = units.loc[units["unit_id"].astype(str).isin(rows.index.astype(str))]
+    own = rows.loc[units["unit_id"].astype(str).to_numpy()]
+    props = [
+        {
+            "unit": str(u),
+            "need": _num(n, 1),
+            "supply": _num(sv, 1),
+            "short": _num(d, 1),
+            "status": tr(f"supply_{st}", lang),
+            "fill": SUPPLY_COLOURS.get(str(st), "#bdbdbd"),
+        }
+        for u, n, sv, d, st in zip(
+            own.index, own["need"], own["supply"], own["deficit"], own["status"], strict=True
+        )
+    ]
+    fields = ["unit", "need", "supply", "short", "status"]
+    aliases = [tr(k, lang) for k in ("col_unit", "col_need", "col_supply", "col_deficit")]
+    folium.GeoJson(
+        _features(disp.frame(units, simplify_m=2.0), props),
+        name=f"{tr('supply_title', lang)}: {result.area.catalog[cat].name(lang)}",
+        style_function=lambda f: {
+            "fillColor": f["properties"]["fill"],
+            "fillOpacity": 0.45,
+            "color": "#555555",
+            "weight": 1,
+        },
+        tooltip=folium.GeoJsonTooltip(
+            fields=fields, aliases=[*aliases, tr("col_supply_status", lang)]
+        ),
         show=False,
     ).add_to(m)
 

@@ -213,3 +213,36 @@ def test_a_beijing_plan_with_a_rollup_writes_the_deficit_table(tmp_path: Path, c
     assert "Supply versus need" in html
     bad = main([*args, "--rollup", "区", "--out", str(tmp_path / "o2"), "--offline", "-q"])
     assert bad == 2 and "区" in capsys.readouterr().err
+
+
+def test_the_map_colours_units_by_supply_against_need(tmp_path: Path, capsys) -> None:
+    """The map's supply layer: each unit filled by its status in supply_need.csv."""
+    import json
+    import re
+
+    from lifecircle.maps.coverage_map import SUPPLY_COLOURS
+
+    osm = write_osm(tmp_path / "x.osm")
+    units = tmp_path / "units.geojson"
+    units.write_text(
+        UNITS.format(west=_ring(-40, -190, 200, 340), east=_ring(200, -190, 440, 340)),
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    args = ["plan", "--osm", str(osm), "--units", str(units), "--catalog", "beijing"]
+    args += ["--map-category", "nursery", "--out", str(out), "--offline", "-q"]
+    assert main(args) in (0, None), capsys.readouterr()
+    table = pd.read_csv(out / "supply_need.csv", encoding="utf-8-sig")
+    want = {
+        str(r.unit_id): SUPPLY_COLOURS[r.status]
+        for r in table.loc[
+            (table["level"] == "unit") & (table["category"] == "nursery")
+        ].itertuples()
+    }
+    assert len(want) == 2
+    html = (out / "map.html").read_text(encoding="utf-8")
+    props = [json.loads(p) for p in re.findall(r'"properties": (\{[^{}]*"fill"[^{}]*\})', html)]
+    found = {p["unit"]: p["fill"] for p in props if "supply" in p}
+    assert found == want
+    assert "供需" not in html and "Supply versus need: " in html  # the layer's name, in English
+    assert '"Shortfall"' in html  # the hover's labels
