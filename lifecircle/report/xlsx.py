@@ -218,7 +218,12 @@ def _checklist_sheet(ws: Any, result: PlanResult, lang: str) -> None:
         ]
         for _, r in result.coverage.checklist.iterrows()
     ]
-    _write(ws, header, rows, {6: PERCENT, 7: METRES})
+    check = result.coverage.checklist
+    if "nearest_name" in check.columns:  # the facility nearest to most of the unit's residents
+        header += [tr("col_nearest_facility", lang), tr("col_nearest_facility_m", lang)]
+        for row, name, walk in zip(rows, check["nearest_name"], check["nearest_m"], strict=True):
+            row += [name if isinstance(name, str) else None, _cell(walk)]
+    _write(ws, header, rows, {6: PERCENT, 7: METRES, 9: METRES})
 
 
 def _sites_sheet(ws: Any, result: PlanResult, lang: str) -> None:

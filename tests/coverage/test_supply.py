@@ -209,6 +209,11 @@ def test_a_beijing_plan_with_a_rollup_writes_the_deficit_table(tmp_path: Path, c
 
     wb = load_workbook(out / "report.xlsx")
     assert "Supply versus need" in wb.sheetnames
+    sheet = next(wb[n] for n in wb.sheetnames if n.lower().startswith("checklist"))
+    header = [c.value for c in sheet[1]]
+    assert header[7].startswith("Nearest facility")
+    names = [r[7] for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert names == [n if isinstance(n, str) else None for n in check["nearest_name"]]
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Supply versus need" in html
     bad = main([*args, "--rollup", "区", "--out", str(tmp_path / "o2"), "--offline", "-q"])
