@@ -91,7 +91,7 @@ def run_plan(
             facilities=area.facilities,
         )
     with stages("placement"):
-        candidates, sites = _placement(network, access, area, params, stages)
+        candidates, sites = _placement(network, access, area, params, stages, notes)
     with stages("gaps"):
         gaps = gaps_by_category(
             access, area, network, link_m=params.gap_link_m, walking=params.gap_walking
@@ -210,8 +210,10 @@ def _placement(
     area: StudyArea,
     params: PlanParams,
     stages: Stages,
+    notes: list[Note],
 ) -> tuple[gpd.GeoDataFrame, dict[str, SiteRecommendation]]:
-    """The candidates (the user's, else points on the network) and each placement's sites."""
+    """The candidates (the user's, else points on the network) and each placement's sites;
+    a placement asking for more sites than there are candidates gets a note."""
     from_user = area.candidates
     sites: dict[str, SiteRecommendation] = {}
     if not params.placements:
@@ -233,6 +235,12 @@ def _placement(
             share=spec.share,
             time_limit_s=params.time_limit_s,
         )
+        if spec.share is None and spec.p is not None and spec.p > len(candidates):
+            name = {"en": area.catalog[cat].name_en, "zh": area.catalog[cat].name_zh}
+            values = {"category": name, "asked": spec.p, "candidates": len(candidates)}
+            notes.append(
+                Note("note_sites_over_candidates", {**values, "placed": len(sites[cat].sites)})
+            )
     return candidates, sites
 
 

@@ -108,6 +108,36 @@ CASES: dict[str, Case] = {
         ("features 2", "第 2 个要素"),
         "population is not a number",
     ),
+    "units: projected coordinates without a crs member": Case(
+        {
+            "units.geojson": json.dumps(
+                {
+                    "type": "FeatureCollection",
+                    "features": [
+                        {
+                            "type": "Feature",
+                            "properties": {"id": "A"},
+                            "geometry": {
+                                "type": "Polygon",
+                                "coordinates": [
+                                    [
+                                        [440000, 4420000],
+                                        [440100, 4420000],
+                                        [440100, 4420100],
+                                        [440000, 4420000],
+                                    ]
+                                ],
+                            },
+                        }
+                    ],
+                }
+            )
+        },
+        _flags("--units", "{d}/units.geojson"),
+        "units.geojson",
+        None,
+        "coordinates look projected",
+    ),
     "units: negative population": Case(
         {
             "units.geojson": _units(

@@ -199,7 +199,36 @@ def load_units(spec: UnitsFile) -> Read[gpd.GeoDataFrame]:
         crs=frame.crs,
     )
     units = units.loc[~missing & ~not_poly].to_crs("EPSG:4326").reset_index(drop=True)
+    if not problems:
+        notes += _overlap_notes(units, path)
     return Read(units, problems, notes)
+
+
+OVERLAP_M2 = 1.0
+"""Units sharing less than this area only touch (their borders were digitised apart by
+centimetres), a judgement of this project."""
+
+
+def _overlap_notes(units: gpd.GeoDataFrame, path: str) -> list[Note]:
+    """A note naming the pairs of units that overlap and the area (m²) each pair shares
+    (the residents there are counted in the first of the two, see :func:`assign_units`)."""
+    if len(units) < 2:
+        return []
+    metric = units.to_crs(units.estimate_utm_crs())
+    geoms = metric.geometry.to_numpy()
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    areas = shapely.area(shapely.intersection(geoms[left], geoms[right]))
+    big = areas >= OVERLAP_M2
+    if not big.any():
+        return []
+    ids = units["unit_id"].astype(str).to_numpy()
+    order = np.argsort(-areas[big], kind="stable")
+    pairs = [(ids[i], ids[j], a) for i, j, a in zip(left[big], right[big], areas[big], strict=True)]
+    shown = ", ".join(f"{pairs[k][0]} & {pairs[k][1]} ({pairs[k][2]:,.0f} m²)" for k in order[:8])
+    more = f" (+{len(pairs) - 8})" if len(pairs) > 8 else ""
+    return [Note("note_units_overlap", {"file": path, "n": len(pairs), "pairs": shown + more})]
 
 
 def _declared_crs(
@@ -221,7 +250,16 @@ def _declared_crs(
     if frame.crs is None:
         problems.append(Problem.of("units_without_crs", path))
         return frame.set_crs("EPSG:4326")
+    if frame.crs.is_geographic and len(frame) and _outside_lonlat(frame):
+        # a GeoJSON without a "crs" member is WGS84 by RFC 7946: metres say otherwise
+        problems.append(Problem.of("units_look_projected", path))
     return frame
+
+
+def _outside_lonlat(frame: gpd.GeoDataFrame) -> bool:
+    """Whether a layer said to be in degrees has coordinates no longitude or latitude has."""
+    west, south, east, north = (float(v) for v in frame.total_bounds)
+    return bool(west < -180 or east > 180 or south < -90 or north > 90)
 
 
 def _shape_problems(
