@@ -743,6 +743,15 @@ def main(argv: list[str] | None = None) -> int:
         return _stopped(exc.__cause__ or exc, lang)
     except KeyboardInterrupt as exc:  # stopped before or after click ran
         return _stopped(exc, lang)
+    except click.UsageError as exc:
+        if lang == "en":
+            exc.show()
+        else:  # click's own words stay as they are; what they are about is said in Chinese
+            command = exc.ctx.command_path if exc.ctx is not None else "lifecircle"
+            click.echo(
+                tr("usage_error", lang, error=exc.format_message(), command=command), err=True
+            )
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

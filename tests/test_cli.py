@@ -329,3 +329,11 @@ def test_summary_table_prints_the_category_summary(demo_run, capsys, monkeypatch
 def _shows(cell: str, label: str) -> bool:
     """A table cell shows ``label``, whole or cut short with an ellipsis."""
     return cell == label or (cell.endswith("…") and label.startswith(cell[:-1]))
+
+
+def test_a_mistyped_option_is_explained_in_the_chosen_language(capsys) -> None:
+    code, err = run(["plan", "--osmm", "x.osm", "--lang", "zh"], capsys)
+    assert code == 2
+    assert "命令行用法有误" in err and "--osm" in err and "lifecircle plan --help" in err
+    code, err = run(["plan", "--osmm", "x.osm"], capsys)
+    assert code == 2 and "No such option '--osmm'" in err and "命令" not in err
