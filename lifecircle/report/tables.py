@@ -122,12 +122,20 @@ def localized(
             headers[col] = tr(f"csv_{col}", lang)
         elif col.endswith("_m") and col[:-2] in catalog:
             headers[col] = tr("csv_category_m", lang, category=catalog[col[:-2]].name_zh)
+        elif col.startswith("share_complete_") and _is_level(catalog, col[15:]):
+            level = catalog.level_name(col[15:], lang)
+            headers[col] = tr("csv_share_complete_level", lang, level=level)
     if name in ("checklist.csv", "checklist_rollup.csv") and "category" in frame.columns:
         frame = frame.copy()
         if "name" in frame.columns:
             frame["name"] = [
                 catalog[c].name_zh if c in catalog else n
                 for c, n in zip(frame["category"], frame["name"], strict=True)
+            ]
+        if "level" in frame.columns:
+            frame["level"] = [
+                catalog.level_name(lv, lang) if _is_level(catalog, lv) else lv
+                for lv in frame["level"]
             ]
         if "required" in frame.columns and frame["required"].dtype.kind == "b":
             frame["required"] = frame["required"].map(
@@ -195,6 +203,14 @@ def gaps_table(result: PlanResult) -> pd.DataFrame:
     frame["lon"] = centre.x.round(6).to_numpy()
     frame["lat"] = centre.y.round(6).to_numpy()
     return frame
+
+
+def _is_level(catalog: ServiceCatalog, level_id: str) -> bool:
+    try:
+        catalog.level(level_id)
+    except KeyError:
+        return False
+    return True
 
 
 def csv_tables(result: PlanResult) -> dict[str, pd.DataFrame]:

@@ -27,21 +27,26 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("csvlang")
     write_osm(d / "x.osm")
     out = {}
-    for lang in ("en", "zh"):
-        args = ["plan", "--osm", str(d / "x.osm"), "--grid-m", "100", "--format", "csv"]
-        args += ["--sites", "1", "--site-category", "elderly_day_care", "--offline"]
-        args += ["--no-catchments", "--out", str(d / lang), "--lang", lang]
-        assert main(args) == 0
-        out[lang] = d / lang
+    for catalog, suffix in (("gb50180", ""), ("beijing", "-bj")):  # beijing: own levels, supply
+        for lang in ("en", "zh"):
+            args = ["plan", "--osm", str(d / "x.osm"), "--grid-m", "100", "--format", "csv"]
+            args += ["--sites", "1", "--site-category", "elderly_day_care", "--offline"]
+            args += ["--catalog", catalog, "--no-catchments", "--lang", lang]
+            assert main([*args, "--out", str(d / (lang + suffix))]) == 0
+            out[lang + suffix] = d / (lang + suffix)
     return out
 
 
-def test_every_header_is_chinese_and_the_rows_are_the_same(runs: dict[str, Path]) -> None:
-    names = sorted(p.name for p in runs["en"].glob("*.csv"))
-    assert names == sorted(p.name for p in runs["zh"].glob("*.csv"))
+@pytest.mark.parametrize("suffix", ["", "-bj"])
+def test_every_header_is_chinese_and_the_rows_are_the_same(
+    runs: dict[str, Path], suffix: str
+) -> None:
+    names = sorted(p.name for p in runs["en" + suffix].glob("*.csv"))
+    assert names == sorted(p.name for p in runs["zh" + suffix].glob("*.csv"))
     assert "checklist.csv" in names and "scenario_overall.csv" in names
+    assert suffix == "" or "supply_need.csv" in names
     for name in names:
-        en, zh = _read(runs["en"] / name), _read(runs["zh"] / name)
+        en, zh = _read(runs["en" + suffix] / name), _read(runs["zh" + suffix] / name)
         assert all(CJK.search(h) for h in zh[0]), (name, zh[0])
         assert len(set(zh[0])) == len(zh[0]), (name, zh[0])
         assert len(zh) == len(en) and len(zh[0]) == len(en[0])
@@ -58,6 +63,7 @@ def test_the_checklist_names_categories_in_chinese(runs: dict[str, Path]) -> Non
     for e, z in zip(en[1:], zh[1:], strict=True):
         assert z[1] == e[1] and e[2] == catalog[e[1]].name_en
         assert z[2] == catalog[e[1]].name_zh
+        assert z[3] == catalog.level_name(e[3], "zh")
         assert z[4] == {"True": "是", "False": "否"}[e[4]]
         assert z[5:] == e[5:]
     access = _read(runs["zh"] / "access.csv")[0]
