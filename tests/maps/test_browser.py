@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -191,6 +192,26 @@ def test_aggregated_residents_open_to_points_on_zoom(tiled_k3, browser, tmp_path
     zoom = detail_zoom(result)
     assert page.evaluate(f"() => {MAP_JS}.getZoom()") < zoom
     assert page.evaluate(RESIDENT_MARKERS) == units.nunique()  # one circle per unit
+    # the circle of the unit with the most uncovered residents tells its numbers
+    res = pd.Series(result.access.demand.residents, dtype=float)
+    all_units = pd.Series(result.access.demand.unit_id).astype(str)
+    top = res[unc].groupby(all_units[unc]).sum().idxmax()
+    mine = points.loc[units == top]
+    w = res[unc].to_numpy()[(units == top).to_numpy()]
+    centre = [float(np.average(mine.geometry.y, weights=w))]
+    centre.append(float(np.average(mine.geometry.x, weights=w)))
+    text = page.evaluate(
+        f"([lat, lon]) => {{ let best = null, d = Infinity; {MAP_JS}.eachLayer(l => {{"
+        " if (l instanceof L.Circle) { const e = l.getLatLng().distanceTo([lat, lon]);"
+        " if (e < d) { d = e; best = l; } } }); best.openPopup();"
+        " return document.querySelector('.leaflet-popup-content').innerText; }",
+        centre,
+    )
+    total = res.groupby(all_units).sum()[top]
+    uncovered = res[unc].groupby(all_units[unc]).sum()[top]
+    assert top in text and f"{round(total):,}" in text and f"{round(uncovered):,}" in text
+    assert f"{round(100 * round(uncovered) / round(total))}%" in text
+    page.evaluate(f"() => {{ {MAP_JS}.closePopup(); }}")
     # zoom in on the unit with the most uncovered points: its points, and those around it
     busiest = points.loc[units == units.value_counts().idxmax()]
     lat, lon = float(busiest.geometry.y.mean()), float(busiest.geometry.x.mean())
