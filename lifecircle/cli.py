@@ -749,7 +749,8 @@ def main(argv: list[str] | None = None) -> int:
         else:  # click's own words stay as they are; what they are about is said in Chinese
             command = exc.ctx.command_path if exc.ctx is not None else "lifecircle"
             click.echo(
-                tr("usage_error", lang, error=exc.format_message(), command=command), err=True
+                tr("usage_error", lang, error=exc.format_message(), help=f"{command} --help"),
+                err=True,
             )
         return exc.exit_code
     except click.ClickException as exc:

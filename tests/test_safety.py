@@ -172,7 +172,7 @@ def test_a_full_disk_says_so_and_leaves_nothing(osm: Path, tmp_path: Path, capsy
 def test_a_full_disk_while_writing_a_table(osm: Path, capsys, monkeypatch) -> None:
     out = osm.parent.parent / "out"
 
-    def fills(frame, path: Path) -> None:
+    def fills(frame, path: Path, headers=None) -> None:
         path.write_bytes(b"x" * 3000)  # half a table, then the disk is full
         raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -184,7 +184,7 @@ def test_a_full_disk_while_writing_a_table(osm: Path, capsys, monkeypatch) -> No
 
 
 def test_a_system_failure_does_not_say_the_data_is_fine(osm: Path, capsys, monkeypatch) -> None:
-    def broken(frame, path: Path) -> None:
+    def broken(frame, path: Path, headers=None) -> None:
         raise OSError(errno.EIO, "Input/output error", str(path))
 
     monkeypatch.setattr(lifecircle.report.outputs, "write_csv", broken)
