@@ -213,11 +213,13 @@ def build_study_area(inputs: StudyInputs, *, layers: OsmLayers | None = None) ->
     demand = _demand(inputs, layers, units, metric, problems, notes)
     problems += _overlap_problems(inputs, units, network_hull, demand, notes)
     facilities, user_frames = _facilities(inputs, files, layers, catalog, metric, notes)
-    for spec, frame in user_frames:
-        problems += _far_outside(frame.geometry, boundary_m, buffer_m, spec.path)
+    # points far outside: with units or a boundary, found before the OSM file was read
+    far = _Far(boundary_m, buffer_m, problems) if area_wgs is None else None
+    if far is not None:
+        for spec, frame in user_frames:
+            problems += _far_outside(frame.geometry, boundary_m, buffer_m, spec.path)
     candidates = None
     if files.candidates is not None and inputs.candidates is not None:
-        far = _Far(boundary_m, buffer_m, problems)
         candidates = _candidates(files.candidates, inputs.candidates, metric, far)
     if problems:
         raise InputError(problems)
@@ -566,12 +568,14 @@ class _Far:
 
 
 def _candidates(
-    table: gpd.GeoDataFrame, spec: CandidateFile, metric: CRS, far: _Far
+    table: gpd.GeoDataFrame, spec: CandidateFile, metric: CRS, far: _Far | None
 ) -> gpd.GeoDataFrame:
-    """The candidate sites (``candidate_id``, ``name``, a point inside parcels)."""
+    """The candidate sites (``candidate_id``, ``name``, a point inside parcels); those far
+    outside the study are reported in ``far`` when it is given."""
     frame = table.to_crs(metric)
     frame = frame.loc[frame.geometry.notna()]
-    far.problems.extend(_far_outside(frame.geometry, far.area, far.buffer_m, spec.path))
+    if far is not None:
+        far.problems.extend(_far_outside(frame.geometry, far.area, far.buffer_m, spec.path))
     cols = [col for col in frame.columns if col != "geometry"]
     name_col = find_column(cols, "name", spec.name_col, source=spec.path)
     id_col = find_column(cols, "id", spec.id_col, source=spec.path)
