@@ -37,6 +37,7 @@ from lifecircle.app import demo as run_demo
 from lifecircle.batch import SUMMARY_FILE, dask_client, load_batch, run_batch
 from lifecircle.config import EXAMPLE_PLAN, PlanConfig, load_plan, plan_from_dict
 from lifecircle.errors import (
+    COMMAND_LINE,
     InternalError,
     Interrupted,
     LifecircleError,
@@ -481,7 +482,7 @@ def plan(
     flags = _flags_to_doc(opts)
     doc = _merge(base, flags)
     config = plan_from_dict(
-        doc, source=str(plan_file or "command line"), base=Path.cwd() if not plan_file else None
+        doc, source=str(plan_file or COMMAND_LINE), base=Path.cwd() if not plan_file else None
     )
     lang = config.outputs.lang
     _setup_logging(verbose, quiet, lang)
@@ -489,11 +490,11 @@ def plan(
         _inspect(config, lang, quiet)
         return
     if out is None:
-        raise PlanFileError(Problem.of("no_out", "command line"))
+        raise PlanFileError(Problem.of("no_out", COMMAND_LINE))
     printer = _Printer(lang, quiet)
     scheduler = opts.get("scheduler")
     if scheduler and config.params().parts is None:
-        raise PlanFileError(Problem.of("scheduler_without_parts", "command line"))
+        raise PlanFileError(Problem.of("scheduler_without_parts", COMMAND_LINE))
     cluster: AbstractContextManager[Any] = (
         dask_client(str(scheduler)) if scheduler else nullcontext(None)
     )

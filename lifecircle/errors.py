@@ -21,6 +21,7 @@ from typing import Any
 from lifecircle.i18n import has_text, tr
 
 __all__ = [
+    "COMMAND_LINE",
     "CatalogError",
     "InputError",
     "InternalError",
@@ -52,6 +53,10 @@ class LifecircleError(Exception):
         """The message in ``lang`` (English where no translation exists)."""
         return str(self) if self.problem is None else self.problem.text(lang)
 
+
+COMMAND_LINE = "command line"
+"""The source of a problem with the flags (rendered as ``source_command_line`` in each
+language)."""
 
 Place = tuple[str, Any]
 """Where inside a source a problem is, in a form every language can say: ``("row", 7)``,
@@ -160,7 +165,8 @@ class Problem:
         if lang == "en" or (self.key is None and self.place is None):
             return str(self)
         where, message, fix = self._where(lang), self._message(lang), self._fix(lang)
-        place = f"{self.source}，{where}" if where else self.source
+        source = tr("source_command_line", lang) if self.source == COMMAND_LINE else self.source
+        place = f"{source}，{where}" if where else source
         text = f"{place}：{message}"
         return f"{text}（{tr('fix_word', lang)}：{fix}）" if fix else text
 

@@ -337,3 +337,13 @@ def test_a_mistyped_option_is_explained_in_the_chosen_language(capsys) -> None:
     assert "命令行用法有误" in err and "--osm" in err and "lifecircle plan --help" in err
     code, err = run(["plan", "--osmm", "x.osm"], capsys)
     assert code == 2 and "No such option '--osmm'" in err and "命令" not in err
+
+
+def test_a_problem_with_the_flags_names_the_command_line_in_the_chosen_language(
+    tmp_path: Path, capsys
+) -> None:
+    args = ["plan", "--osm", str(tmp_path / "nope.osm"), "--out", str(tmp_path / "o")]
+    code, err = run([*args, "--lang", "zh"], capsys)
+    assert code == 2 and "命令行，键 inputs.osm：找不到文件" in err and "command line" not in err
+    code, err = run(args, capsys)
+    assert code == 2 and "command line, key inputs.osm: file not found" in err
