@@ -431,7 +431,8 @@ def test_a_bad_input_is_named_with_its_fix_in_english_and_chinese(
     assert case.source in en and "(fix: " in en, en
     assert case.english in en, en
     zh = _run(case, tmp_path / "zh", "zh", capsys)
-    assert case.source in zh and "（解决：" in zh and CJK.search(zh), zh
+    source_zh = "命令行" if case.source == "command line" else case.source
+    assert source_zh in zh and "（解决：" in zh and CJK.search(zh), zh
     assert case.english not in zh, zh
     if case.place is not None:
         assert case.place[0] in en, en
