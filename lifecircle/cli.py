@@ -332,8 +332,13 @@ NEEDS_FIRST = frozenset({"inputs.units", "inputs.population", "inputs.candidates
 ``--units``); lists of tables always need their first flag."""
 
 
-def _flags_to_doc(opts: dict[str, Any]) -> dict[str, Any]:
-    """The plan-file keys that command-line flags set (:data:`FLAG_KEYS`)."""
+def _flags_to_doc(opts: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The plan-file keys that command-line flags set (:data:`FLAG_KEYS`).
+
+    A flag of a table that needs its first flag (``--site-category`` needs ``--sites``,
+    ``--unit-id`` needs ``--units``) applies to the plan file's table (``base``) when the
+    file has it; otherwise it would be lost, so it is an error.
+    """
     doc: dict[str, Any] = {}
     first: dict[str, str] = {}
     for flag, key in FLAG_KEYS:
@@ -347,17 +352,80 @@ def _flags_to_doc(opts: dict[str, Any]) -> dict[str, Any]:
         if value is None:
             continue
         path = table.removesuffix("[]").split(".") if table else []
+        leader = first[table]
         if table.endswith("[]"):
-            parent = _table(doc, path[:-1])
-            if first[table] == flag:
-                values = value if isinstance(value, tuple) else (value,)
-                parent[path[-1]] = [{leaf: v} for v in values]
-            else:
-                for item in parent.get(path[-1], []):
-                    item[leaf] = value
-        elif first[table] == flag or table not in NEEDS_FIRST or opts.get(first[table]):
+            _set_in_list(doc, base or {}, path, leaf, value, flag == leader, (flag, leader))
+        elif (
+            leader == flag
+            or table not in NEEDS_FIRST
+            or opts.get(leader)
+            or _lookup(base or {}, path) is not None
+        ):
             _table(doc, path)[leaf] = value
+        else:
+            raise _needs_first(flag, leader)
     return doc
+
+
+def _set_in_list(
+    doc: dict[str, Any],
+    base: dict[str, Any],
+    path: list[str],
+    leaf: str,
+    value: object,
+    leads: bool,
+    flags: tuple[str, str],
+) -> None:
+    """Set ``leaf`` in a list of tables: the leading flag makes the list; the others set
+    the key in each table of it, from the flags or else from the plan file.
+
+    Parameters
+    ----------
+    doc, base
+        The flags' document being built, and the plan file's.
+    path, leaf
+        Where the list is, and the key set in each of its tables.
+    value
+        The flag's value (a tuple for a repeatable leading flag).
+    leads
+        Whether this flag makes the list (``--sites``, ``--facilities``).
+    flags
+        This flag and the leading one, to name them when the list is nowhere.
+
+    Returns
+    -------
+    None
+    """
+    parent = _table(doc, path[:-1])
+    if leads:
+        values = value if isinstance(value, tuple) else (value,)
+        parent[path[-1]] = [{leaf: v} for v in values]
+        return
+    items = parent.get(path[-1])
+    if items is None:
+        from_file = _lookup(base, path)
+        if not isinstance(from_file, list) or not from_file:
+            raise _needs_first(*flags)
+        items = parent[path[-1]] = [dict(item) for item in from_file]
+    for item in items:
+        item[leaf] = value
+
+
+def _lookup(doc: dict[str, Any], path: list[str]) -> Any:
+    """The value at ``path`` in ``doc``, or None."""
+    node: Any = doc
+    for k in path:
+        if not isinstance(node, dict) or k not in node:
+            return None
+        node = node[k]
+    return node
+
+
+def _needs_first(flag: str, leader: str) -> PlanFileError:
+    """A flag given without the flag (or plan-file table) it belongs to."""
+    dash = "--" + flag.replace("_", "-")
+    lead = "--" + leader.replace("_", "-")
+    return PlanFileError(Problem.of("flag_needs_first", COMMAND_LINE, flag=dash, first=lead))
 
 
 def _table(doc: dict[str, Any], path: list[str]) -> dict[str, Any]:
@@ -479,7 +547,7 @@ def plan(
         return
     _setup_logging(verbose, quiet)
     base = load_plan(plan_file).model_dump(exclude_none=True) if plan_file else {}
-    flags = _flags_to_doc(opts)
+    flags = _flags_to_doc(opts, base)
     doc = _merge(base, flags)
     config = plan_from_dict(
         doc, source=str(plan_file or COMMAND_LINE), base=Path.cwd() if not plan_file else None

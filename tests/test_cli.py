@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecircle.cli import main
+from lifecircle.cli import _flags_to_doc, main
 from lifecircle.i18n import tr
 
 
@@ -347,3 +347,23 @@ def test_a_problem_with_the_flags_names_the_command_line_in_the_chosen_language(
     assert code == 2 and "命令行，键 inputs.osm：找不到文件" in err and "command line" not in err
     code, err = run(args, capsys)
     assert code == 2 and "command line, key inputs.osm: file not found" in err
+
+
+def test_a_flag_of_a_plan_file_table_sets_that_table() -> None:
+    """``--site-category`` with a plan file's ``[[placement]]`` sets its category, and
+    ``--unit-id`` with its ``[inputs.units]`` sets the id column, instead of being lost."""
+    base = {
+        "placement": [{"sites": 3}, {"sites": 2, "category": "school"}],
+        "inputs": {"units": {"path": "u.geojson"}},
+    }
+    doc = _flags_to_doc({"site_category": "kindergarten", "unit_id": "code"}, base)
+    assert doc == {
+        "placement": [
+            {"sites": 3, "category": "kindergarten"},
+            {"sites": 2, "category": "kindergarten"},
+        ],
+        "inputs": {"units": {"id_col": "code"}},
+    }
+    assert base["placement"][0] == {"sites": 3}  # the plan file's tables are not changed
+    with_sites = _flags_to_doc({"sites": 4, "site_category": "kindergarten"}, base)
+    assert with_sites == {"placement": [{"sites": 4, "category": "kindergarten"}]}

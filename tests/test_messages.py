@@ -276,6 +276,20 @@ CASES: dict[str, Case] = {
         None,
         "not UTF-8 text",
     ),
+    "flags: --site-category without --sites": Case(
+        {},
+        ["plan", "--osm", "{d}/x.osm", "--site-category", "kindergarten", "--out", "{d}/out"],
+        "command line",
+        None,
+        "applies only with --sites",
+    ),
+    "flags: --unit-id without --units": Case(
+        {},
+        ["plan", "--osm", "{d}/x.osm", "--unit-id", "code", "--out", "{d}/out"],
+        "command line",
+        None,
+        "applies only with --units",
+    ),
     "plan: plan file not found": Case(
         {}, ["plan", "{d}/nope.toml", "--out", "{d}/out"], "nope.toml", None, "plan file not found"
     ),
