@@ -234,6 +234,7 @@ def _placement(
             p=spec.p if spec.share is None else None,
             share=spec.share,
             time_limit_s=params.time_limit_s,
+            visitors=not area.catalog[cat].members_only,
         )
         if spec.share is None and spec.p is not None and spec.p > len(candidates):
             name = {"en": area.catalog[cat].name_en, "zh": area.catalog[cat].name_zh}

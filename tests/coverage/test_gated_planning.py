@@ -1,0 +1,261 @@
+"""The planning stages walk as residents do in gated mode (issue 15): placement, the
+scenario, 2SFCA, gaps and catchments on the walled compound of :mod:`tests.geo.test_compounds`.
+
+Every value is hand-computed or recomputed by brute force from the networkx phase-graph
+oracle of :mod:`tests.coverage.test_gated` (which knows the fixture, not the module).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from lifecircle.coverage.access import Access, plan_access
+from lifecircle.coverage.catchments import study_catchments
+from lifecircle.coverage.fca import capacity_by_unit, two_step_fca
+from lifecircle.coverage.gaps import find_gaps
+from lifecircle.coverage.network import WalkNetwork
+from lifecircle.coverage.scenario import with_new_sites
+from lifecircle.coverage.sites import recommend_sites
+from lifecircle.geo.catalog import Category, ServiceCatalog
+from lifecircle.geo.study_area import StudyArea
+from lifecircle.params import PlanParams
+from tests.coverage.test_gated import (
+    INSIDE_NODES,
+    RESIDENTS,
+    _pair,
+    fixture_area,
+    load_edges,
+)
+from tests.geo.test_compounds import LOCAL, node_id, write_compound_osm
+
+THRESHOLD = 300.0
+ENTRANCES = {node_id("Gs"), node_id("Ge")}
+# candidate sites: inside the compound (near K, near P), on the north, east and south streets
+CANDIDATES = {
+    "k": (300, 160),
+    "p": (110, 140),
+    "north": (190, 290),
+    "east": (410, 150),
+    "south": (200, 10),
+}
+WEIGHTS = [1.0, 2.0, 3.0, 4.0, 5.0, 7.0]  # residents per point, in RESIDENTS order
+
+
+def _inside_xy(xy: tuple[float, float]) -> bool:
+    return 50 < xy[0] < 350 and 50 < xy[1] < 250
+
+
+def oracle_walk(path: Path, src: tuple[float, float], dst: tuple[float, float], members: bool):
+    """The oracle's walk from a source point (a facility or site) to a resident point."""
+    edges = load_edges(path)
+    u, v = edges["u"].to_numpy(), edges["v"].to_numpy()
+    inside = np.array([a in INSIDE_NODES and b in INSIDE_NODES for a, b in zip(u, v, strict=True)])
+    return _pair(edges, inside, ENTRANCES, (src, _inside_xy(src)), (dst, _inside_xy(dst)), members)
+
+
+def study(tmp_path: Path, members_only: bool = False) -> tuple[StudyArea, WalkNetwork, Access]:
+    """The fixture's study with one more category, ``clinic`` (300 m, no facility yet),
+    weighted residents and kindergarten places."""
+    area = fixture_area(write_compound_osm(tmp_path / "c.osm"))
+    cats = (
+        *(dataclasses.replace(c, threshold_m=THRESHOLD) for c in area.catalog),
+        Category(
+            "clinic",
+            "clinic",
+            "clinic",
+            "15min",
+            "basic",
+            True,
+            threshold_m=THRESHOLD,
+            members_only=members_only,
+        ),
+    )
+    demand = area.demand.assign(residents=WEIGHTS)
+    fac = area.facilities.assign(capacity=[np.nan, 60.0, np.nan])
+    area = dataclasses.replace(
+        area, catalog=ServiceCatalog("t", "t", "t", "test", cats), demand=demand, facilities=fac
+    )
+    net = WalkNetwork.from_edges(area.edges)
+    return area, net, plan_access(net, area, PlanParams())
+
+
+def candidates() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"candidate_id": list(CANDIDATES), "name": None},
+        geometry=shapely.points(list(CANDIDATES.values())),
+        crs=LOCAL,
+    )
+
+
+def test_a_site_across_the_wall_does_not_cover_an_outsider(tmp_path: Path) -> None:
+    """The site near K (300, 160), inside, to the point north of the compound (190, 310):
+    the open walk through the closed north gate is 10 + 100 + 100 + 50 + 10 + 10 = 280 m,
+    within 300 m; the gated walk, out at the east gate and round, is
+    10 + 50 + 50 + 150 + 210 + 10 = 480 m."""
+    path = tmp_path / "c.osm"
+    _area, net, acc = study(tmp_path)
+    assert oracle_walk(path, CANDIDATES["k"], RESIDENTS["north_out"], False) == pytest.approx(480)
+    rec = recommend_sites(net, acc, candidates().iloc[[0]], "clinic", p=1)
+    covered = set(np.array(list(RESIDENTS))[rec.newly_covered > 0])
+    # member: 10 + 10 + 10 = 30; north: 10 + 100 + 90 + 10 = 210; east, by the east gate:
+    # 10 + 50 + 50 + 10 + 10 = 130; out, by the south gate: 10 + 100 + 100 + 50 + 10 + 10 =
+    # 280; wall: 10 + 200 + 98.5 > 300; north_out: 480 > 300
+    assert covered == {"member", "north", "east", "out"}
+    opened = recommend_sites(
+        net, dataclasses.replace(acc, gated=None), candidates().iloc[[0]], "clinic", p=1
+    )
+    assert "north_out" in set(np.array(list(RESIDENTS))[opened.newly_covered > 0])
+
+
+@pytest.mark.parametrize("members_only", [False, True])
+def test_placement_is_optimal_under_the_gated_walks(tmp_path: Path, members_only: bool) -> None:
+    """Every pair of sites, brute force over the oracle's walks: the solver's pair covers
+    the most residents, and each site's coverage set is the oracle's."""
+    path = tmp_path / "c.osm"
+    _area, net, acc = study(tmp_path, members_only)
+    cover = {
+        c: {
+            r
+            for r, rxy in RESIDENTS.items()
+            if oracle_walk(path, cxy, rxy, members_only) <= THRESHOLD
+        }
+        for c, cxy in CANDIDATES.items()
+    }
+    weight = dict(zip(RESIDENTS, WEIGHTS, strict=True))
+    best = max(
+        itertools.combinations(CANDIDATES, 2),
+        key=lambda pair: sum(weight[r] for r in cover[pair[0]] | cover[pair[1]]),
+    )
+    best_value = sum(weight[r] for r in cover[best[0]] | cover[best[1]])
+    visitors = not members_only
+    rec = recommend_sites(net, acc, candidates(), "clinic", p=2, visitors=visitors)
+    assert set(rec.sites["candidate_id"]) == set(best)
+    assert rec.sites["cumulative_residents"].iloc[-1] == pytest.approx(best_value)
+    for name in CANDIDATES:  # one site at a time: exactly the oracle's coverage
+        mine = candidates().loc[candidates()["candidate_id"] == name]
+        one = recommend_sites(net, acc, mine, "clinic", p=1, visitors=visitors)
+        assert set(np.array(list(RESIDENTS))[one.newly_covered > 0]) == cover[name], name
+    if members_only:  # the site inside serves its members only
+        assert cover["k"] <= {"member", "north", "wall"}
+
+
+def test_scenario_newly_covered_equals_brute_force(tmp_path: Path) -> None:
+    path = tmp_path / "c.osm"
+    area, net, acc = study(tmp_path)
+    sites = candidates().iloc[[0, 3]].assign(rank=[1, 2])  # near K, and the east street
+    after, _fac = with_new_sites(net, acc, area.facilities, {"shop": sites})
+    k = acc.column("shop")
+    points = [(150, 310), *(CANDIDATES[c] for c in ("k", "east"))]
+    for i, rxy in enumerate(RESIDENTS.values()):
+        want = min(oracle_walk(path, p, rxy, False) for p in points)
+        assert after.distance_m[i, k] == pytest.approx(want, abs=1e-6)
+    newly = after.covered[:, k] & ~acc.covered[:, k]
+    brute = [
+        min(oracle_walk(path, p, rxy, False) for p in points) <= THRESHOLD
+        and oracle_walk(path, points[0], rxy, False) > THRESHOLD
+        for rxy in RESIDENTS.values()
+    ]
+    assert newly.tolist() == brute
+    assert newly.any()
+
+
+def test_two_step_fca_equals_brute_force_with_gated_walks(tmp_path: Path) -> None:
+    """60 places at the kindergarten inside; step one divides them by the residents within
+    300 m by the rule, step two gives those residents the ratio."""
+    path = tmp_path / "c.osm"
+    area, net, acc = study(tmp_path)
+    table = capacity_by_unit(acc, area, net)
+    assert table is not None
+    within = [
+        w
+        for w, rxy in zip(WEIGHTS, RESIDENTS.values(), strict=True)
+        if oracle_walk(path, (250, 160), rxy, False) <= THRESHOLD
+    ]
+    ratio = 60.0 / sum(within)
+    want = 1000 * ratio * sum(within) / sum(WEIGHTS)
+    got = table.loc[table["category"] == "kindergarten", "places_per_1000"].item()
+    assert got == pytest.approx(want)
+    # out (230), member (60), north (160), east (180), wall (98.5 + 150 + 10): not north_out
+    assert len(within) == 5
+    # per resident: the ratio within 300 m by the rule, 0 beyond (north_out)
+    mask = (area.facilities["category"] == "kindergarten").to_numpy()
+    _pts, of, snap = acc.entrances(mask)
+    score, per_fac = two_step_fca(
+        net,
+        acc.demand_snap,
+        acc.demand.residents,
+        area.facilities.loc[mask].reset_index(drop=True),
+        threshold_m=THRESHOLD,
+        entrances=(snap, np.zeros(len(of), dtype=np.int64)),
+        pairs=acc.pairs(net, mask, THRESHOLD),
+    )
+    assert per_fac["residents_within"].item() == pytest.approx(sum(within))
+    assert score.tolist() == pytest.approx([ratio] * 5 + [0.0])
+    # open, north_out is within 300 m too (10 + 50 + 100 + 50 + 10 + 10): everyone shares
+    opened = dataclasses.replace(acc, gated=None).pairs(net, mask, THRESHOLD)
+    assert sorted(opened.target.tolist()) == list(range(6))
+
+
+def test_gaps_link_residents_only_along_gated_walks(tmp_path: Path) -> None:
+    """The clinic has no facility: every point is a gap. Linked within 150 m walking, the
+    member (290, 160) and the outsider east (410, 140) are 10 + 10 + 50 + 10 + 10 + ... apart
+    by the east gate; the north point (190, 240) and north_out (190, 310) are apart only
+    round the compound (the north gate is closed)."""
+    area, net, acc = study(tmp_path)
+    gaps = find_gaps(
+        acc, area.demand, area.facilities, "clinic", link_m=150, walking=True, network=net
+    )
+    groups = {frozenset(g.split(", ")) for g in gaps["units"]}  # one unit: count points
+    assert sorted(gaps["points"].tolist()) == sorted(_oracle_clusters(tmp_path / "c.osm", 150))
+    assert groups == {frozenset({"u"})}
+
+
+def _oracle_clusters(path: Path, link_m: float) -> list[int]:
+    """Cluster sizes of the residents linked within ``link_m`` by the oracle's walks."""
+    names = list(RESIDENTS)
+    parent = list(range(len(names)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i, j in itertools.combinations(range(len(names)), 2):
+        if oracle_walk(path, RESIDENTS[names[i]], RESIDENTS[names[j]], False) <= link_m:
+            parent[root(i)] = root(j)
+    sizes: dict[int, int] = {}
+    for i in range(len(names)):
+        sizes[root(i)] = sizes.get(root(i), 0) + 1
+    return list(sizes.values())
+
+
+def test_catchments_follow_the_walls(tmp_path: Path) -> None:
+    """The shop (150, 310) on the north street, at 300 m: in the open the compound is
+    entered through the closed north gate ((200, 200): 10 + 50 + 50 + 50 = 160 m plus its
+    leg); gated, the nearest open gate is 10 + 250 + 150 + 50 = 460 m away, so nothing
+    inside is covered. The kindergarten inside reaches the south street through the south
+    gate ((200, -10): 10 + 50 + 100 + 50 + 10 = 220 m); the park serves members only."""
+    area, net, acc = study(tmp_path)
+    gated = study_catchments(acc, area, net, {})
+    opened = study_catchments(dataclasses.replace(acc, gated=None), area, net, {})
+
+    def polygon(frame: gpd.GeoDataFrame, cat: str):  # type: ignore[no-untyped-def]
+        return frame.loc[frame["category"] == cat].geometry.iloc[0]
+
+    inside, outside = shapely.Point(205, 200), shapely.Point(100, 290)
+    assert polygon(opened, "shop").contains(inside)
+    assert not polygon(gated, "shop").intersects(shapely.box(55, 55, 345, 245))
+    assert polygon(gated, "shop").contains(outside)
+    assert polygon(gated, "kindergarten").contains(shapely.Point(200, -10))
+    park = polygon(gated, "park")
+    assert park.contains(shapely.Point(120, 155))
+    assert shapely.box(50, 50, 350, 250).buffer(1e-6).contains(park)
+    # the member (290, 160) is covered by the park in the compound (190 m)
+    assert acc.covered[list(RESIDENTS).index("member"), acc.column("park")]
