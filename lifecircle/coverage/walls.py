@@ -9,6 +9,8 @@ open (its ways public, its residents walking from them), the others gated.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -19,7 +21,15 @@ from lifecircle.geo.study_area import StudyArea
 from lifecircle.i18n import Note
 from lifecircle.params import PlanParams
 
-__all__ = ["RANK_MAX_COMPOUNDS", "compound_ranking", "open_compounds_table", "walls_notes"]
+__all__ = [
+    "RANK_MAX_COMPOUNDS",
+    "Walls",
+    "compound_ranking",
+    "compounds_table",
+    "open_compounds_table",
+    "walls_notes",
+    "walls_tables",
+]
 
 RANK_MAX_COMPOUNDS = 30
 """The ranking opens at most this many compounds, the ones with the most residents inside
@@ -66,7 +76,8 @@ def open_compounds_table(
     Returns
     -------
     pandas.DataFrame
-        ``category``, ``gated_share``, ``open_share`` (shares of residents covered) and
+        ``category``, ``name`` (English), ``gated_share``, ``open_share`` (shares of
+        residents covered), ``gated_residents``, ``open_residents`` and
         ``open_minus_gated`` (residents).
     """
     opened = _access(network, area, params, None)
@@ -75,8 +86,11 @@ def open_compounds_table(
     return pd.DataFrame(
         {
             "category": access.categories,
+            "name": [area.catalog[c].name_en for c in access.categories],
             "gated_share": gated / total,
             "open_share": open_ / total,
+            "gated_residents": gated,
+            "open_residents": open_,
             "open_minus_gated": open_ - gated,
         }
     )
@@ -130,7 +144,107 @@ def compound_ranking(
     frame = pd.DataFrame(rows)
     if len(frame):
         frame = frame.sort_values("newly_covered", ascending=False, kind="stable")
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    frame.insert(0, "rank", np.arange(1, len(frame) + 1))
+    return frame
+
+
+def compounds_table(area: StudyArea, access: Access) -> pd.DataFrame:
+    """The gated compounds and their entrances, one row per compound.
+
+    Parameters
+    ----------
+    area
+        The study, with its gated compounds laid on the edges.
+    access
+        The study's access as walked (the compound each resident walks from).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``compound_id``, ``kind``, ``name``, ``residents_inside``, ``crossings`` (ways
+        crossing its boundary), ``entrances`` (those open to walkers), ``gates`` (entrances
+        at a mapped gate or entrance node), ``closed_crossings`` and ``entrances_mapped``
+        (False: entered at every crossing).
+    """
+    comp = area.compounds
+    if comp is None:
+        return pd.DataFrame(columns=["compound_id", "kind", "name", "residents_inside"])
+    n = len(comp)
+    group = access.demand_compound
+    inside = (
+        np.bincount(group[group >= 0], weights=access.demand.residents[group >= 0], minlength=n)
+        if group is not None
+        else np.zeros(n)
+    )
+    cross = (
+        comp.crossings
+        if comp.crossings is not None
+        else pd.DataFrame({"compound": [], "entrance": [], "gate": []})
+    )
+    of = cross["compound"].to_numpy(np.int64)
+    entrance = cross["entrance"].to_numpy(bool)
+    gate = cross["gate"].to_numpy(np.int64) >= 0
+    return pd.DataFrame(
+        {
+            "compound_id": comp.areas["compound_id"].to_numpy(),
+            "kind": comp.areas["kind"].to_numpy(),
+            "name": comp.areas["name"].to_numpy(),
+            "residents_inside": inside,
+            "crossings": np.bincount(of, minlength=n),
+            "entrances": np.bincount(of[entrance], minlength=n),
+            "gates": np.bincount(of[entrance & gate], minlength=n),
+            "closed_crossings": np.bincount(of[~entrance], minlength=n),
+            "entrances_mapped": comp.with_mapped_entrances(),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Walls:
+    """What the walls of gated compounds cost, as the report's tables.
+
+    Attributes
+    ----------
+    by_category
+        :func:`open_compounds_table`: coverage per category as walked and if open.
+    ranking
+        :func:`compound_ranking`: the compounds by residents newly covered if opened alone.
+    compounds
+        :func:`compounds_table`: the compounds and their entrances.
+    """
+
+    by_category: pd.DataFrame
+    ranking: pd.DataFrame
+    compounds: pd.DataFrame
+
+
+def walls_tables(
+    network: WalkNetwork, area: StudyArea, params: PlanParams, access: Access
+) -> Walls:
+    """The walls' tables of a gated study (:class:`Walls`).
+
+    Parameters
+    ----------
+    network
+        The walk network of the study.
+    area
+        The study, with its gated compounds.
+    params
+        The plan's parameters.
+    access
+        The study's access as walked (gated).
+
+    Returns
+    -------
+    Walls
+        Coverage gated against open, the ranking and the compounds.
+    """
+    return Walls(
+        open_compounds_table(network, area, params, access),
+        compound_ranking(network, area, params, access),
+        compounds_table(area, access),
+    )
 
 
 def walls_notes(table: pd.DataFrame, ranking: pd.DataFrame, area: StudyArea) -> list[Note]:

@@ -13,9 +13,12 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pyogrio
 import pytest
 import shapely
+from openpyxl import load_workbook
 
+from lifecircle.analysis import run_plan
 from lifecircle.coverage.access import Access, plan_access
 from lifecircle.coverage.catchments import study_catchments
 from lifecircle.coverage.fca import capacity_by_unit, two_step_fca
@@ -26,6 +29,9 @@ from lifecircle.coverage.sites import recommend_sites
 from lifecircle.geo.catalog import Category, ServiceCatalog
 from lifecircle.geo.study_area import StudyArea
 from lifecircle.params import PlanParams
+from lifecircle.report.gpkg import write_gpkg
+from lifecircle.report.html import write_html
+from lifecircle.report.xlsx import write_xlsx
 from tests.coverage.test_gated import (
     INSIDE_NODES,
     RESIDENTS,
@@ -78,9 +84,14 @@ def study(tmp_path: Path, members_only: bool = False) -> tuple[StudyArea, WalkNe
         ),
     )
     demand = area.demand.assign(residents=WEIGHTS)
-    fac = area.facilities.assign(capacity=[np.nan, 60.0, np.nan])
+    fac = area.facilities.assign(capacity=[np.nan, 60.0, np.nan], name=None, source="test")
+    units = area.units.assign(name="u", population=np.nan)
     area = dataclasses.replace(
-        area, catalog=ServiceCatalog("t", "t", "t", "test", cats), demand=demand, facilities=fac
+        area,
+        catalog=ServiceCatalog("t", "t", "t", "test", cats),
+        demand=demand,
+        facilities=fac,
+        units=units,
     )
     net = WalkNetwork.from_edges(area.edges)
     return area, net, plan_access(net, area, PlanParams())
@@ -259,3 +270,38 @@ def test_catchments_follow_the_walls(tmp_path: Path) -> None:
     assert shapely.box(50, 50, 350, 250).buffer(1e-6).contains(park)
     # the member (290, 160) is covered by the park in the compound (190 m)
     assert acc.covered[list(RESIDENTS).index("member"), acc.column("park")]
+
+
+def test_the_walls_tables_reach_every_report(tmp_path: Path) -> None:
+    """The gated-against-open table, the ranking and the compounds, in report.xlsx (their
+    sheets), report.html (their section) and results.gpkg (compounds and entrances)."""
+    area, _net, _acc = study(tmp_path)
+    result = run_plan(area, PlanParams(catchments=False))
+    assert result.walls is not None
+    by_cat = result.walls.by_category.set_index("category")
+    # the park (120, 160) at 300 m serves members only: member 2, north 3, wall 5 = 10 of
+    # 22 residents. Open: out (260 m) 1, member 2, north 3, north_out (10 + 80 + 100 + 50 +
+    # 10 + 10 = 260 m) 7 = 13; not east (310 m), nor wall, which joins the street at x = 0
+    # across the wall (60 m) when the compound is open
+    assert by_cat.loc["park", "gated_residents"] == pytest.approx(10.0)
+    assert by_cat.loc["park", "open_residents"] == pytest.approx(13.0)
+    assert result.walls.ranking["park"].tolist() == [8.0]  # newly: out 1 + north_out 7
+    comp = result.walls.compounds.iloc[0]
+    assert (comp["crossings"], comp["entrances"], comp["closed_crossings"]) == (3, 2, 1)
+    assert comp["residents_inside"] == pytest.approx(10.0)
+    write_xlsx(result, tmp_path / "r.xlsx", lang="zh")
+    wb = load_workbook(tmp_path / "r.xlsx")
+    assert {"围墙影响：封闭与开放", "围墙影响排名", "封闭小区与出入口"} <= set(wb.sheetnames)
+    rows = list(wb["围墙影响：封闭与开放"].iter_rows(values_only=True))
+    park = next(r for r in rows if r[0] == "park")
+    assert park[1:3] == pytest.approx((10 / 22, 13 / 22))
+    ranking = list(wb["围墙影响排名"].iter_rows(values_only=True))
+    assert ranking[1][:4] == (1, "way/506", None, 10.0)
+    write_html(result, tmp_path / "r.html", lang="en")
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert 'id="table-walls"' in page and 'id="table-compound-ranking"' in page
+    assert "park +8" in page
+    layers = write_gpkg(result, tmp_path / "r.gpkg")
+    assert {"compounds", "entrances"} <= set(layers)
+    ent = pyogrio.read_dataframe(tmp_path / "r.gpkg", layer="entrances")
+    assert sorted(ent["entrance"].tolist()) == [False, True, True]
