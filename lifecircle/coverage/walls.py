@@ -9,10 +9,12 @@ open (its ways public, its residents walking from them), the others gated.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from lifecircle.coverage.access import Access, nearest_facilities, plan_gated_network
 from lifecircle.coverage.gated import GatedNetwork
@@ -96,6 +98,39 @@ def open_compounds_table(
     )
 
 
+class _Near:
+    """Which residents and facilities opening one compound can matter to, exactly.
+
+    A walk is never shorter than the straight line between any two of its points, scaled by
+    the network's least ratio of walking length to drawn length (1 unless edges cost less
+    than they measure). A walk that opening a compound shortens starts, ends or passes in
+    that compound (its polygon, its ways); so only residents within the largest threshold
+    of it can be newly covered (``radius``), by facilities within twice that.
+    """
+
+    def __init__(self, network: WalkNetwork, area: StudyArea, access: Access) -> None:
+        drawn = shapely.length(network.geometry)
+        ratio = np.divide(network.length, drawn, out=np.ones(len(drawn)), where=drawn > 0)
+        scale = min(1.0, float(ratio.min(initial=1.0)))
+        self.radius = float(access.thresholds_m.max(initial=0.0)) / max(scale, 1e-9)
+        self.area = area
+        self.demand = area.demand.geometry.to_numpy()
+        self.facilities = area.facilities.geometry.to_numpy()
+        self.labels = area.edges["compound"].to_numpy(dtype=np.int64)
+        self.ways = area.edges.geometry.to_numpy()
+
+    def rows(self, compound: int) -> tuple[np.ndarray, np.ndarray]:
+        """The demand rows within reach of ``compound`` and the facility rows within
+        twice that (positions)."""
+        assert self.area.compounds is not None
+        ways = list(self.ways[self.labels == compound])
+        polygon = self.area.compounds.areas.geometry.to_numpy()[compound]
+        region = shapely.union_all([polygon, *ways])
+        d = np.flatnonzero(shapely.dwithin(self.demand, region, self.radius))
+        f = np.flatnonzero(shapely.dwithin(self.facilities, region, 2.0 * self.radius))
+        return d, f
+
+
 def compound_ranking(
     network: WalkNetwork, area: StudyArea, params: PlanParams, access: Access
 ) -> pd.DataFrame:
@@ -130,9 +165,18 @@ def compound_ranking(
     )
     order = np.argsort(-inside, kind="stable")[:RANK_MAX_COMPOUNDS]
     rows = []
+    near = _Near(network, area, access)
+    quick = dataclasses.replace(params, search_factor=1.0)  # coverage needs the threshold only
     for c in order:
-        alone = _access(network, area, params, plan_gated_network(network, area, opened=int(c)))
-        gain = ((alone.covered & ~access.covered) * res[:, None]).sum(axis=0)
+        d_rows, f_rows = near.rows(int(c))
+        gain = np.zeros(len(access.categories))
+        if len(d_rows):
+            local = dataclasses.replace(
+                area, demand=area.demand.iloc[d_rows], facilities=area.facilities.iloc[f_rows]
+            )
+            alone = _access(network, local, quick, plan_gated_network(network, area, opened=int(c)))
+            was = access.covered[d_rows]
+            gain = ((alone.covered & ~was) * res[d_rows, None]).sum(axis=0)
         row = {
             "compound_id": comp.areas["compound_id"].iloc[c],
             "name": comp.areas["name"].iloc[c],

@@ -19,13 +19,20 @@ import shapely
 from openpyxl import load_workbook
 
 from lifecircle.analysis import run_plan
-from lifecircle.coverage.access import Access, plan_access
+from lifecircle.coverage.access import (
+    Access,
+    nearest_facilities,
+    plan_access,
+    plan_gated_network,
+)
 from lifecircle.coverage.catchments import study_catchments
 from lifecircle.coverage.fca import capacity_by_unit, two_step_fca
 from lifecircle.coverage.gaps import find_gaps
 from lifecircle.coverage.network import WalkNetwork
 from lifecircle.coverage.scenario import with_new_sites
 from lifecircle.coverage.sites import recommend_sites
+from lifecircle.coverage.walls import compound_ranking
+from lifecircle.geo.build import StudyInputs, build_study_area
 from lifecircle.geo.catalog import Category, ServiceCatalog
 from lifecircle.geo.study_area import StudyArea
 from lifecircle.params import PlanParams
@@ -33,6 +40,7 @@ from lifecircle.report.gpkg import write_gpkg
 from lifecircle.report.html import write_html
 from lifecircle.report.xlsx import write_xlsx
 from tests.coverage.test_gated import (
+    BUPT,
     INSIDE_NODES,
     RESIDENTS,
     _pair,
@@ -305,3 +313,27 @@ def test_the_walls_tables_reach_every_report(tmp_path: Path) -> None:
     assert {"compounds", "entrances"} <= set(layers)
     ent = pyogrio.read_dataframe(tmp_path / "r.gpkg", layer="entrances")
     assert sorted(ent["entrance"].tolist()) == [False, True, True]
+
+
+@pytest.mark.skipif(not BUPT.is_file(), reason="../shared/data/beijing-bupt is not here")
+def test_the_ranking_reruns_only_near_each_compound_exactly() -> None:
+    """On real data the ranking (residents and facilities near each compound only) equals
+    the brute force: the whole study's access rerun with that compound alone open."""
+    area = build_study_area(StudyInputs(osm=str(BUPT), grid_m=100))
+    net = WalkNetwork.from_edges(area.edges)
+    params = PlanParams()
+    acc = plan_access(net, area, params)
+    ranking = compound_ranking(net, area, params, acc).set_index("compound_id")
+    assert area.compounds is not None and len(ranking) == len(area.compounds)
+    assert ranking["newly_covered"].max() > 0
+    for c, cid in enumerate(area.compounds.areas["compound_id"]):
+        alone = nearest_facilities(
+            net,
+            area.demand,
+            area.facilities,
+            area.catalog,
+            gated=plan_gated_network(net, area, opened=c),
+        )
+        gain = ((alone.covered & ~acc.covered) * acc.demand.residents[:, None]).sum(axis=0)
+        got = ranking.loc[cid, list(acc.categories)].to_numpy(dtype=float)
+        assert got == pytest.approx(gain, abs=1e-9), cid
