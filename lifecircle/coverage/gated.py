@@ -29,6 +29,7 @@ network, which holds every entrance node.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,9 +52,10 @@ def _concat(parts: list[Located]) -> Located:
 
 
 def _seeded(at: Located, dist: np.ndarray) -> Located:
-    """Positions (entrances) as search sources that start ``dist`` into the walk."""
+    """Positions (entrances) as search sources that start ``dist`` into the walk, plus
+    their own access legs (0, but for a candidate entrance's connector)."""
     ok = np.isfinite(dist)
-    return Located(np.where(ok, at.chain, -1), at.s, np.where(ok, dist, np.nan))
+    return Located(np.where(ok, at.chain, -1), at.s, np.where(ok, dist + at.access, np.nan))
 
 
 def _subnetwork(
@@ -476,6 +478,44 @@ class GatedNetwork:
         src3 = _concat([self.inside.locate(f_snap, ins), _seeded(self.entrance_inside, d2)])
         inside = i_net.search(src3, limit_m=limit_m) if i_net is not None else None
         return public, inside
+
+    def with_entrance(
+        self,
+        compound: int,
+        inside: tuple[int, float],
+        outside: tuple[int, float],
+        connector_m: float,
+    ) -> GatedNetwork:
+        """This split network with one more entrance (a candidate new gate).
+
+        Parameters
+        ----------
+        compound
+            The compound (row) it enters.
+        inside, outside
+            Where it joins the compound's ways and the public ways: an edge of the whole
+            network and the position along it (0..1).
+        connector_m
+            The walk between the two through the gate (counted on the public side).
+
+        Returns
+        -------
+        GatedNetwork
+            The same networks and snapping indexes, one entrance more.
+        """
+        one = np.array([0])
+
+        def at(part: _Part, edge_t: tuple[int, float], access: float) -> Located:
+            snap = Snap(np.array([edge_t[0]]), np.array([edge_t[1]]), np.zeros(1))
+            loc = part.locate(snap, one)
+            return Located(loc.chain, loc.s, np.array([access]))
+
+        return dataclasses.replace(
+            self,
+            entrance_compound=np.append(self.entrance_compound, compound),
+            entrance_public=_concat([self.entrance_public, at(self.public, outside, connector_m)]),
+            entrance_inside=_concat([self.entrance_inside, at(self.inside, inside, 0.0)]),
+        )
 
     def entrances(self) -> pd.DataFrame:
         """The entrances used: compound row and id."""

@@ -26,6 +26,7 @@ from lifecircle.coverage.access import (
     plan_gated_network,
 )
 from lifecircle.coverage.catchments import study_catchments
+from lifecircle.coverage.entrances import candidate_entrances, entrance_ranking
 from lifecircle.coverage.fca import capacity_by_unit, two_step_fca
 from lifecircle.coverage.gaps import find_gaps
 from lifecircle.coverage.network import WalkNetwork
@@ -41,6 +42,7 @@ from lifecircle.report.html import write_html
 from lifecircle.report.xlsx import write_xlsx
 from tests.coverage.test_gated import (
     BUPT,
+    FACILITIES,
     INSIDE_NODES,
     RESIDENTS,
     _pair,
@@ -337,3 +339,83 @@ def test_the_ranking_reruns_only_near_each_compound_exactly() -> None:
         gain = ((alone.covered & ~acc.covered) * acc.demand.residents[:, None]).sum(axis=0)
         got = ranking.loc[cid, list(acc.categories)].to_numpy(dtype=float)
         assert got == pytest.approx(gain, abs=1e-9), cid
+
+
+def test_candidate_entrances_are_ranked_by_residents_newly_covered(tmp_path: Path) -> None:
+    """Boundary points every 50 m within 30 m of a public way and of the compound's ways:
+    the south and east gates (already entrances) and the closed north gate, Gn (200, 250),
+    where a new entrance newly covers, at 300 m, the north point from the shop (710 m ->
+    130 m: 3 residents) and north_out from the kindergarten (530 m -> 230 m: 7); the oracle
+    with Gn open agrees."""
+    path = tmp_path / "c.osm"
+    area, _net, acc = study(tmp_path)
+    cats = area.facilities["category"].to_numpy()
+    ranking = entrance_ranking(acc, area.catalog, cats, np.array([0]))
+    xy = sorted(zip(ranking["x"].round(3), ranking["y"].round(3), strict=True))
+    assert xy == [(200.0, 50.0), (200.0, 250.0), (350.0, 150.0)]
+    best = ranking.iloc[0]
+    assert (round(best["x"], 3), round(best["y"], 3)) == (200.0, 250.0)
+    assert best["connector_m"] == pytest.approx(0.0, abs=1e-3)  # the file rounds to 1 mm
+    assert (best["shop"], best["kindergarten"], best["park"]) == (3.0, 7.0, 0.0)
+    assert ranking["newly_covered"].tolist() == [10.0, 0.0, 0.0]
+    edges = load_edges(path)
+    u, v = edges["u"].to_numpy(), edges["v"].to_numpy()
+    inside = np.array([a in INSIDE_NODES and b in INSIDE_NODES for a, b in zip(u, v, strict=True)])
+    weight = dict(zip(RESIDENTS, WEIGHTS, strict=True))
+    for cat, fxy in FACILITIES.items():
+        members = cat == "park"
+        gain = 0.0
+        for r, rxy in RESIDENTS.items():
+            fac, res = (fxy, _inside_xy(fxy)), (rxy, _inside_xy(rxy))
+            before = _pair(edges, inside, ENTRANCES, fac, res, members)
+            after = _pair(edges, inside, ENTRANCES | {node_id("Gn")}, fac, res, members)
+            gain += weight[r] * (after <= THRESHOLD < before)
+        assert best[cat] == gain, cat
+
+
+def test_a_candidate_entrance_counts_its_connector_both_ways(tmp_path: Path) -> None:
+    """The north gate's candidate with a 100 m path through it: the shop to the north point
+    is 130 + 100 = 230 m, the kindergarten to north_out 230 + 100 = 330 m."""
+    _area, _net, acc = study(tmp_path)
+    assert acc.gated is not None and acc.facility_snap is not None
+    assert acc.demand_compound is not None and acc.facility_compound is not None
+    cand = candidate_entrances(acc.gated, np.array([0]))
+    row = cand.loc[(cand["x"].round(3) == 200.0) & (cand["y"].round(3) == 250.0)].iloc[0]
+    new = acc.gated.with_entrance(
+        0,
+        (int(row["edge_in"]), float(row["t_in"])),
+        (int(row["edge_out"]), float(row["t_out"])),
+        100.0,
+    )
+    demand = (acc.demand_snap, acc.demand_compound)
+    for cat, r, want in (("shop", "north", 230.0), ("kindergarten", "north_out", 330.0)):
+        sel = np.flatnonzero(_area.facilities["category"].to_numpy()[acc.facility_of] == cat)
+        fac = (acc.facility_snap.take(sel), acc.facility_compound[sel])
+        d, _ = new.nearest(fac, demand, True, 2000.0)
+        assert d[list(RESIDENTS).index(r)] == pytest.approx(want, abs=1e-3), cat
+        pairs = new.pair_distances(fac, demand, 2000.0)
+        hit = pairs.target == list(RESIDENTS).index(r)
+        assert pairs.dist[hit].min() == pytest.approx(want, abs=1e-3), cat
+
+
+@pytest.mark.parametrize("members_only", [False, True])
+def test_pair_distances_match_the_oracle(tmp_path: Path, members_only: bool) -> None:
+    """Every candidate-resident walk of :meth:`GatedNetwork.pair_distances` (and none
+    beyond the limit) is the oracle's, to 1e-6 m."""
+    path = tmp_path / "c.osm"
+    _area, _net, acc = study(tmp_path)
+    assert acc.gated is not None and acc.demand_compound is not None
+    snap, group = acc.gated.snap(shapely.points(list(CANDIDATES.values())), 250.0)
+    limit = 700.0
+    pairs = acc.gated.pair_distances(
+        (snap, group), (acc.demand_snap, acc.demand_compound), limit, not members_only
+    )
+    walks = zip(pairs.source, pairs.target, pairs.dist, strict=True)
+    got = {(int(s), int(t)): d for s, t, d in walks}
+    for i, cxy in enumerate(CANDIDATES.values()):
+        for j, rxy in enumerate(RESIDENTS.values()):
+            want = oracle_walk(path, cxy, rxy, members_only)
+            if want <= limit:
+                assert got[(i, j)] == pytest.approx(want, abs=1e-6), (i, j)
+            else:
+                assert (i, j) not in got, (i, j)
