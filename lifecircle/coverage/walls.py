@@ -12,11 +12,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
 from lifecircle.coverage.access import Access, nearest_facilities, plan_gated_network
+from lifecircle.coverage.entrances import entrance_ranking
 from lifecircle.coverage.gated import GatedNetwork
 from lifecircle.coverage.network import WalkNetwork
 from lifecircle.geo.study_area import StudyArea
@@ -28,6 +30,7 @@ __all__ = [
     "Walls",
     "compound_ranking",
     "compounds_table",
+    "entrance_table",
     "open_compounds_table",
     "walls_notes",
     "walls_tables",
@@ -256,11 +259,14 @@ class Walls:
         :func:`compound_ranking`: the compounds by residents newly covered if opened alone.
     compounds
         :func:`compounds_table`: the compounds and their entrances.
+    entrances
+        :func:`entrance_table`: candidate new entrances, ranked.
     """
 
     by_category: pd.DataFrame
     ranking: pd.DataFrame
     compounds: pd.DataFrame
+    entrances: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
 
 def walls_tables(
@@ -288,7 +294,56 @@ def walls_tables(
         open_compounds_table(network, area, params, access),
         compound_ranking(network, area, params, access),
         compounds_table(area, access),
+        entrance_table(area, access),
     )
+
+
+def _most_residents(area: StudyArea, access: Access) -> np.ndarray:
+    """The compounds with the most residents inside, at most :data:`RANK_MAX_COMPOUNDS`."""
+    assert area.compounds is not None and access.demand_compound is not None
+    group = access.demand_compound
+    inside = np.bincount(
+        group[group >= 0],
+        weights=access.demand.residents[group >= 0],
+        minlength=len(area.compounds),
+    )
+    return np.argsort(-inside, kind="stable")[:RANK_MAX_COMPOUNDS]
+
+
+def entrance_table(area: StudyArea, access: Access) -> pd.DataFrame:
+    """Candidate new entrances of the compounds with the most residents inside
+    (:func:`~lifecircle.coverage.entrances.entrance_ranking`), with their compound's id
+    and name and their position in WGS84.
+
+    Parameters
+    ----------
+    area
+        The study, with its gated compounds.
+    access
+        The study's access as walked (gated).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rank``, ``compound_id``, ``name``, ``lon``, ``lat``, ``connector_m``, one column
+        per category (residents newly covered) and ``residents_newly_covered`` (their
+        sum), best first.
+    """
+    if area.compounds is None or access.demand_compound is None or access.gated is None:
+        return pd.DataFrame(columns=["rank", "compound_id", "name", "lon", "lat"])
+    found = entrance_ranking(
+        access, area.catalog, area.facilities["category"].to_numpy(), _most_residents(area, access)
+    )
+    rows = found["compound"].to_numpy(np.int64)
+    ll = gpd.GeoSeries(gpd.points_from_xy(found["x"], found["y"]), crs=area.crs).to_crs("EPSG:4326")
+    out = found.drop(columns=["compound", "x", "y"]).rename(
+        columns={"newly_covered": "residents_newly_covered"}
+    )
+    out.insert(1, "compound_id", area.compounds.areas["compound_id"].to_numpy()[rows])
+    out.insert(2, "name", area.compounds.areas["name"].to_numpy()[rows])
+    out.insert(3, "lon", ll.x.round(6).to_numpy())
+    out.insert(4, "lat", ll.y.round(6).to_numpy())
+    return out
 
 
 def walls_notes(table: pd.DataFrame, ranking: pd.DataFrame, area: StudyArea) -> list[Note]:

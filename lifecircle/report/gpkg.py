@@ -34,6 +34,7 @@ LAYERS = (
     "sites",
     "compounds",
     "entrances",
+    "entrance_candidates",
 )
 WGS84 = "EPSG:4326"
 
@@ -75,7 +76,12 @@ def _walls_layers(result: PlanResult, path: Path) -> list[str]:
         crs=result.area.crs,
     )
     _layer(points, path, "entrances")
-    return ["compounds", "entrances"]
+    cand = walls.entrances
+    if len(cand) == 0:
+        return ["compounds", "entrances"]
+    where = gpd.points_from_xy(cand["lon"], cand["lat"], crs=WGS84)
+    _layer(gpd.GeoDataFrame(cand, geometry=where, crs=WGS84), path, "entrance_candidates")
+    return ["compounds", "entrances", "entrance_candidates"]
 
 
 def write_gpkg(result: PlanResult, path: Path) -> list[str]:

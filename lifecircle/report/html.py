@@ -24,6 +24,8 @@ from lifecircle.report.supply import has_supply, supply_header, supply_rows
 from lifecircle.report.walls import (
     compounds_header,
     compounds_rows,
+    entrances_header,
+    entrances_rows,
     ranking_header,
     ranking_rows,
     walls_header,
@@ -190,7 +192,22 @@ def _walls(result: PlanResult, lang: str) -> dict[str, Any] | None:
         [_text(v) for v in r[:3]] + [_num(v) for v in r[3:8]] + [_text(r[8])]
         for r in comps[:GAP_ROWS]
     ]
+    gates = entrances_rows(result, lang, only_gains=True)
+    shown = [
+        [
+            _num(r[0]),
+            _text(r[1]),
+            _text(r[2]),
+            _num(r[3], "{:.6f}"),
+            _num(r[4], "{:.6f}"),
+            _num(r[5], "{:,.1f}"),
+            _num(r[6]),
+            _text(r[7]),
+        ]
+        for r in gates[:GAP_ROWS]
+    ]
     return {
+        "entrances": _table(entrances_header(lang), shown, more=max(0, len(gates) - GAP_ROWS)),
         "by_category": _table(walls_header(lang), by_cat),
         "ranking": _table(ranking_header(lang), ranked, more=max(0, len(ranking) - GAP_ROWS)),
         "compounds": _table(compounds_header(lang), listed, more=max(0, len(comps) - GAP_ROWS)),

@@ -125,7 +125,7 @@ def localized(
         elif col.startswith("share_complete_") and _is_level(catalog, col[15:]):
             level = catalog.level_name(col[15:], lang)
             headers[col] = tr("csv_share_complete_level", lang, level=level)
-        elif name == RANKING_CSV and col in catalog:
+        elif name in (RANKING_CSV, ENTRANCES_CSV) and col in catalog:
             headers[col] = catalog[col].name_zh
     if name in WALLS_CSV:
         frame = _walls_localized(frame, catalog, lang)
@@ -149,7 +149,8 @@ def localized(
 
 
 RANKING_CSV = "compounds_ranking.csv"
-WALLS_CSV = ("walls.csv", RANKING_CSV, "compounds.csv")
+ENTRANCES_CSV = "entrance_candidates.csv"
+WALLS_CSV = ("walls.csv", RANKING_CSV, "compounds.csv", ENTRANCES_CSV)
 """The tables of what the gated compounds' walls cost (issue 15)."""
 
 
@@ -174,6 +175,7 @@ def walls_csv(result: PlanResult) -> dict[str, pd.DataFrame]:
         "walls.csv": walls.by_category,
         RANKING_CSV: walls.ranking,
         "compounds.csv": walls.compounds,
+        ENTRANCES_CSV: walls.entrances,
     }
 
 

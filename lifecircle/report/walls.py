@@ -14,6 +14,8 @@ from lifecircle.result import PlanResult
 __all__ = [
     "compounds_header",
     "compounds_rows",
+    "entrances_header",
+    "entrances_rows",
     "ranking_header",
     "ranking_rows",
     "walls_header",
@@ -122,3 +124,56 @@ def compounds_rows(result: PlanResult, lang: str) -> list[list[Any]]:
         ]
         for _, r in frame.iterrows()
     ]
+
+
+def entrances_header(lang: str) -> list[str]:
+    """The columns of the candidate new entrances."""
+    keys = ("rank", "col_compound", "col_compound_name", "col_lon", "col_lat")
+    return [tr(k, lang) for k in keys] + [
+        tr("col_connector_m", lang),
+        tr("col_newly_covered_entrance", lang),
+        tr("col_newly_by_category", lang),
+    ]
+
+
+def entrances_rows(result: PlanResult, lang: str, *, only_gains: bool = False) -> list[list[Any]]:
+    """The candidate new entrances, best first.
+
+    Parameters
+    ----------
+    result
+        The study, with its walls' tables.
+    lang
+        The language of the category names.
+    only_gains
+        Only the candidates that newly cover someone.
+
+    Returns
+    -------
+    list of list
+        One row per candidate, in the order of :func:`entrances_header`.
+    """
+    if result.walls is None or len(result.walls.entrances) == 0:
+        return []
+    catalog = result.area.catalog
+    frame = result.walls.entrances
+    if only_gains:
+        frame = frame.loc[frame["residents_newly_covered"] > 0.5]
+    cats = [c for c in frame.columns if c in catalog]
+    sep = "；" if lang == "zh" else "; "
+    rows = []
+    for _, r in frame.iterrows():
+        gains = sorted(((float(r[c]), c) for c in cats if float(r[c]) > 0.5), reverse=True)
+        rows.append(
+            [
+                int(r["rank"]),
+                r["compound_id"],
+                r["name"] or "",
+                float(r["lon"]),
+                float(r["lat"]),
+                float(r["connector_m"]),
+                float(r["residents_newly_covered"]),
+                sep.join(f"{catalog[c].name(lang)} +{g:,.0f}" for g, c in gains),
+            ]
+        )
+    return rows

@@ -18,6 +18,8 @@ from lifecircle.report.supply import has_supply, supply_header, supply_rows
 from lifecircle.report.walls import (
     compounds_header,
     compounds_rows,
+    entrances_header,
+    entrances_rows,
     ranking_header,
     ranking_rows,
     walls_header,
@@ -113,6 +115,10 @@ def _walls_sheets(wb: Any, result: PlanResult, lang: str) -> None:
     _write(wb.create_sheet(tr("sheet_compound_ranking", lang)[:31]), header, rows, formats)
     ws = wb.create_sheet(tr("sheet_compounds", lang)[:31])
     _write(ws, compounds_header(lang), compounds_rows(result, lang), {4: COUNT})
+    if len(walls.entrances):
+        ws = wb.create_sheet(tr("sheet_entrance_candidates", lang)[:31])
+        formats = {4: "0.000000", 5: "0.000000", 6: "#,##0.0", 7: COUNT}
+        _write(ws, entrances_header(lang), entrances_rows(result, lang), formats)
 
 
 def write_xlsx(

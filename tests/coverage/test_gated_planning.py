@@ -311,8 +311,13 @@ def test_the_walls_tables_reach_every_report(tmp_path: Path) -> None:
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert 'id="table-walls"' in page and 'id="table-compound-ranking"' in page
     assert "park +8" in page
+    # the candidate new entrance at the closed north gate: shop +3, kindergarten +7
+    assert 'id="table-entrance-candidates"' in page and "kindergarten +7; shop +3" in page
+    top = result.walls.entrances.iloc[0]
+    assert (top["compound_id"], top["residents_newly_covered"]) == ("way/506", 10.0)
+    assert "围墙影响：新增出入口" in wb.sheetnames
     layers = write_gpkg(result, tmp_path / "r.gpkg")
-    assert {"compounds", "entrances"} <= set(layers)
+    assert {"compounds", "entrances", "entrance_candidates"} <= set(layers)
     ent = pyogrio.read_dataframe(tmp_path / "r.gpkg", layer="entrances")
     assert sorted(ent["entrance"].tolist()) == [False, True, True]
 
