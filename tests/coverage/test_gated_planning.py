@@ -307,6 +307,8 @@ def test_the_walls_tables_reach_every_report(tmp_path: Path) -> None:
     assert park[1:3] == pytest.approx((10 / 22, 13 / 22))
     ranking = list(wb["围墙影响排名"].iter_rows(values_only=True))
     assert ranking[1][:4] == (1, "way/506", None, 10.0)
+    write_xlsx(result, tmp_path / "en.xlsx", lang="en")  # sheet titles Excel accepts
+    assert "Walls - ranking" in load_workbook(tmp_path / "en.xlsx").sheetnames
     write_html(result, tmp_path / "r.html", lang="en")
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert 'id="table-walls"' in page and 'id="table-compound-ranking"' in page
