@@ -8,7 +8,11 @@ the 8 benchmark categories on the same network, open (compounds None) then gated
 of the network at the walls is built once per network (as the network is) and timed apart,
 with the network's build. The figures are medians.
 
-Usage: python benchmarks/bench_gated.py [--k 3 6] [--repeat 3]
+With ``--walls`` it also times what the walls cost (:mod:`lifecircle.coverage.walls`): the
+ranking of the compounds (one access rerun near each of the 30 with most residents) and the
+candidate new entrances, against the gated access time of the same run.
+
+Usage: python benchmarks/bench_gated.py [--k 3 6] [--repeat 3] [--walls]
 """
 
 from __future__ import annotations
@@ -61,7 +65,22 @@ def _tiled_compounds(k: int, area):  # type: ignore[no-untyped-def]
     return on_edges(tiled, area.edges)
 
 
-def run(k: int, repeat: int) -> dict[str, object]:
+def _walls_times(net, area, acc, params, repeat: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Median seconds of the compound ranking and of the candidate entrances."""
+    from lifecircle.coverage.walls import compound_ranking, entrance_table
+
+    times: dict[str, list[float]] = {"ranking": [], "entrances": []}
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        compound_ranking(net, area, params, acc)
+        times["ranking"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        entrance_table(area, acc)
+        times["entrances"].append(time.perf_counter() - t0)
+    return {f"{m}_median_s": round(float(np.median(v)), 3) for m, v in times.items()}
+
+
+def run(k: int, repeat: int, walls: bool = False) -> dict[str, object]:
     from tiling import tiled_study
 
     from lifecircle.coverage.access import plan_access, plan_gated_network
@@ -91,7 +110,11 @@ def run(k: int, repeat: int) -> dict[str, object]:
             covered[mode] = float((acc.covered.mean(axis=1) * w).sum() / w.sum())
     med = {m: float(np.median(v)) for m, v in times.items()}
     inside = int((comp.edge_compound >= 0).sum())
+    extra = {}
+    if walls:
+        extra = _walls_times(net, gated_area, plan_access(net, gated_area, params), params, repeat)
     return {
+        **extra,
         "k": k,
         "edges": net.n_edges,
         "compounds": len(comp),
@@ -111,8 +134,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--k", type=int, nargs="+", default=[3, 6])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--walls", action="store_true", help="also time the walls' tables")
     args = ap.parse_args()
-    rows = [run(k, args.repeat) for k in args.k]
+    rows = [run(k, args.repeat, args.walls) for k in args.k]
     for r in rows:
         print(json.dumps(r))
     out = HERE / "results" / "bench_gated.json"

@@ -27,7 +27,7 @@ from lifecircle.coverage.sites import (
 )
 from lifecircle.coverage.supply import checklist_rollup, supply_need
 from lifecircle.coverage.tables import Coverage, coverage_tables
-from lifecircle.coverage.walls import compound_ranking, open_compounds_table, walls_notes
+from lifecircle.coverage.walls import Walls, walls_notes, walls_tables
 from lifecircle.errors import InputError, Problem
 from lifecircle.geo.catalog import ServiceCatalog
 from lifecircle.geo.study_area import StudyArea
@@ -79,9 +79,7 @@ def run_plan(
     with stages("access"):
         access = plan_access(network, area, params)
         notes += access_notes(access, area, int(network.component_size.max(initial=0)))
-    if area.compounds is not None:
-        with stages("walls"):
-            notes += _walls(network, access, area, params)
+    walls = _walls(network, access, area, params, stages, notes)
     with stages("coverage"):
         coverage = coverage_tables(
             access,
@@ -119,6 +117,7 @@ def run_plan(
         scenario=scenario,
         timings=stages.timings,
         notes=notes,
+        walls=walls,
     )
 
 
@@ -143,11 +142,22 @@ def _check_rollup(area: StudyArea, params: PlanParams) -> None:
         )
 
 
-def _walls(network: WalkNetwork, access: Access, area: StudyArea, params: PlanParams) -> list[Note]:
-    """What the gated compounds' walls cost (:mod:`lifecircle.coverage.walls`), as notes."""
-    table = open_compounds_table(network, area, params, access)
-    ranking = compound_ranking(network, area, params, access)
-    return walls_notes(table, ranking, area)
+def _walls(  # noqa: PLR0913, RUF100 (the study, its access and where to report)
+    network: WalkNetwork,
+    access: Access,
+    area: StudyArea,
+    params: PlanParams,
+    stages: Stages,
+    notes: list[Note],
+) -> Walls | None:
+    """What the gated compounds' walls cost (:mod:`lifecircle.coverage.walls`): the tables,
+    and their notes added to ``notes`` (None when compounds are open)."""
+    if area.compounds is None:
+        return None
+    with stages("walls"):
+        walls = walls_tables(network, area, params, access)
+        notes += walls_notes(walls.by_category, walls.ranking, area)
+    return walls
 
 
 def _scenario(
@@ -234,6 +244,7 @@ def _placement(
             p=spec.p if spec.share is None else None,
             share=spec.share,
             time_limit_s=params.time_limit_s,
+            visitors=not area.catalog[cat].members_only,
         )
         if spec.share is None and spec.p is not None and spec.p > len(candidates):
             name = {"en": area.catalog[cat].name_en, "zh": area.catalog[cat].name_zh}

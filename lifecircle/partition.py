@@ -37,6 +37,7 @@ from scipy.sparse.csgraph import connected_components
 from shapely.geometry.base import BaseGeometry
 
 from lifecircle.coverage.access import Access, DemandView, plan_access
+from lifecircle.coverage.gated import GatedWalk
 from lifecircle.coverage.network import WalkNetwork
 from lifecircle.coverage.placement import CoverageProblem, PlacementResult
 from lifecircle.coverage.sites import (
@@ -46,6 +47,7 @@ from lifecircle.coverage.sites import (
     placement_category,
     select_sites,
     site_weights,
+    snap_sites,
     solve_sites,
 )
 from lifecircle.coverage.snapping import Snap
@@ -316,9 +318,9 @@ def _propose(
         idx, points = part.demand_index, part.area.demand.geometry.to_numpy()
     w = weights[idx]
     pts = shapely.point_on_surface(cand.to_crs(net.crs).geometry.to_numpy())
-    snap = net.snap(pts, max_snap_m=params.max_snap_m)
-    d_snap = net.snap(points, max_snap_m=params.max_snap_m)
-    problem = CoverageProblem(coverage_sets(net, snap, d_snap, w, threshold), w)
+    visitors = not part.area.catalog[category].members_only
+    snap, d_snap, walk = _snap_both(state, pts, points, params.max_snap_m, visitors)
+    problem = CoverageProblem(coverage_sets(net, snap, d_snap, w, threshold, walk=walk), w)
     result = solve_sites(problem, p=p, share=share, time_limit_s=params.time_limit_s)
     sel = result.selected
     xy = shapely.get_coordinates(pts[sel]) if len(sel) else np.empty((0, 2))
@@ -347,8 +349,22 @@ class _Proposal:
     reached: np.ndarray  # demand rows (whole study) some candidate of the part reaches
 
 
+def _snap_both(
+    state: _PartState, sites: np.ndarray, points: np.ndarray, max_snap_m: float, visitors: bool
+) -> tuple[Snap, Snap, GatedWalk | None]:
+    """Sites and demand points snapped as the part's access was walked, and (gated) how
+    the sites' walks to the points go by the compounds' rule."""
+    gated = state.access.gated
+    if gated is None:
+        net = state.network
+        return net.snap(sites, max_snap_m=max_snap_m), net.snap(points, max_snap_m=max_snap_m), None
+    s_snap, s_group = gated.snap(sites, max_snap_m)
+    d_snap, d_group = gated.snap(points, max_snap_m)
+    return s_snap, d_snap, GatedWalk(gated, s_group, d_group, visitors)
+
+
 def _cover(
-    state: _PartState, xy: np.ndarray, weights: np.ndarray, threshold_m: float
+    state: _PartState, xy: np.ndarray, weights: np.ndarray, threshold_m: float, category: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which of the pooled sites ``xy`` reach which of the part's residents: (site, demand
     row in the whole study) pairs, for residents of positive ``weights`` (whole study)."""
@@ -356,9 +372,14 @@ def _cover(
     inside = np.flatnonzero(shapely.contains_xy(part.region, xy[:, 0], xy[:, 1]))
     if len(inside) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    snap = state.network.snap(shapely.points(xy[inside]), max_snap_m=state.access.max_snap_m)
+    visitors = not part.area.catalog[category].members_only
+    snap, walk = snap_sites(
+        state.network, state.access, shapely.points(xy[inside]), state.access.max_snap_m, visitors
+    )
     w = weights[part.demand_index]
-    sets = coverage_sets(state.network, snap, state.access.demand_snap, w, threshold_m).tocoo()
+    sets = coverage_sets(
+        state.network, snap, state.access.demand_snap, w, threshold_m, walk=walk
+    ).tocoo()
     return inside[sets.row], part.demand_index[sets.col]
 
 
@@ -598,7 +619,7 @@ def _final_pass(
     xy, first = np.unique(np.round(xy_all, 2), axis=0, return_index=True)
     table = table.iloc[first].reset_index(drop=True)
     pairs = runner.gather(
-        [runner.submit(_cover, s, xy, weights, threshold, pure=False) for s in states]
+        [runner.submit(_cover, s, xy, weights, threshold, category, pure=False) for s in states]
     )
     rows = np.concatenate([r for r, _ in pairs]) if pairs else np.empty(0, np.int64)
     cols = np.concatenate([c for _, c in pairs]) if pairs else np.empty(0, np.int64)

@@ -16,6 +16,7 @@ from lifecircle.coverage.network import WalkNetwork
 from lifecircle.coverage.scenario import Comparison
 from lifecircle.coverage.sites import SiteRecommendation
 from lifecircle.coverage.tables import Coverage
+from lifecircle.coverage.walls import Walls
 from lifecircle.geo.study_area import StudyArea
 from lifecircle.i18n import Note
 from lifecircle.params import PlanParams
@@ -49,6 +50,8 @@ class PlanResult:
     notes: list[Note] = field(default_factory=list)
     parts: pd.DataFrame | None = None
     bounds: dict[str, float] = field(default_factory=dict)
+    walls: Walls | None = None
+    """What the gated compounds' walls cost (None: compounds open)."""
 
     @property
     def network_size(self) -> tuple[int, int]:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from lifecircle.coverage.gated import GatedNetwork
-from lifecircle.coverage.network import Located, Snap, WalkNetwork
+from lifecircle.coverage.gated import GatedNetwork, GatedWalk
+from lifecircle.coverage.network import Located, PairDistances, Snap, WalkNetwork
 from lifecircle.geo.catalog import ServiceCatalog
 from lifecircle.geo.compounds import point_compounds
 from lifecircle.geo.study_area import StudyArea
@@ -189,6 +190,12 @@ class Access:
     demand_compound: np.ndarray | None = None
     """The gated compound each demand point walks from (-1: public ways); None when
     compounds are open."""
+    facility_compound: np.ndarray | None = None
+    """The gated compound of each of ``facility_points`` (-1: public ways); None when
+    compounds are open."""
+    gated: GatedNetwork | None = field(default=None, repr=False, compare=False)
+    """The network split at the gated compounds' walls the result was walked on (None:
+    compounds open). Every later stage walks by the same rule: :meth:`walk`."""
 
     def column(self, category: str) -> int:
         """Column of ``category`` in the distance arrays."""
@@ -229,6 +236,60 @@ class Access:
             raise ValueError("this access result keeps no facility snaps (merged from parts)")
         sel = np.flatnonzero(np.asarray(facilities, dtype=bool)[self.facility_of])
         return self.facility_points[sel], self.facility_of[sel], self.facility_snap.take(sel)
+
+    def walk(self, points: np.ndarray, visitors: bool) -> GatedWalk | None:
+        """How pair searches from some facility points to the demand points walk: by the
+        gated compounds' rule (None: on the open network).
+
+        Parameters
+        ----------
+        points
+            Which of :attr:`facility_points` are the sources (positions).
+        visitors
+            Whether the sources inside a compound serve visitors (the category is not
+            members-only).
+
+        Returns
+        -------
+        GatedWalk or None
+            None when compounds are open.
+        """
+        if self.gated is None or self.facility_compound is None:
+            return None
+        assert self.demand_compound is not None
+        return GatedWalk(self.gated, self.facility_compound[points], self.demand_compound, visitors)
+
+    def pairs(
+        self, network: WalkNetwork, facilities: np.ndarray, limit_m: float, visitors: bool = True
+    ) -> PairDistances:
+        """Every (access point, demand point) pair within ``limit_m`` for some facilities,
+        walked as this result was (by the gated compounds' rule, or on the open network).
+
+        Parameters
+        ----------
+        network
+            The walk network the result was computed on.
+        facilities
+            Boolean mask over the study's facilities; the sources are their access points
+            as :meth:`entrances` orders them.
+        limit_m
+            Pairs farther apart are left out.
+        visitors
+            Whether facilities inside a gated compound serve visitors.
+
+        Returns
+        -------
+        PairDistances
+            Sources numbered as :meth:`entrances` gives them, targets as the demand.
+        """
+        if self.facility_snap is None:
+            raise ValueError("this access result keeps no facility snaps (merged from parts)")
+        sel = np.flatnonzero(np.asarray(facilities, dtype=bool)[self.facility_of])
+        src = self.facility_snap.take(sel)
+        walk = self.walk(sel, visitors)
+        if walk is None:
+            return network.pair_distances(src, self.demand_snap, limit_m=limit_m)
+        return walk.pairs(src, self.demand_snap, limit_m)
 
     def frame(self, facilities: gpd.GeoDataFrame) -> pd.DataFrame:
         """One row per demand point: distance (m) and nearest facility id per category."""
@@ -322,8 +383,15 @@ def nearest_facilities(  # noqa: PLR0913, RUF100 (the study's frames and the acc
         facility_points=pts,
         facility_of=fac_of,
         facility_snap=a_snap,
-        demand_compound=d_group,
+        **_walked(d_group, f_group, gated),
     )
+
+
+def _walked(
+    demand: np.ndarray | None, facility: np.ndarray | None, gated: GatedNetwork | None
+) -> dict[str, Any]:
+    """How an access result was walked: the compounds of its points, and the split network."""
+    return {"demand_compound": demand, "facility_compound": facility, "gated": gated}
 
 
 def _searches(

@@ -28,6 +28,14 @@ Two constructions of that one definition:
   away on square cells of ``cell_m`` (5 m), tested at their centres.
 
 Polygons are for display: coverage is always counted on residents by network distance.
+
+With gated compounds (:mod:`lifecircle.coverage.gated`) a catchment is drawn by the same
+rule residents walk by: outside the compounds that have ways, on the public ways with the
+public search (a point there joins public ways); inside such a compound, on the
+compounds' ways with the inside search (a point there joins its compound's ways, so it is
+covered as that compound's member would be). A point inside one compound within
+``width_m`` of a second, adjacent compound's ways is drawn as if it joined the nearer of
+them (a display simplification at a shared wall; residents themselves join their own).
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from shapely.geometry.base import BaseGeometry
 
 from lifecircle.coverage.access import Access
 from lifecircle.coverage.exact_catchments import DEFAULT_WIDTH_M, exact_catchment, reached_pieces
+from lifecircle.coverage.gated import GatedNetwork
 from lifecircle.coverage.lattice import Lattice, neighbours, trace_outline
 from lifecircle.coverage.network import Located, Search, Snap, WalkNetwork
 from lifecircle.geo.study_area import StudyArea
@@ -408,6 +417,8 @@ def study_catchments(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
     geopandas.GeoDataFrame
         Columns ``category``, ``kind`` (``existing`` or ``proposed``), ``band_m``, polygon.
     """
+    if access.gated is not None:
+        return _gated_study(access, area, new_sites, (speed_kmh, width_m), exact, cell_m)
     fac_cat = area.facilities["category"].to_numpy()
     focus = next(iter(new_sites), None)
     per_min = speed_kmh * 1000 / 60
@@ -451,3 +462,123 @@ def _study_frame(frames: list[pd.DataFrame], crs: object) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         out[["category", "kind", "band_m", "geometry"]], geometry="geometry", crs=crs
     )
+
+
+def _study_bands(access: Access, focus: str | None, speed_kmh: float) -> list[list[float]]:
+    """Each category's bands: its threshold; the focus category's also 5/10/15 minutes."""
+    per_min = speed_kmh * 1000 / 60
+    out = []
+    for k, cat in enumerate(access.categories):
+        bands = [float(access.thresholds_m[k])]
+        if cat == focus:
+            bands += [5 * per_min, 10 * per_min, 15 * per_min]
+        out.append(bands)
+    return out
+
+
+@dataclass(frozen=True)
+class _GatedDraw:
+    """How catchments are drawn in gated mode: on the public and inside networks, each
+    with its lattice (None: the exact construction), and the area of the compounds with
+    ways (where a point joins a compound's ways, not public ones)."""
+
+    gated: GatedNetwork
+    lattices: tuple[Lattice | None, Lattice | None]
+    walled: BaseGeometry
+    width_m: float
+    cell_m: float
+
+    def bands(
+        self, points: tuple[Snap, np.ndarray], visitors: bool, bands: list[float]
+    ) -> list[BaseGeometry]:
+        """One category's catchments (largest band first) from its access points' snaps
+        and compounds, by the gated rule."""
+        snap, group = points
+        lat = self.lattices[0] if self.lattices[0] is not None else self.lattices[1]
+        reach = bands[0] + (_clamp(lat) if lat is not None else 0.0)
+        found = self.gated.searches((snap, group), visitors, reach)
+        parts = (self.gated.public, self.gated.inside)
+        drawn: list[list[BaseGeometry]] = []
+        for part, search, lattice, rows in zip(
+            parts,
+            found,
+            self.lattices,
+            (np.flatnonzero(group < 0), np.flatnonzero(group >= 0)),
+            strict=True,
+        ):
+            if part.net is None or search is None:
+                drawn.append([shapely.Polygon() for _ in bands])
+                continue
+            src = part.snap_of(snap, rows)
+            if lattice is not None:
+                drawn.append(_grid_catchments(part.net, src, bands, search, lattice, self.width_m))
+            else:
+                drawn.append(
+                    [
+                        exact_catchment(
+                            part.net,
+                            src,
+                            b,
+                            search,
+                            width_m=self.width_m,
+                            source_points=None,
+                            taper=True,
+                            consistent=True,
+                            cell_m=self.cell_m,
+                        )
+                        for b in bands
+                    ]
+                )
+        return [
+            shapely.union(shapely.difference(p, self.walled), shapely.intersection(i, self.walled))
+            for p, i in zip(drawn[0], drawn[1], strict=True)
+        ]
+
+
+def _gated_study(
+    access: Access,
+    area: StudyArea,
+    new_sites: dict[str, gpd.GeoDataFrame],
+    speed_width: tuple[float, float],
+    exact: bool,
+    cell_m: float | None,
+) -> gpd.GeoDataFrame:
+    """:func:`study_catchments` by the gated compounds' rule."""
+    gated = access.gated
+    assert gated is not None and access.facility_compound is not None
+    speed_kmh, width_m = speed_width
+
+    def lattice(net: WalkNetwork | None) -> Lattice | None:
+        if exact or net is None:
+            return None
+        return grid_lattice(
+            net, cell_m=cell_m or GRID_CELL_M, width_m=width_m, max_snap_m=access.max_snap_m
+        )
+
+    walls = gated.compounds.areas.geometry.to_numpy()[gated.has_ways()]
+    draw = _GatedDraw(
+        gated,
+        (lattice(gated.public.net), lattice(gated.inside.net)),
+        shapely.union_all(walls) if len(walls) else shapely.Polygon(),
+        width_m,
+        cell_m or 5.0,
+    )
+    fac_cat = area.facilities["category"].to_numpy()
+    bands_of = _study_bands(access, next(iter(new_sites), None), speed_kmh)
+    rows: list[tuple[str, str, float, BaseGeometry]] = []
+    for k, cat in enumerate(access.categories):
+        visitors = not area.catalog[cat].members_only
+        bands = sorted(set(bands_of[k]), reverse=True)
+        sel = np.flatnonzero((fac_cat == cat)[access.facility_of])
+        if len(sel) and access.facility_snap is not None:
+            pts = (access.facility_snap.take(sel), access.facility_compound[sel])
+            if pts[0].ok.any():
+                geoms = draw.bands(pts, visitors, bands)
+                rows += [(cat, "existing", b, g) for b, g in zip(bands, geoms, strict=True)]
+        if cat in new_sites and len(new_sites[cat]):
+            new = gated.snap(new_sites[cat].geometry.to_numpy(), access.max_snap_m)
+            if new[0].ok.any():
+                geom = draw.bands(new, visitors, [bands_of[k][0]])[0]
+                rows.append((cat, "proposed", bands_of[k][0], geom))
+    frame = pd.DataFrame(rows, columns=["category", "kind", "band_m", "geometry"])
+    return _study_frame([frame] if len(frame) else [], area.crs)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lifecircle.coverage.access import Access, access_points
-from lifecircle.coverage.network import Located, Snap, WalkNetwork
+from lifecircle.coverage.network import Located, PairDistances, Snap, WalkNetwork
 from lifecircle.geo.study_area import StudyArea
 
 __all__ = [
@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 
-def two_step_fca(
+def two_step_fca(  # noqa: PLR0913, RUF100 (the demand, the facilities and how they are walked)
     network: WalkNetwork,
     demand_snap: Snap | Located,
     residents: np.ndarray,
@@ -34,6 +34,7 @@ def two_step_fca(
     edge_spacing_m: float = 50.0,
     max_snap_m: float = 250.0,
     entrances: tuple[Snap, np.ndarray] | None = None,
+    pairs: PairDistances | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """2SFCA scores for one category.
 
@@ -51,6 +52,10 @@ def two_step_fca(
     entrances
         The facilities' access points already snapped: their snaps and, per point, the
         row of its facility in ``facilities`` (as :meth:`Access.entrances` gives them).
+    pairs
+        The walks from those access points to the demand points within ``threshold_m``,
+        when already known (:meth:`Access.pairs`: by the gated compounds' rule when the
+        study was walked so); else searched on ``network``.
 
     Returns
     -------
@@ -67,7 +72,8 @@ def two_step_fca(
         pts, fac_of = access_points(facilities, edge_spacing_m=edge_spacing_m)
         entrances = (network.snap(pts, max_snap_m=max_snap_m), fac_of)
     src, fac_of = entrances
-    pairs = network.pair_distances(src, demand_snap, limit_m=threshold_m)
+    if pairs is None:
+        pairs = network.pair_distances(src, demand_snap, limit_m=threshold_m)
     pf = pd.DataFrame({"f": fac_of[pairs.source], "t": pairs.target}).drop_duplicates()
     f_idx = pf["f"].to_numpy()
     t_idx = pf["t"].to_numpy()
@@ -115,13 +121,15 @@ def capacity_by_unit(access: Access, area: StudyArea, network: WalkNetwork) -> p
         if len(fac) == 0 or not fac["capacity"].notna().any():
             continue
         _, of, snap = access.entrances(mask)
+        threshold = float(access.thresholds_m[k])
         score, _ = two_step_fca(
             network,
             access.demand_snap,
             res,
             fac,
-            threshold_m=float(access.thresholds_m[k]),
+            threshold_m=threshold,
             entrances=(snap, np.searchsorted(np.flatnonzero(mask), of)),
+            pairs=access.pairs(network, mask, threshold, not area.catalog[cat].members_only),
         )
         rows.append(_per_unit(access.demand.unit_id, res, score, cat))
     return pd.concat(rows, ignore_index=True) if rows else None

@@ -138,7 +138,11 @@ def _clusters(
         if network is None:
             raise ValueError("walking links need the network")
         snap = access.demand_snap.take(unc)
-        pairs = network.pair_distances(snap, snap, limit_m=link_m)
+        if access.gated is not None and access.demand_compound is not None:
+            group = access.demand_compound[unc]  # walked by the gated compounds' rule
+            pairs = access.gated.pair_distances((snap, group), (snap, group), link_m)
+        else:
+            pairs = network.pair_distances(snap, snap, limit_m=link_m)
         rows, cols = pairs.source, pairs.target
     else:
         pairs_arr = cKDTree(xy).query_pairs(link_m, output_type="ndarray")

@@ -29,17 +29,18 @@ network, which holds every entrance node.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import shapely
 
-from lifecircle.coverage.network import Located, WalkNetwork
+from lifecircle.coverage.network import Located, PairDistances, Search, WalkNetwork
 from lifecircle.coverage.snapping import EdgeIndex, Snap, as_points, snap_within_groups
 from lifecircle.geo.compounds import Compounds, point_compounds
 
-__all__ = ["GatedNetwork"]
+__all__ = ["GatedNetwork", "GatedWalk"]
 
 
 def _concat(parts: list[Located]) -> Located:
@@ -51,9 +52,10 @@ def _concat(parts: list[Located]) -> Located:
 
 
 def _seeded(at: Located, dist: np.ndarray) -> Located:
-    """Positions (entrances) as search sources that start ``dist`` into the walk."""
+    """Positions (entrances) as search sources that start ``dist`` into the walk, plus
+    their own access legs (0, but for a candidate entrance's connector)."""
     ok = np.isfinite(dist)
-    return Located(np.where(ok, at.chain, -1), at.s, np.where(ok, dist, np.nan))
+    return Located(np.where(ok, at.chain, -1), at.s, np.where(ok, dist + at.access, np.nan))
 
 
 def _subnetwork(
@@ -108,6 +110,71 @@ class _Part:
         if self.net is None or len(tgt) == 0:
             return np.full(len(tgt), np.inf), np.full(len(tgt), -1, dtype=np.int64)
         return self.net.distances(src, tgt, limit_m=limit_m)
+
+    def pairs(self, src: Located, tgt: Located, limit_m: float) -> _Pairs:
+        """Every (source, target) pair within ``limit_m`` here.
+
+        Parameters
+        ----------
+        src, tgt
+            The sources and targets, located on this part.
+        limit_m
+            Pairs farther apart are left out.
+
+        Returns
+        -------
+        _Pairs
+            The pairs, numbered as ``src`` and ``tgt`` are.
+        """
+        if self.net is None or len(src) == 0 or len(tgt) == 0:
+            return _Pairs.empty()
+        p = self.net.pair_distances(src, tgt, limit_m=limit_m)
+        return _Pairs(p.source, p.target, p.dist)
+
+    def snap_of(self, snap: Snap, rows: np.ndarray) -> Snap:
+        """Some points of a whole-network snap, as snaps on this part (edge -1 where not)."""
+        e = snap.edge[rows]
+        mine = np.where(e >= 0, self.edge_of[np.maximum(e, 0)], -1)
+        return Snap(mine, snap.t[rows], snap.access_m[rows])
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """Walks between two sets of points: parallel arrays of source, target and metres."""
+
+    s: np.ndarray
+    t: np.ndarray
+    d: np.ndarray
+
+    @staticmethod
+    def empty() -> _Pairs:
+        return _Pairs(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"s": self.s, "t": self.t, "d": self.d})
+
+    def rows(self, s_rows: np.ndarray, t_rows: np.ndarray) -> _Pairs:
+        """The pairs with their sources and targets renumbered."""
+        return _Pairs(s_rows[self.s], t_rows[self.t], self.d)
+
+
+def _then(first: pd.DataFrame, second: pd.DataFrame, limit_m: float) -> pd.DataFrame:
+    """Walks of ``first`` (s to x) followed by walks of ``second`` (x to t), within the limit."""
+    if len(first) == 0 or len(second) == 0:
+        return pd.DataFrame({"s": [], "t": [], "d": []})
+    both = first.rename(columns={"t": "x"}).merge(
+        second.rename(columns={"s": "x", "d": "d2"}), on="x"
+    )
+    both["d"] = both["d"] + both["d2"]
+    return both.loc[both["d"] <= limit_m, ["s", "t", "d"]]
+
+
+def _shortest(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Each (s, t) pair once, with its shortest walk among ``parts``."""
+    frame = pd.concat([p for p in parts if len(p)] or [parts[0]], ignore_index=True)
+    if len(frame) == 0:
+        return frame
+    return frame.groupby(["s", "t"], sort=True, as_index=False).agg(d=("d", "min"))
 
 
 @dataclass(frozen=True)
@@ -303,11 +370,206 @@ class GatedNetwork:
         dist[d_in], point[d_in] = d3, _pick(who3, w3)
         return dist, point
 
+    def pair_distances(
+        self,
+        sources: tuple[Snap, np.ndarray],
+        targets: tuple[Snap, np.ndarray],
+        limit_m: float,
+        visitors: bool = True,
+    ) -> PairDistances:
+        """Every (source, target) pair within ``limit_m`` by the rule, with its walk.
+
+        The same walks as :meth:`nearest` (sources are the facilities' side), composed
+        exactly from pair searches on the two networks: the sources inside a compound to
+        its entrances, the public ways from the public sources and every entrance to the
+        public targets and every entrance, and the entrances to the targets inside a
+        compound; plus the walks along one compound's ways alone.
+
+        Parameters
+        ----------
+        sources
+            The sources' snaps (whole network) and compounds (facilities, candidate sites).
+        targets
+            The targets' snaps and compounds (residents).
+        limit_m
+            Pairs farther apart are left out.
+        visitors
+            Whether sources inside a compound serve visitors (else only its members,
+            along its ways).
+
+        Returns
+        -------
+        PairDistances
+            Each pair within the limit once, with its shortest walk by the rule.
+        """
+        (s_snap, s_group), (t_snap, t_group) = sources, targets
+        s_pub, s_in = np.flatnonzero(s_group < 0), np.flatnonzero(s_group >= 0)
+        t_pub, t_in = np.flatnonzero(t_group < 0), np.flatnonzero(t_group >= 0)
+        ins, pub = self.inside, self.public
+        n_e = len(self.entrance_compound)
+        ent = np.arange(n_e)
+        # along one compound's ways alone (its pieces are apart: same compound only)
+        alone = ins.pairs(ins.locate(s_snap, s_in), ins.locate(t_snap, t_in), limit_m)
+        # public: from public sources and entrances (after them), to public targets and
+        # entrances (after them)
+        mid = pub.pairs(
+            _concat([pub.locate(s_snap, s_pub), self.entrance_public]),
+            _concat([pub.locate(t_snap, t_pub), self.entrance_public]),
+            limit_m,
+        ).frame()
+        k_s, k_t = len(s_pub), len(t_pub)
+        from_pub = mid.loc[mid["s"] < k_s].assign(s=lambda f: s_pub[f["s"]])
+        from_ent = mid.loc[mid["s"] >= k_s].assign(s=lambda f: f["s"] - k_s)
+        out = [from_pub]
+        if visitors and len(s_in):  # out of the source's compound through its entrances
+            leave = ins.pairs(ins.locate(s_snap, s_in), self.entrance_inside, limit_m)
+            out.append(_then(leave.rows(s_in, ent).frame(), from_ent, limit_m))
+        walked = _shortest(out)  # source to public target / entrance (t >= k_t)
+        to_pub = walked.loc[walked["t"] < k_t].assign(t=lambda f: t_pub[f["t"]])
+        at_ent = walked.loc[walked["t"] >= k_t].assign(t=lambda f: f["t"] - k_t)
+        enter = ins.pairs(self.entrance_inside, ins.locate(t_snap, t_in), limit_m)
+        to_in = _then(at_ent, enter.rows(ent, t_in).frame(), limit_m)
+        best = _shortest([to_pub, to_in, alone.rows(s_in, t_in).frame()])
+        return PairDistances(
+            best["s"].to_numpy(np.int64),
+            best["t"].to_numpy(np.int64),
+            best["d"].to_numpy(float),
+            len(s_group),
+            len(t_group),
+        )
+
+    def searches(
+        self, facilities: tuple[Snap, np.ndarray], visitors: bool, limit_m: float
+    ) -> tuple[Search | None, Search | None]:
+        """The walks from a category's facilities as two searches, public and inside.
+
+        A point on a public way is walked as the public search says, a point on a
+        compound's ways as the inside search says (it stands for a member of that
+        compound): the same walks as :meth:`nearest`, for any point (catchments).
+
+        Parameters
+        ----------
+        facilities
+            The facilities' access points: their snaps (whole network) and compounds.
+        visitors
+            Whether facilities inside a compound serve visitors.
+        limit_m
+            The searches stop here.
+
+        Returns
+        -------
+        (public, inside)
+            The searches on :attr:`public` and :attr:`inside` (None: no such ways).
+        """
+        f_snap, f_group = facilities
+        pub, ins = np.flatnonzero(f_group < 0), np.flatnonzero(f_group >= 0)
+        vis = ins if visitors else ins[:0]
+        d1, _ = self.inside.distances(
+            self.inside.locate(f_snap, vis), self.entrance_inside, limit_m
+        )
+        src2 = _concat([self.public.locate(f_snap, pub), _seeded(self.entrance_public, d1)])
+        p_net, i_net = self.public.net, self.inside.net
+        public = p_net.search(src2, limit_m=limit_m) if p_net is not None else None
+        d2 = (
+            public.to(self.entrance_public)[0]
+            if public is not None
+            else np.full(len(self.entrance_compound), np.inf)
+        )
+        src3 = _concat([self.inside.locate(f_snap, ins), _seeded(self.entrance_inside, d2)])
+        inside = i_net.search(src3, limit_m=limit_m) if i_net is not None else None
+        return public, inside
+
+    def with_entrance(
+        self,
+        compound: int,
+        inside: tuple[int, float],
+        outside: tuple[int, float],
+        connector_m: float,
+    ) -> GatedNetwork:
+        """This split network with one more entrance (a candidate new gate).
+
+        Parameters
+        ----------
+        compound
+            The compound (row) it enters.
+        inside, outside
+            Where it joins the compound's ways and the public ways: an edge of the whole
+            network and the position along it (0..1).
+        connector_m
+            The walk between the two through the gate (counted on the public side).
+
+        Returns
+        -------
+        GatedNetwork
+            The same networks and snapping indexes, one entrance more.
+        """
+        one = np.array([0])
+
+        def at(part: _Part, edge_t: tuple[int, float], access: float) -> Located:
+            snap = Snap(np.array([edge_t[0]]), np.array([edge_t[1]]), np.zeros(1))
+            loc = part.locate(snap, one)
+            return Located(loc.chain, loc.s, np.array([access]))
+
+        return dataclasses.replace(
+            self,
+            entrance_compound=np.append(self.entrance_compound, compound),
+            entrance_public=_concat([self.entrance_public, at(self.public, outside, connector_m)]),
+            entrance_inside=_concat([self.entrance_inside, at(self.inside, inside, 0.0)]),
+        )
+
     def entrances(self) -> pd.DataFrame:
         """The entrances used: compound row and id."""
         ids = self.compounds.areas["compound_id"].to_numpy()
         return pd.DataFrame(
             {"compound": self.entrance_compound, "compound_id": ids[self.entrance_compound]}
+        )
+
+
+@dataclass(frozen=True)
+class GatedWalk:
+    """How pair searches walk under the rule: the split network, the compound of every
+    source and of every target, and whether sources inside a compound serve visitors.
+
+    The one way every planning stage (placement, 2SFCA, gaps) gets its source-target
+    walks in gated mode: :meth:`pairs` gives what ``WalkNetwork.pair_distances`` gives
+    in open mode.
+    """
+
+    network: GatedNetwork
+    source_compound: np.ndarray
+    target_compound: np.ndarray
+    visitors: bool = True
+
+    def pairs(
+        self,
+        sources: Snap,
+        targets: Snap,
+        limit_m: float,
+        target_rows: np.ndarray | None = None,
+    ) -> PairDistances:
+        """Every pair within ``limit_m`` by the rule (:meth:`GatedNetwork.pair_distances`).
+
+        Parameters
+        ----------
+        sources, targets
+            The sources' and the targets' snaps (whole network), row for row with
+            :attr:`source_compound` and :attr:`target_compound`, unless
+            ``target_rows`` says which targets ``targets`` holds.
+        limit_m
+            Pairs farther apart are left out.
+        target_rows
+            Rows of :attr:`target_compound` that ``targets`` holds (all when None).
+
+        Returns
+        -------
+        PairDistances
+            The pairs, numbered as ``sources`` and ``targets`` are.
+        """
+        t_group = self.target_compound
+        if target_rows is not None:
+            t_group = t_group[target_rows]
+        return self.network.pair_distances(
+            (sources, self.source_compound), (targets, t_group), limit_m, self.visitors
         )
 
 

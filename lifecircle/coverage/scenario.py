@@ -28,8 +28,12 @@ def with_new_sites(
     sites: dict[str, gpd.GeoDataFrame],
     *,
     edge_spacing_m: float = 50.0,
+    members_only: frozenset[str] = frozenset(),
 ) -> tuple[Access, gpd.GeoDataFrame]:
     """Access with the proposed sites added as facilities of their categories.
+
+    When ``access`` was walked by the gated compounds' rule, so are the new searches (the
+    sites join the ways of the compound they stand in).
 
     Parameters
     ----------
@@ -40,6 +44,8 @@ def with_new_sites(
         Proposed sites per category.
     edge_spacing_m
         Spacing of access points along the sites' outlines (when polygons).
+    members_only
+        The categories whose facilities inside a gated compound serve only its members.
 
     Returns
     -------
@@ -57,7 +63,13 @@ def with_new_sites(
     new_pts, new_of = access_points(all_fac.iloc[len(facilities) :], edge_spacing_m=edge_spacing_m)
     pts = np.concatenate([old_pts, new_pts])
     fac_of = np.concatenate([old_of, new_of + len(facilities)]).astype(np.int64)
-    snaps = Snap.concat([old_snap, network.snap(new_pts, max_snap_m=access.max_snap_m)])
+    new_snap, new_group = _snap_new(network, access, new_pts)
+    snaps = Snap.concat([old_snap, new_snap])
+    groups = (
+        np.concatenate([access.facility_compound, new_group])
+        if access.facility_compound is not None and new_group is not None
+        else None
+    )
     dist = access.distance_m.copy()
     nearest = access.facility.copy()
     target = network.locate(access.demand_snap)
@@ -65,7 +77,17 @@ def with_new_sites(
     for cat in sites:
         k = access.column(cat)
         sel = np.flatnonzero(cats == cat)
-        d, w = network.distances(snaps.take(sel), target, limit_m=float(access.limits_m[k]))
+        limit = float(access.limits_m[k])
+        if access.gated is not None and groups is not None:
+            assert access.demand_compound is not None
+            d, w = access.gated.nearest(
+                (snaps.take(sel), groups[sel]),
+                (access.demand_snap, access.demand_compound),
+                cat not in members_only,
+                limit,
+            )
+        else:
+            d, w = network.distances(snaps.take(sel), target, limit_m=limit)
         dist[:, k] = d
         nearest[:, k] = np.where(w >= 0, fac_of[sel][np.maximum(w, 0)], -1)
     after = replace(
@@ -75,8 +97,19 @@ def with_new_sites(
         facility_points=pts,
         facility_of=fac_of,
         facility_snap=snaps,
+        facility_compound=groups,
     )
     return after, all_fac
+
+
+def _snap_new(
+    network: WalkNetwork, access: Access, points: np.ndarray
+) -> tuple[Snap, np.ndarray | None]:
+    """Where new sites join the network as ``access`` was walked, and (gated) their
+    compounds."""
+    if access.gated is None:
+        return network.snap(points, max_snap_m=access.max_snap_m), None
+    return access.gated.snap(points, access.max_snap_m)
 
 
 def _site_facilities(sites: dict[str, gpd.GeoDataFrame], crs: object) -> list[gpd.GeoDataFrame]:
@@ -186,8 +219,9 @@ def scenario_coverage(
     Comparison
         Before and after, side by side.
     """
+    members = frozenset(c.id for c in catalog if c.members_only)
     after_access, _ = with_new_sites(
-        network, access, facilities, sites, edge_spacing_m=edge_spacing_m
+        network, access, facilities, sites, edge_spacing_m=edge_spacing_m, members_only=members
     )
     after = coverage_tables(after_access, units, catalog, unit_share=before.unit_share)
     return compare_coverage(before, after)

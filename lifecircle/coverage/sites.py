@@ -18,6 +18,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from lifecircle.coverage.access import Access, DemandView
+from lifecircle.coverage.gated import GatedWalk
 from lifecircle.coverage.network import Snap, WalkNetwork
 from lifecircle.coverage.placement import (
     CoverageProblem,
@@ -37,6 +38,7 @@ __all__ = [
     "select_sites",
     "site_weights",
     "sites_frame",
+    "snap_sites",
     "solve_sites",
 ]
 
@@ -220,11 +222,15 @@ def recommend_sites(  # noqa: PLR0913, RUF100 (the frames, the category and the 
     max_snap_m: float | None = None,
     time_limit_s: float = 60.0,
     method: str = "auto",
+    visitors: bool = True,
 ) -> SiteRecommendation:
     """Choose new sites for ``category``: ``p`` sites (maximal covering) or the fewest that
     cover ``share`` of the coverable uncovered residents (set covering).
 
     The front of :func:`select_sites`: snaps the candidates and builds their coverage sets.
+    When ``access`` was walked by the gated compounds' rule, so are the candidates' walks:
+    a candidate inside a compound joins its ways and serves outsiders through its
+    entrances only (and, unless ``visitors``, only its members).
 
     Parameters
     ----------
@@ -240,6 +246,9 @@ def recommend_sites(  # noqa: PLR0913, RUF100 (the frames, the category and the 
         How far candidates may be from a street (the access result's when omitted).
     time_limit_s, method
         As for :func:`solve_sites`.
+    visitors
+        Whether a site inside a gated compound serves visitors (the category is not
+        members-only); only in gated mode.
 
     Returns
     -------
@@ -251,9 +260,10 @@ def recommend_sites(  # noqa: PLR0913, RUF100 (the frames, the category and the 
     threshold = float(access.thresholds_m[access.column(category)])
     weights = site_weights(access, category)
     pts = shapely.point_on_surface(candidates.to_crs(network.crs).geometry.to_numpy())
-    c_snap = network.snap(pts, max_snap_m=max_snap_m or access.max_snap_m)
+    c_snap, walk = snap_sites(network, access, pts, max_snap_m or access.max_snap_m, visitors)
     problem = CoverageProblem(
-        coverage_sets(network, c_snap, access.demand_snap, weights, threshold), weights
+        coverage_sets(network, c_snap, access.demand_snap, weights, threshold, walk=walk),
+        weights,
     )
     streets = network.names[np.maximum(c_snap.edge, 0)]
     streets[~c_snap.ok] = None
@@ -261,6 +271,34 @@ def recommend_sites(  # noqa: PLR0913, RUF100 (the frames, the category and the 
     return select_sites(
         problem, table, access, category, p=p, share=share, time_limit_s=time_limit_s, method=method
     )
+
+
+def snap_sites(
+    network: WalkNetwork, access: Access, points: np.ndarray, max_snap_m: float, visitors: bool
+) -> tuple[Snap, GatedWalk | None]:
+    """Where new sites join the network, as ``access`` was walked, and how their walks to
+    its demand points go (None: the open network).
+
+    Parameters
+    ----------
+    network, access
+        The walk network and the access result.
+    points
+        The sites' points (the network's CRS).
+    max_snap_m
+        How far a site may be from a street.
+    visitors
+        Whether a site inside a gated compound serves visitors.
+
+    Returns
+    -------
+    (snap, walk)
+        The sites' snaps; in gated mode the walk by the rule, else None.
+    """
+    if access.gated is None or access.demand_compound is None:
+        return network.snap(points, max_snap_m=max_snap_m), None
+    snap, group = access.gated.snap(points, max_snap_m)
+    return snap, GatedWalk(access.gated, group, access.demand_compound, visitors)
 
 
 def candidate_table(
@@ -297,12 +335,16 @@ def coverage_sets(
     demand: Snap,
     weights: np.ndarray,
     threshold_m: float,
+    *,
+    walk: GatedWalk | None = None,
 ) -> sp.csr_matrix:
     """Which candidate reaches which demand point within ``threshold_m``, for the demand
     points of positive weight (others stay empty).
 
     The walk network is undirected, so the bounded searches start from whichever side has
     fewer points: usually the residents still to cover, not the (many) candidate sites.
+    With ``walk`` the pairs are walked by the gated compounds' rule instead (candidates
+    as the facilities' side).
 
     Parameters
     ----------
@@ -314,6 +356,8 @@ def coverage_sets(
         The demand points' weights (residents still uncovered).
     threshold_m
         The category's walking threshold.
+    walk
+        The gated rule (:func:`snap_sites`): the candidates' and demand points' compounds.
 
     Returns
     -------
@@ -322,7 +366,10 @@ def coverage_sets(
     """
     live = np.flatnonzero(weights > 0)
     n_c, n_d = len(candidates), len(demand)
-    if len(live) <= n_c:
+    if walk is not None:
+        pairs = walk.pairs(candidates, demand.take(live), threshold_m, target_rows=live)
+        rows, cols = pairs.source, live[pairs.target]
+    elif len(live) <= n_c:
         pairs = network.pair_distances(demand.take(live), candidates, limit_m=threshold_m)
         rows, cols = pairs.target, live[pairs.source]
     else:

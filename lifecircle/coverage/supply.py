@@ -159,7 +159,7 @@ def _category(  # noqa: PLR0913, RUF100 (the study's parts one category needs)
         _, of, snap = access.entrances(mask)
         fac_of = np.searchsorted(np.flatnonzero(mask), of)
         threshold = float(access.thresholds_m[access.column(cat.id)])
-        pairs = network.pair_distances(snap, access.demand_snap, limit_m=threshold)
+        pairs = access.pairs(network, mask, threshold, not cat.members_only)
         f_idx, t_idx = fac_of[pairs.source], pairs.target
         live = ok[t_idx] & (res[t_idx] > 0)
         for f, u in set(zip(f_idx[live].tolist(), point_unit[t_idx[live]].tolist(), strict=True)):
@@ -173,6 +173,7 @@ def _category(  # noqa: PLR0913, RUF100 (the study's parts one category needs)
                 fac,
                 threshold_m=threshold,
                 entrances=(snap, fac_of),
+                pairs=pairs,
             )
             supply = np.bincount(point_unit[ok], weights=(demand * score)[ok], minlength=n_units)
             imputed = int(table["imputed"].sum())

@@ -25,7 +25,17 @@ from lifecircle.result import PlanResult
 
 __all__ = ["LAYERS", "write_gpkg"]
 
-LAYERS = ("units", "facilities", "residents", "catchments", "gaps", "sites")
+LAYERS = (
+    "units",
+    "facilities",
+    "residents",
+    "catchments",
+    "gaps",
+    "sites",
+    "compounds",
+    "entrances",
+    "entrance_candidates",
+)
 WGS84 = "EPSG:4326"
 
 
@@ -40,6 +50,38 @@ def _finite(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def _layer(frame: gpd.GeoDataFrame, path: Path, name: str) -> None:
     out = _finite(frame).to_crs(WGS84)
     out.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+
+
+def _walls_layers(result: PlanResult, path: Path) -> list[str]:
+    """The gated compounds (their table, with the residents newly covered if each alone
+    were opened) and the boundary crossings (entrances and closed ones), when gated."""
+    walls, comp = result.walls, result.area.compounds
+    if walls is None or comp is None or len(comp) == 0:
+        return []
+    table = walls.compounds.merge(
+        walls.ranking[["compound_id", "newly_covered"]]
+        if len(walls.ranking)
+        else pd.DataFrame({"compound_id": [], "newly_covered": []}),
+        on="compound_id",
+        how="left",
+    )
+    frame = gpd.GeoDataFrame(table, geometry=comp.areas.geometry.to_numpy(), crs=result.area.crs)
+    _layer(frame, path, "compounds")
+    if comp.crossings is None or len(comp.crossings) == 0:
+        return ["compounds"]
+    cross = comp.crossings
+    points = gpd.GeoDataFrame(
+        cross[["compound_id", "node", "entrance", "gate"]].reset_index(drop=True),
+        geometry=gpd.points_from_xy(cross["x"], cross["y"]),
+        crs=result.area.crs,
+    )
+    _layer(points, path, "entrances")
+    cand = walls.entrances
+    if len(cand) == 0:
+        return ["compounds", "entrances"]
+    where = gpd.points_from_xy(cand["lon"], cand["lat"], crs=WGS84)
+    _layer(gpd.GeoDataFrame(cand, geometry=where, crs=WGS84), path, "entrance_candidates")
+    return ["compounds", "entrances", "entrance_candidates"]
 
 
 def write_gpkg(result: PlanResult, path: Path) -> list[str]:
@@ -95,6 +137,7 @@ def write_gpkg(result: PlanResult, path: Path) -> list[str]:
             "sites",
         )
         written.append("sites")
+    written += _walls_layers(result, path)
     meta = pd.DataFrame(
         {
             "key": ["metric_crs", "layers_crs", "catalog", "created", "parameters"],

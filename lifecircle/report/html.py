@@ -21,6 +21,16 @@ from lifecircle.i18n import tr, translations
 from lifecircle.report.charts import cjk_font, coverage_chart, distance_chart, png_data_uri
 from lifecircle.report.summary import SITE_COLUMNS, category_summary, headers, parameter_rows
 from lifecircle.report.supply import has_supply, supply_header, supply_rows
+from lifecircle.report.walls import (
+    compounds_header,
+    compounds_rows,
+    entrances_header,
+    entrances_rows,
+    ranking_header,
+    ranking_rows,
+    walls_header,
+    walls_rows,
+)
 from lifecircle.result import PlanResult
 
 __all__ = ["write_html"]
@@ -162,6 +172,48 @@ def _supply(result: PlanResult, lang: str) -> dict[str, Any] | None:
     return _table(supply_header(lang), rows, more=max(0, len(short) - GAP_ROWS))
 
 
+def _walls(result: PlanResult, lang: str) -> dict[str, Any] | None:
+    """What the gated compounds' walls cost: coverage gated against open, the costliest
+    walls (the first rows of the ranking) and the compounds with their entrances."""
+    if result.walls is None:
+        return None
+    pct = "{:.1%}"
+    by_cat = [
+        [_text(r[0]), _num(r[1], pct), _num(r[2], pct)] + [_num(v) for v in r[3:]]
+        for r in walls_rows(result, lang)
+    ]
+    ranking = ranking_rows(result, lang)
+    ranked = [
+        [_num(r[0]), _text(r[1]), _text(r[2]), _num(r[3]), _num(r[4]), _text(r[5])]
+        for r in ranking[:GAP_ROWS]
+    ]
+    comps = compounds_rows(result, lang)
+    listed = [
+        [_text(v) for v in r[:3]] + [_num(v) for v in r[3:8]] + [_text(r[8])]
+        for r in comps[:GAP_ROWS]
+    ]
+    gates = entrances_rows(result, lang, only_gains=True)
+    shown = [
+        [
+            _num(r[0]),
+            _text(r[1]),
+            _text(r[2]),
+            _num(r[3], "{:.6f}"),
+            _num(r[4], "{:.6f}"),
+            _num(r[5], "{:,.1f}"),
+            _num(r[6]),
+            _text(r[7]),
+        ]
+        for r in gates[:GAP_ROWS]
+    ]
+    return {
+        "entrances": _table(entrances_header(lang), shown, more=max(0, len(gates) - GAP_ROWS)),
+        "by_category": _table(walls_header(lang), by_cat),
+        "ranking": _table(ranking_header(lang), ranked, more=max(0, len(ranking) - GAP_ROWS)),
+        "compounds": _table(compounds_header(lang), listed, more=max(0, len(comps) - GAP_ROWS)),
+    }
+
+
 def _units(result: PlanResult, lang: str) -> dict[str, Any]:
     """Per unit: the required services most of its residents cannot reach in time."""
     catalog = result.area.catalog
@@ -271,6 +323,7 @@ def write_html(
         sites=_sites(result, lang),
         gaps=_gaps(result, lang),
         supply=_supply(result, lang),
+        walls=_walls(result, lang),
         units=_units(result, lang),
         map_html=map_html,
         method=method,

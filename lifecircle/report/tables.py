@@ -125,6 +125,10 @@ def localized(
         elif col.startswith("share_complete_") and _is_level(catalog, col[15:]):
             level = catalog.level_name(col[15:], lang)
             headers[col] = tr("csv_share_complete_level", lang, level=level)
+        elif name in (RANKING_CSV, ENTRANCES_CSV) and col in catalog:
+            headers[col] = catalog[col].name_zh
+    if name in WALLS_CSV:
+        frame = _walls_localized(frame, catalog, lang)
     if name in ("checklist.csv", "checklist_rollup.csv") and "category" in frame.columns:
         frame = frame.copy()
         if "name" in frame.columns:
@@ -142,6 +146,37 @@ def localized(
                 {True: tr("yes", lang), False: tr("no", lang)}
             )
     return frame, headers
+
+
+RANKING_CSV = "compounds_ranking.csv"
+ENTRANCES_CSV = "entrance_candidates.csv"
+WALLS_CSV = ("walls.csv", RANKING_CSV, "compounds.csv", ENTRANCES_CSV)
+"""The tables of what the gated compounds' walls cost (issue 15)."""
+
+
+def _walls_localized(frame: pd.DataFrame, catalog: ServiceCatalog, lang: str) -> pd.DataFrame:
+    """The walls' tables in ``lang``: category names, yes/no."""
+    frame = frame.copy()
+    if "name" in frame.columns and "category" in frame.columns:
+        frame["name"] = [catalog[c].name(lang) for c in frame["category"]]
+    if "entrances_mapped" in frame.columns:
+        frame["entrances_mapped"] = frame["entrances_mapped"].map(
+            {True: tr("yes", lang), False: tr("no", lang)}
+        )
+    return frame
+
+
+def walls_csv(result: PlanResult) -> dict[str, pd.DataFrame]:
+    """The walls' tables by file name (none when compounds are open)."""
+    walls = result.walls
+    if walls is None:
+        return {}
+    return {
+        "walls.csv": walls.by_category,
+        RANKING_CSV: walls.ranking,
+        "compounds.csv": walls.compounds,
+        ENTRANCES_CSV: walls.entrances,
+    }
 
 
 def demand_rows(result: PlanResult) -> tuple[gpd.GeoDataFrame, DemandView]:
@@ -236,4 +271,5 @@ def csv_tables(result: PlanResult) -> dict[str, pd.DataFrame]:
         tables["scenario_overall.csv"] = result.scenario.overall
         tables["scenario_by_unit.csv"] = result.scenario.by_unit
         tables["scenario_completeness.csv"] = result.scenario.completeness
+    tables.update(walls_csv(result))
     return tables

@@ -15,6 +15,16 @@ from typing import Any
 from lifecircle.i18n import tr
 from lifecircle.report.summary import SITE_COLUMNS, category_summary, headers, parameter_rows
 from lifecircle.report.supply import has_supply, supply_header, supply_rows
+from lifecircle.report.walls import (
+    compounds_header,
+    compounds_rows,
+    entrances_header,
+    entrances_rows,
+    ranking_header,
+    ranking_rows,
+    walls_header,
+    walls_rows,
+)
 from lifecircle.result import PlanResult
 
 __all__ = ["sheet_names", "write_xlsx"]
@@ -80,6 +90,37 @@ def _supply_sheet(wb: Any, result: PlanResult, lang: str) -> None:
     _write(ws, supply_header(lang), rows, {5: COUNT, 6: "#,##0.0", 8: "#,##0.0", 9: "#,##0.0"})
 
 
+def _walls_sheets(wb: Any, result: PlanResult, lang: str) -> None:
+    """What the gated compounds' walls cost: coverage gated against open, the ranking of
+    the compounds (with every category's residents newly covered) and the compounds."""
+    walls = result.walls
+    if walls is None:
+        return
+    ws = wb.create_sheet(tr("sheet_walls", lang)[:31])
+    _write(ws, walls_header(lang), walls_rows(result, lang), {2: PERCENT, 3: PERCENT, 4: COUNT})
+    for col in (5, 6):
+        for c in ws.iter_cols(min_col=col, max_col=col, min_row=2):
+            for cell in c:
+                cell.number_format = COUNT
+    catalog = result.area.catalog
+    cats = [c for c in walls.ranking.columns if c in catalog]
+    header = ranking_header(lang)[:-1] + [catalog[c].name(lang) for c in cats]
+    rows = [
+        r[:5] + [float(v) for v in values]
+        for r, values in zip(
+            ranking_rows(result, lang), walls.ranking[cats].to_numpy(), strict=True
+        )
+    ]
+    formats = {k: COUNT for k in range(4, 6 + len(cats))}
+    _write(wb.create_sheet(tr("sheet_compound_ranking", lang)[:31]), header, rows, formats)
+    ws = wb.create_sheet(tr("sheet_compounds", lang)[:31])
+    _write(ws, compounds_header(lang), compounds_rows(result, lang), {4: COUNT})
+    if len(walls.entrances):
+        ws = wb.create_sheet(tr("sheet_entrance_candidates", lang)[:31])
+        formats = {4: "0.000000", 5: "0.000000", 6: "#,##0.0", 7: COUNT}
+        _write(ws, entrances_header(lang), entrances_rows(result, lang), formats)
+
+
 def write_xlsx(
     result: PlanResult, path: Path, *, lang: str = "en", inputs: list[dict[str, Any]] | None = None
 ) -> None:
@@ -112,6 +153,7 @@ def write_xlsx(
     if result.scenario is not None:
         _scenario_sheet(wb.create_sheet(names["scenario"]), result, lang)
     _supply_sheet(wb, result, lang)
+    _walls_sheets(wb, result, lang)
     _inputs_sheet(wb.create_sheet(names["inputs"]), result, lang, inputs)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)

@@ -50,8 +50,24 @@ def test_every_header_is_chinese_and_the_rows_are_the_same(
         assert all(CJK.search(h) for h in zh[0]), (name, zh[0])
         assert len(set(zh[0])) == len(zh[0]), (name, zh[0])
         assert len(zh) == len(en) and len(zh[0]) == len(en[0])
-        if name != "checklist.csv":
+        if name not in ("checklist.csv", "walls.csv", "compounds.csv"):
             assert zh[1:] == en[1:], name
+
+
+def test_the_walls_tables_name_categories_and_yes_no_in_chinese(runs: dict[str, Path]) -> None:
+    """The fixture lies in Beijing (compounds gated): the walls' tables are written, with
+    the categories' Chinese names, and the ranking's category columns named in Chinese."""
+    catalog = load_catalog("gb50180")
+    en, zh = _read(runs["en"] / "walls.csv"), _read(runs["zh"] / "walls.csv")
+    assert en[0][:4] == ["category", "name", "gated_share", "open_share"]
+    assert len(en) == len(catalog.ids) + 1
+    for e, z in zip(en[1:], zh[1:], strict=True):
+        assert z[0] == e[0] and e[1] == catalog[e[0]].name_en and z[1] == catalog[e[0]].name_zh
+        assert z[2:] == e[2:]
+    ranking = _read(runs["zh"] / "compounds_ranking.csv")[0]
+    assert "幼儿园" in ranking and "开放后新增覆盖居民" in ranking
+    en, zh = _read(runs["en"] / "compounds.csv"), _read(runs["zh"] / "compounds.csv")
+    assert [{"True": "是", "False": "否"}[r[-1]] for r in en[1:]] == [r[-1] for r in zh[1:]]
 
 
 def test_the_checklist_names_categories_in_chinese(runs: dict[str, Path]) -> None:
