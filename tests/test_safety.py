@@ -66,6 +66,12 @@ CSVS = {
     "coverage_summary.csv",
     "gaps.csv",
     "sites.csv",
+    # the fixture lies in Beijing and holds two compounds, so compounds are gated (auto) and
+    # the walls' tables are written too
+    "walls.csv",
+    "compounds.csv",
+    "compounds_ranking.csv",
+    "entrance_candidates.csv",
 }
 
 
