@@ -250,6 +250,7 @@ def make_app(w: WhatIf, config: PlanConfig, *, token: str | None = None) -> Star
     api = _Api(w, config)
     routes = [
         Route("/", api.index),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
         Route("/api/study", api.study),
         Route("/api/coverage", api.coverage),
         Route("/api/change", api.change, methods=["POST"]),
