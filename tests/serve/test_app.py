@@ -88,3 +88,9 @@ def test_the_token_is_asked_for_on_every_request(served) -> None:
         assert client.get(path, params={"token": "wrong"}).status_code == 403
     assert client.get("/api/study", headers={TOKEN_HEADER: "s3cret"}).status_code == 200
     assert client.get("/", params={"token": "s3cret"}).status_code == 200
+
+
+def test_serve_refuses_a_folder_that_is_not_a_result(tmp_path, capsys) -> None:
+    assert main(["serve", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "run.json" in err and str(tmp_path) in err
