@@ -167,3 +167,39 @@ def test_the_page_in_a_real_browser(live) -> None:
         DOCS.mkdir(exist_ok=True)
         page.screenshot(path=str(DOCS / "serve.png"))
         browser.close()
+
+
+def test_serve_beyond_this_machine_asks_for_the_printed_token(served) -> None:
+    import subprocess
+    import sys
+
+    out, _, _ = served
+    port = _free_port()
+    cmd = [sys.executable, "-m", "lifecircle", "serve", str(out), "--host", "127.0.0.2"]
+    proc = subprocess.Popen(
+        [*cmd, "--port", str(port)], stdout=subprocess.PIPE, text=True, env=os.environ.copy()
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # printed once the study is built
+        url = line.split("open ")[1].split()[0]
+        assert url.startswith(f"http://127.0.0.2:{port}/?token=")
+        token = url.split("token=")[1]
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.2:{port}/api/study", timeout=10)
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert r.status_code == 403 and r.json()["error"] == "token"
+        assert (
+            httpx.get(f"http://127.0.0.2:{port}/api/study", params={"token": "x"}).status_code
+            == 403
+        )
+        ok = httpx.get(f"http://127.0.0.2:{port}/api/study", params={"token": token}, timeout=30)
+        assert ok.status_code == 200 and ok.json()["categories"]
+    finally:
+        proc.terminate()
+        proc.wait(10)

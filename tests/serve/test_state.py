@@ -107,3 +107,36 @@ def test_bad_changes_are_refused(whatif) -> None:
         w.remove("nope")
     assert err.value.key == "unknown_facility"
     assert w.changes == []
+
+
+def test_a_unit_found_by_its_chinese_name_and_its_checklist(helsinki_area) -> None:
+    units = helsinki_area.units.copy()
+    units["name"] = [f"海淀区第{i}社区" for i in range(len(units))]
+    w = WhatIf(replace(helsinki_area, units=units), PARAMS)
+    hits = w.find_units("第3社区")
+    assert [h["unit_id"] for h in hits] == [str(units["unit_id"].iloc[3])]
+    assert w.find_units("") == []
+    # the unit with the most residents, a pharmacy proposed on a street inside it
+    top = int(w.unit_res.argmax())
+    uid = str(w.unit_ids[top])
+    k = w.column("pharmacy")
+    cell = units.geometry.iloc[top]
+    inside = w.area.edges.loc[w.area.edges.intersects(cell.buffer(-20))]
+    before = {r["category"]: r for r in w.checklist(uid)}
+    for g in inside.geometry:
+        p = gpd.GeoSeries([g.interpolate(0.5, normalized=True)], crs=w.area.crs).to_crs(4326)[0]
+        try:
+            change = w.add("pharmacy", p.x, p.y)
+            break
+        except ChangeError:
+            continue
+    after = {r["category"]: r for r in w.checklist(uid)}
+    row = after.get("pharmacy") or before.get("pharmacy")
+    assert row is not None  # missing before (or still after)
+    idx = np.flatnonzero(w.unit_code == top)
+    res = w.access.demand.residents[idx]
+    want = res[w.distance[idx, k] <= w.access.thresholds_m[k]].sum() / res.sum()
+    assert row["share_after"] == pytest.approx(want)
+    assert row["nearest_after"] == change.facility or row["walk_after"] <= (
+        row["walk_before"] or np.inf
+    )
