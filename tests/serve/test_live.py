@@ -24,7 +24,8 @@ from lifecircle.serve.state import WhatIf
 from tests.maps.test_browser import CHROMIUM_FLAGS, _chromium, _unavailable
 from tests.serve.conftest import CAT, street_points
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+"""Where the screenshot goes (docs/serve.png, in the README, is a copy of one)."""
 
 
 def _free_port() -> int:
@@ -164,8 +165,8 @@ def test_the_page_in_a_real_browser(live) -> None:
         files = page.evaluate("() => window.lastExport")
         assert "scenario_added.csv" in files and "scenario_added.csv" in files["plan.toml"]
         assert errors == [] and blocked == []
-        DOCS.mkdir(exist_ok=True)
-        page.screenshot(path=str(DOCS / "serve.png"))
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "serve.png"))
         browser.close()
 
 
