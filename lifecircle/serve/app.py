@@ -143,9 +143,11 @@ class _Api:
         }
 
     async def change(self, request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return _error("too_large", 413, n=MAX_BODY)
+        body = b""
+        async for chunk in request.stream():  # bounded even without a content-length
+            body += chunk
+            if len(body) > MAX_BODY:
+                return _error("too_large", 413, n=MAX_BODY)
         try:
             doc = json.loads(body)
             if not isinstance(doc, dict):
