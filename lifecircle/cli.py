@@ -51,6 +51,8 @@ from lifecircle.i18n import LANGS, tr
 from lifecircle.params import DEFAULT_SPEED_KMH, MapOptions, OutputOptions
 from lifecircle.report.summary import category_summary, placement_summary
 from lifecircle.result import PlanResult
+from lifecircle.serve.server import LOCAL
+from lifecircle.serve.server import serve as run_server
 
 __all__ = ["cli", "main"]
 
@@ -780,6 +782,21 @@ def _stop_on_signals() -> Iterator[None]:
     finally:
         for s, handler in before.items():
             signal.signal(s, handler)
+
+
+@cli.command()
+@click.argument("results", type=click.Path(path_type=Path))
+@click.option(
+    "--host",
+    default=LOCAL,
+    help="Address to listen on (default 127.0.0.1); others need the printed token.",
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, help="Port to listen on.")
+@click.option("--lang", type=click.Choice(LANGS), default="en", help="Language of the messages.")
+def serve(results: Path, host: str, port: int, lang: str) -> None:
+    """A what-if map of a finished plan's folder (or plan file): add, move or remove facilities."""
+    _setup_logging(False, False, lang)
+    run_server(results, host=host, port=port, lang=lang, say=click.echo)
 
 
 def _stopped(exc: BaseException, lang: str) -> int:
