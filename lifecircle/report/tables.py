@@ -159,6 +159,8 @@ def _walls_localized(frame: pd.DataFrame, catalog: ServiceCatalog, lang: str) ->
     frame = frame.copy()
     if "name" in frame.columns and "category" in frame.columns:
         frame["name"] = [catalog[c].name(lang) for c in frame["category"]]
+    if "kind" in frame.columns and lang != "en":
+        frame["kind"] = [tr(f"compound_kind_{k}", lang) for k in frame["kind"]]
     if "entrances_mapped" in frame.columns:
         frame["entrances_mapped"] = frame["entrances_mapped"].map(
             {True: tr("yes", lang), False: tr("no", lang)}

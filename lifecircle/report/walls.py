@@ -113,7 +113,7 @@ def compounds_rows(result: PlanResult, lang: str) -> list[list[Any]]:
     return [
         [
             r["compound_id"],
-            r["kind"],
+            tr(f"compound_kind_{r['kind']}", lang),
             r["name"] or "",
             float(r["residents_inside"]),
             int(r["crossings"]),
