@@ -26,6 +26,7 @@ from pydantic import (
 
 from lifecircle.analysis import category_problems
 from lifecircle.app import plan
+from lifecircle.coverage.profiles import profile_problems
 from lifecircle.errors import CatalogError, PlanFileError, Problem
 from lifecircle.geo.build import StudyInputs
 from lifecircle.geo.catalog import load_catalog
@@ -45,6 +46,8 @@ from lifecircle.params import (
     OutputOptions,
     PlacementSpec,
     PlanParams,
+    WalkProfile,
+    builtin_profiles,
 )
 from lifecircle.progress import Progress
 from lifecircle.result import PlanResult
@@ -191,12 +194,31 @@ class _AnalysisBase(_Strict):
         return value
 
     def params(
-        self, candidate_spacing_m: float | None, placements: Sequence[PlacementSpec]
+        self,
+        candidate_spacing_m: float | None,
+        placements: Sequence[PlacementSpec],
+        profiles: Sequence[WalkProfile] = (),
     ) -> PlanParams:
-        """These numbers, with the candidates' spacing and the placements, as PlanParams."""
+        """These numbers, with the candidates' spacing, the placements and the plan's
+        walking profiles, as PlanParams.
+
+        Parameters
+        ----------
+        candidate_spacing_m, placements, profiles
+            The ``[inputs.candidates]`` spacing, the ``[[placement]]`` tables and the
+            ``[profiles.NAME]`` tables.
+
+        Returns
+        -------
+        PlanParams
+            The analysis parameters.
+        """
         fields = self.model_dump(exclude=set(_STUDY_KEYS))
         return PlanParams(
-            **fields, candidate_spacing_m=candidate_spacing_m, placements=tuple(placements)
+            **fields,
+            candidate_spacing_m=candidate_spacing_m,
+            placements=tuple(placements),
+            profiles=tuple(profiles),
         )
 
 
@@ -226,8 +248,10 @@ def _analysis_fields() -> dict[str, Any]:
     hints = get_type_hints(PlanParams)
     out: dict[str, Any] = {}
     for f in dataclasses.fields(PlanParams):
-        if f.name not in {"candidate_spacing_m", "placements"}:
+        if f.name not in {"candidate_spacing_m", "placements", "profiles"}:
             default: Any = f.default
+            if f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory()
             out[f.name] = (hints[f.name], Field(default, **_ANALYSIS_LIMITS.get(f.name, {})))
         if f.name == "edge_spacing_m":
             out.update(_STUDY_KEYS)
@@ -243,6 +267,23 @@ else:
         __doc__="The numbers of the analysis.",
         **_analysis_fields(),
     )
+
+
+class ProfileConfig(_Strict):
+    """A walking profile (``[profiles.NAME]``): a speed and cost factors per kind of way
+    (:class:`lifecircle.params.WalkProfile`); omitted keys keep the built-in profile's
+    values when NAME is one (standard, elderly), else the reference walker's."""
+
+    speed_m_s: float | None = Field(None, gt=0)
+    steps_factor: float | None = Field(None, ge=1)
+    footbridge_factor: float | None = Field(None, ge=1)
+    underpass_factor: float | None = Field(None, ge=1)
+
+    def profile(self, name: str) -> WalkProfile:
+        """The profile ``name`` with these values."""
+        base = builtin_profiles().get(name, WalkProfile(name))
+        given = {k: v for k, v in self.model_dump().items() if v is not None}
+        return dataclasses.replace(base, **given)
 
 
 class PlacementConfig(_Strict):
@@ -286,6 +327,7 @@ class PlanConfig(_Strict):
     residents: ResidentModel = ResidentModel()
     analysis: AnalysisConfig = AnalysisConfig()
     placement: list[PlacementConfig] = []
+    profiles: dict[str, ProfileConfig] = {}
     outputs: OutputsConfig = OutputsConfig()
 
     def study_inputs(self) -> StudyInputs:
@@ -368,6 +410,7 @@ class PlanConfig(_Strict):
         return self.analysis.params(
             self.inputs.candidates.spacing_m,
             [PlacementSpec(p.category, p=p.sites, share=p.target_share) for p in self.placement],
+            [cfg.profile(name) for name, cfg in self.profiles.items()],
         )
 
 
@@ -536,7 +579,8 @@ def _check_plan(config: PlanConfig, source: str) -> list[Problem]:
         return problems
     named = [(f"placement.{n}.category", p.category) for n, p in enumerate(config.placement)]
     named += [("outputs.map_category", config.outputs.map_category)]
-    return problems + category_problems(catalog, named, source)
+    problems += category_problems(catalog, named, source)
+    return problems + profile_problems(catalog, config.params(), source)
 
 
 def load_plan(path: str | Path) -> PlanConfig:
@@ -615,6 +659,16 @@ compounds = "auto"             # gated compounds: walked by members and visitors
 # parts = "district"           # analyse in parts: by a column of the units, or a number of
                                # groups of neighbouring units (the README's "Whole cities")
 # rollup = "街道"               # a column of the units: supply versus need summed by it too
+profile = "auto"               # walking profile: auto = the catalog's (elderly categories walk
+                               # "elderly") in mainland China; "catalog", or a profile's name
+# [analysis.category_profiles]   # per category: the profile its residents walk on
+# health_station = "elderly"
+
+# [profiles.elderly]           # change a walking profile, or define one: distances are then
+# speed_m_s = 1.0              # effective walking metres (a metre at the plan's speed_kmh)
+# steps_factor = 1.0           # cost per metre of steps, footbridges, underpasses (no
+# footbridge_factor = 1.0      # published factor was found: 1.0 unless you set one)
+# underpass_factor = 1.0
 
 [[placement]]
 category = "kindergarten"

@@ -278,6 +278,7 @@ def _access_of(state: _PartState) -> dict[str, Any]:
         "thresholds_m": a.thresholds_m,
         "limits_m": a.limits_m,
         "speed_kmh": a.speed_kmh,
+        "profiles": a.profiles,
         "max_snap_m": a.max_snap_m,
         "demand_index": state.part.demand_index,
         "distance_m": a.distance_m,
@@ -320,7 +321,10 @@ def _propose(
     pts = shapely.point_on_surface(cand.to_crs(net.crs).geometry.to_numpy())
     visitors = not part.area.catalog[category].members_only
     snap, d_snap, walk = _snap_both(state, pts, points, params.max_snap_m, visitors)
-    problem = CoverageProblem(coverage_sets(net, snap, d_snap, w, threshold, walk=walk), w)
+    on = state.access.network_for(net, category)  # the category's walking profile
+    if walk is not None:
+        walk = replace(walk, network=walk.network.on(on))
+    problem = CoverageProblem(coverage_sets(on, snap, d_snap, w, threshold, walk=walk), w)
     result = solve_sites(problem, p=p, share=share, time_limit_s=params.time_limit_s)
     sel = result.selected
     xy = shapely.get_coordinates(pts[sel]) if len(sel) else np.empty((0, 2))
@@ -597,6 +601,7 @@ def _merge_access(pieces: Sequence[dict[str, Any]], n: int) -> Access:
         max_snap_m=first["max_snap_m"],
         count_within=None if first["count_within"] is None else merged("count_within"),
         unsnapped_facilities=np.unique(np.concatenate([p["unsnapped"] for p in pieces])),
+        profiles=first["profiles"],
     )
 
 

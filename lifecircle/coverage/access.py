@@ -10,6 +10,7 @@ compounds (:mod:`lifecircle.coverage.gated`) the searches follow the compounds' 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +21,18 @@ import shapely
 
 from lifecircle.coverage.gated import GatedNetwork, GatedWalk
 from lifecircle.coverage.network import Located, PairDistances, Snap, WalkNetwork
+from lifecircle.coverage.profiles import category_profiles
 from lifecircle.geo.catalog import ServiceCatalog
 from lifecircle.geo.compounds import point_compounds
 from lifecircle.geo.study_area import StudyArea
 from lifecircle.i18n import Note
-from lifecircle.params import DEFAULT_MAX_SNAP_M, DEFAULT_SPEED_KMH, PlanParams
+from lifecircle.params import (
+    DEFAULT_MAX_SNAP_M,
+    DEFAULT_SPEED_KMH,
+    STANDARD_PROFILE,
+    PlanParams,
+    WalkProfile,
+)
 
 __all__ = [
     "Access",
@@ -196,6 +204,18 @@ class Access:
     gated: GatedNetwork | None = field(default=None, repr=False, compare=False)
     """The network split at the gated compounds' walls the result was walked on (None:
     compounds open). Every later stage walks by the same rule: :meth:`walk`."""
+    profiles: Mapping[str, WalkProfile] = field(default_factory=dict)
+    """The walking profile of each category (absent: the standard one); distances are
+    effective walking metres on it (:class:`~lifecircle.params.WalkProfile`)."""
+
+    def profile(self, category: str) -> WalkProfile:
+        """The walking profile ``category``'s distances were measured on."""
+        return self.profiles.get(category, STANDARD_PROFILE)
+
+    def network_for(self, network: WalkNetwork, category: str) -> WalkNetwork:
+        """``network`` as ``category``'s residents walk it (itself on the standard profile):
+        every later stage measures that category's walks on it."""
+        return network.profiled(self.profile(category), self.speed_kmh)
 
     def column(self, category: str) -> int:
         """Column of ``category`` in the distance arrays."""
@@ -237,7 +257,9 @@ class Access:
         sel = np.flatnonzero(np.asarray(facilities, dtype=bool)[self.facility_of])
         return self.facility_points[sel], self.facility_of[sel], self.facility_snap.take(sel)
 
-    def walk(self, points: np.ndarray, visitors: bool) -> GatedWalk | None:
+    def walk(
+        self, points: np.ndarray, visitors: bool, network: WalkNetwork | None = None
+    ) -> GatedWalk | None:
         """How pair searches from some facility points to the demand points walk: by the
         gated compounds' rule (None: on the open network).
 
@@ -248,6 +270,9 @@ class Access:
         visitors
             Whether the sources inside a compound serve visitors (the category is not
             members-only).
+        network
+            A category's walking-profile copy of the network (:meth:`network_for`) to walk
+            on; None: the network the split was made on.
 
         Returns
         -------
@@ -257,7 +282,8 @@ class Access:
         if self.gated is None or self.facility_compound is None:
             return None
         assert self.demand_compound is not None
-        return GatedWalk(self.gated, self.facility_compound[points], self.demand_compound, visitors)
+        split = self.gated if network is None else self.gated.on(network)
+        return GatedWalk(split, self.facility_compound[points], self.demand_compound, visitors)
 
     def pairs(
         self, network: WalkNetwork, facilities: np.ndarray, limit_m: float, visitors: bool = True
@@ -268,7 +294,8 @@ class Access:
         Parameters
         ----------
         network
-            The walk network the result was computed on.
+            The walk network the result was computed on, or a category's walking-profile
+            copy of it (:meth:`network_for`).
         facilities
             Boolean mask over the study's facilities; the sources are their access points
             as :meth:`entrances` orders them.
@@ -286,7 +313,7 @@ class Access:
             raise ValueError("this access result keeps no facility snaps (merged from parts)")
         sel = np.flatnonzero(np.asarray(facilities, dtype=bool)[self.facility_of])
         src = self.facility_snap.take(sel)
-        walk = self.walk(sel, visitors)
+        walk = self.walk(sel, visitors, network)
         if walk is None:
             return network.pair_distances(src, self.demand_snap, limit_m=limit_m)
         return walk.pairs(src, self.demand_snap, limit_m)
@@ -317,6 +344,7 @@ def nearest_facilities(  # noqa: PLR0913, RUF100 (the study's frames and the acc
     edge_spacing_m: float = 50.0,
     count_within: bool = False,
     gated: GatedNetwork | None = None,
+    profiles: Mapping[str, WalkProfile] | None = None,
 ) -> Access:
     """Distances from every demand point to the nearest facility of every category.
 
@@ -340,27 +368,24 @@ def nearest_facilities(  # noqa: PLR0913, RUF100 (the study's frames and the acc
     edge_spacing_m
         Spacing of access points along polygons of edge-access categories.
     count_within
-        Also count the facilities within each threshold (one search per facility; on
-        the whole network, compounds open).
-    gated
-        ``network`` split at gated compounds' walls (:mod:`lifecircle.coverage.gated`).
+        Also count the facilities within each threshold (on the open network).
+    gated, profiles
+        ``network`` split at gated compounds' walls (:mod:`lifecircle.coverage.gated`);
+        the walking profile of each category (absent: the standard one).
 
     Returns
     -------
     Access
         The distances, with the demand's and the facilities' snaps.
     """
-    if search_factor < 1:
-        raise ValueError("search_factor must be at least 1")
     cats = catalog.ids
-    thresholds = np.array([catalog[c].threshold(speed_kmh) for c in cats])
-    limits = thresholds * search_factor
+    thresholds, limits = _bounds(catalog, speed_kmh, search_factor)
     d_snap, comp, d_group = _snap_demand(network, demand, max_snap_m, gated)
     pts, fac_of, a_snap, unsnapped, f_group = _snap_facilities(
         network, facilities, max_snap_m, edge_spacing_m, gated
     )
     dist, nearest, counts = _searches(
-        (network, gated),
+        (network, gated, {c: network.profiled(p, speed_kmh) for c, p in (profiles or {}).items()}),
         (d_snap, d_group),
         (a_snap, fac_of, facilities["category"].to_numpy(), f_group),
         catalog,
@@ -384,6 +409,7 @@ def nearest_facilities(  # noqa: PLR0913, RUF100 (the study's frames and the acc
         facility_of=fac_of,
         facility_snap=a_snap,
         **_walked(d_group, f_group, gated),
+        profiles=dict(profiles or {}),
     )
 
 
@@ -394,8 +420,18 @@ def _walked(
     return {"demand_compound": demand, "facility_compound": facility, "gated": gated}
 
 
+def _bounds(
+    catalog: ServiceCatalog, speed_kmh: float, search_factor: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each category's threshold and search limit (metres)."""
+    if search_factor < 1:
+        raise ValueError("search_factor must be at least 1")
+    thresholds = np.array([catalog[c].threshold(speed_kmh) for c in catalog.ids])
+    return thresholds, thresholds * search_factor
+
+
 def _searches(
-    networks: tuple[WalkNetwork, GatedNetwork | None],
+    networks: tuple[WalkNetwork, GatedNetwork | None, dict[str, WalkNetwork]],
     demand: tuple[Snap, np.ndarray | None],
     entrances: tuple[Snap, np.ndarray, np.ndarray, np.ndarray | None],
     catalog: ServiceCatalog,
@@ -403,9 +439,11 @@ def _searches(
     count_within: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Distances, nearest facilities and counts: on the open network, or by the gated
-    compounds' rule (counts are always on the open network). ``entrances``: the access
-    points' snaps, facility rows, the facilities' categories and the points' compounds."""
-    network, gated = networks
+    compounds' rule (counts are always on the open network). ``networks``: the network,
+    its gated split and each category's walking-profile network (absent: ``network``);
+    ``entrances``: the access points' snaps, facility rows, the facilities' categories and
+    the points' compounds."""
+    network, gated, walks = networks
     d_snap, d_group = demand
     a_snap, fac_of, fac_cat, f_group = entrances
     point_cat = fac_cat[fac_of] if len(fac_of) else np.empty(0, dtype=object)
@@ -413,26 +451,36 @@ def _searches(
     cats = list(catalog.ids)
     counts = None
     if gated is None or count_within:
-        d_loc = network.locate(d_snap)  # located once, searched for every category
-        dist, nearest, counts = _search(
-            network, d_loc, (a_snap, fac_of, point_cat), cats, thresholds, limits, count_within
+        dist, nearest, counts = _profiled_search(
+            (network, walks),
+            d_snap,
+            (a_snap, fac_of, point_cat),
+            cats,
+            (thresholds, limits),
+            count_within,
         )
     if gated is not None:
         assert d_group is not None and f_group is not None
         dist, nearest = _gated_search(
-            gated, (d_snap, d_group), (a_snap, fac_of, point_cat, f_group), catalog, limits
+            (gated, walks),
+            (d_snap, d_group),
+            (a_snap, fac_of, point_cat, f_group),
+            catalog,
+            limits,
         )
     return dist, nearest, counts
 
 
 def _gated_search(
-    gated: GatedNetwork,
+    gateds: tuple[GatedNetwork, dict[str, WalkNetwork]],
     demand: tuple[Snap, np.ndarray],
     entrances: tuple[Snap, np.ndarray, np.ndarray, np.ndarray],
     catalog: ServiceCatalog,
     limits: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each category's nearest facility by the gated compounds' rule."""
+    """Each category's nearest facility by the gated compounds' rule (on the category's
+    walking-profile network where it has one)."""
+    gated, walks = gateds
     snap, fac_of, point_cat, group = entrances
     cats = catalog.ids
     dist = np.full((len(demand[1]), len(cats)), np.inf)
@@ -442,7 +490,8 @@ def _gated_search(
         if len(sel) == 0:
             continue
         visitors = not catalog[cat].members_only
-        d, p = gated.nearest((snap.take(sel), group[sel]), demand, visitors, float(limits[k]))
+        split = gated.on(walks[cat]) if cat in walks else gated
+        d, p = split.nearest((snap.take(sel), group[sel]), demand, visitors, float(limits[k]))
         dist[:, k] = d
         hit = p >= 0
         nearest[hit, k] = fac_of[sel[p[hit]]]
@@ -493,7 +542,7 @@ def _snap_facilities(
     return pts, fac_of, a_snap, unsnapped, group
 
 
-def _search(
+def _search(  # noqa: PLR0913, RUF100 (as the tests call it)
     network: WalkNetwork,
     targets: Located,
     entrances: tuple[Snap, np.ndarray, np.ndarray],
@@ -502,15 +551,30 @@ def _search(
     limits: np.ndarray,
     count_within: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`_profiled_search` on one network, for located demand points."""
+    bounds = (thresholds, limits)
+    return _profiled_search((network, {}), targets, entrances, categories, bounds, count_within)
+
+
+def _profiled_search(
+    networks: tuple[WalkNetwork, dict[str, WalkNetwork]],
+    demand: Snap | Located,
+    entrances: tuple[Snap, np.ndarray, np.ndarray],
+    categories: list[str],
+    bounds: tuple[np.ndarray, np.ndarray],
+    count_within: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """One bounded search per category from its facilities' access points.
 
     Parameters
     ----------
-    network, targets
-        The network and the located demand points.
+    networks
+        The network, and each category's walking-profile network (absent: the network).
+    demand
+        Where the demand points join the network (located: only without profiles).
     entrances
         The access points' snaps, facility rows and categories.
-    categories, thresholds, limits
+    categories, bounds
         The categories, their thresholds and search limits.
     count_within
         Also count the facilities within each threshold.
@@ -521,7 +585,11 @@ def _search(
         As :class:`Access` has them (counts None unless asked for).
     """
     snap, fac_of, point_cat = entrances
-    n, c = len(targets), len(categories)
+    thresholds, limits = bounds
+    network, walks = networks
+    assert isinstance(demand, Snap) or not walks
+    located: dict[int, Located] = {}  # demand located once per network, for every category
+    n, c = len(demand), len(categories)
     dist = np.full((n, c), np.inf)
     nearest = np.full((n, c), -1, dtype=np.int64)
     counts = np.zeros((n, c), dtype=np.int32) if count_within else None
@@ -530,12 +598,16 @@ def _search(
         if len(sel) == 0:
             continue
         src = snap.take(sel)
-        d, w = network.distances(src, targets, limit_m=limits[k])
+        net = walks.get(cat, network)
+        if id(net) not in located:
+            located[id(net)] = net.locate(demand)
+        targets = located[id(net)]
+        d, w = net.distances(src, targets, limit_m=limits[k])
         dist[:, k] = d
         hit = w >= 0
         nearest[hit, k] = fac_of[sel[w[hit]]]
         if counts is not None:
-            pairs = network.pair_distances(src, targets, limit_m=thresholds[k])
+            pairs = net.pair_distances(src, targets, limit_m=thresholds[k])
             fac = fac_of[sel[pairs.source]]
             uniq = pd.DataFrame({"t": pairs.target, "f": fac}).drop_duplicates()
             counts[:, k] = np.bincount(uniq["t"].to_numpy(), minlength=n)
@@ -637,6 +709,7 @@ def plan_access(network: WalkNetwork, area: StudyArea, params: PlanParams) -> Ac
         edge_spacing_m=params.edge_spacing_m,
         count_within=params.count_within,
         gated=gated,
+        profiles=category_profiles(area, params),
     )
 
 

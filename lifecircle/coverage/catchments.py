@@ -420,9 +420,6 @@ def study_catchments(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
     if access.gated is not None:
         return _gated_study(access, area, new_sites, (speed_kmh, width_m), exact, cell_m)
     fac_cat = area.facilities["category"].to_numpy()
-    focus = next(iter(new_sites), None)
-    per_min = speed_kmh * 1000 / 60
-    frames: list[pd.DataFrame] = []
     lattice = (
         None
         if exact
@@ -433,24 +430,40 @@ def study_catchments(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
     draw = partial(
         catchments, network, width_m=width_m, exact=exact, lattice=lattice, cell_m=cell_m or 5.0
     )
-
-    def add(src: Snap, points: np.ndarray, cat: str, kind: str, bands: list[float]) -> None:
-        found = draw(src, np.full(len(src), cat, dtype=object), bands, source_points=points)
-        frames.append(found.rename(columns={"group": "category"}).assign(kind=kind))
-
+    frames: list[pd.DataFrame] = []
+    bands_of = _study_bands(access, next(iter(new_sites), None), speed_kmh)
     for k, cat in enumerate(access.categories):
         if step is not None:
             step(k, len(access.categories))
-        bands = [float(access.thresholds_m[k])]
-        if cat == focus:
-            bands += [5 * per_min, 10 * per_min, 15 * per_min]
         pts, _, snaps = access.entrances(fac_cat == cat)
         if len(pts):
-            add(snaps, pts, cat, "existing", bands)
+            frames.append(_profiled_draw(draw, access, (snaps, pts), cat, bands_of[k]))
         if cat in new_sites and len(new_sites[cat]):
             new = new_sites[cat].geometry.to_numpy()
-            add(network.snap(new, max_snap_m=access.max_snap_m), new, cat, "proposed", bands[:1])
+            src = (network.snap(new, max_snap_m=access.max_snap_m), new)
+            frames.append(_profiled_draw(draw, access, src, cat, bands_of[k][:1], kind="proposed"))
     return _study_frame(frames, area.crs)
+
+
+def _profiled_draw(
+    draw: Callable[..., gpd.GeoDataFrame],
+    access: Access,
+    sources: tuple[Snap, np.ndarray],
+    cat: str,
+    bands: list[float],
+    kind: str = "existing",
+) -> pd.DataFrame:
+    """One category's catchments from ``sources`` (snaps and points) at ``bands``, in the
+    study's frame columns. A walking profile's effective metres are plain metres times
+    its speed ratio, so they are drawn at band / ratio (steps' and footbridges' own
+    factors are not drawn)."""
+    src, points = sources
+    ratio = access.profile(cat).speed_ratio(access.speed_kmh)
+    plain = [b / ratio for b in bands] if ratio != 1.0 else bands
+    found = draw(src, np.full(len(src), cat, dtype=object), plain, source_points=points)
+    if ratio != 1.0:
+        found["band_m"] = found["band_m"].map(dict(zip(plain, bands, strict=True)))
+    return found.rename(columns={"group": "category"}).assign(kind=kind)
 
 
 def _study_frame(frames: list[pd.DataFrame], crs: object) -> gpd.GeoDataFrame:
@@ -569,16 +582,20 @@ def _gated_study(
     for k, cat in enumerate(access.categories):
         visitors = not area.catalog[cat].members_only
         bands = sorted(set(bands_of[k]), reverse=True)
+        # a walking profile's effective metres are plain metres times its speed ratio, as
+        # in the open construction (steps' and footbridges' own factors are not drawn)
+        ratio = access.profile(cat).speed_ratio(access.speed_kmh)
+        plain = [b / ratio for b in bands]
         sel = np.flatnonzero((fac_cat == cat)[access.facility_of])
         if len(sel) and access.facility_snap is not None:
             pts = (access.facility_snap.take(sel), access.facility_compound[sel])
             if pts[0].ok.any():
-                geoms = draw.bands(pts, visitors, bands)
+                geoms = draw.bands(pts, visitors, plain)
                 rows += [(cat, "existing", b, g) for b, g in zip(bands, geoms, strict=True)]
         if cat in new_sites and len(new_sites[cat]):
             new = gated.snap(new_sites[cat].geometry.to_numpy(), access.max_snap_m)
             if new[0].ok.any():
-                geom = draw.bands(new, visitors, [bands_of[k][0]])[0]
+                geom = draw.bands(new, visitors, [bands_of[k][0] / ratio])[0]
                 rows.append((cat, "proposed", bands_of[k][0], geom))
     frame = pd.DataFrame(rows, columns=["category", "kind", "band_m", "geometry"])
     return _study_frame([frame] if len(frame) else [], area.crs)

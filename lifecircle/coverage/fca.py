@@ -122,14 +122,15 @@ def capacity_by_unit(access: Access, area: StudyArea, network: WalkNetwork) -> p
             continue
         _, of, snap = access.entrances(mask)
         threshold = float(access.thresholds_m[k])
+        net = access.network_for(network, cat)  # the category's walking profile
         score, _ = two_step_fca(
-            network,
+            net,
             access.demand_snap,
             res,
             fac,
             threshold_m=threshold,
             entrances=(snap, np.searchsorted(np.flatnonzero(mask), of)),
-            pairs=access.pairs(network, mask, threshold, not area.catalog[cat].members_only),
+            pairs=access.pairs(net, mask, threshold, not area.catalog[cat].members_only),
         )
         rows.append(_per_unit(access.demand.unit_id, res, score, cat))
     return pd.concat(rows, ignore_index=True) if rows else None

@@ -76,6 +76,7 @@ def _subnetwork(
         ground=net.ground[edges],
         names=net.names[edges],
     )
+    sub.access_factor = net.access_factor  # a walking profile's access legs
     return sub, keys
 
 
@@ -259,6 +260,20 @@ class GatedNetwork:
             _take(e_pub, at_p[keep]),
             _take(e_ins, at_i[keep]),
         )
+
+    def on(self, network: WalkNetwork) -> GatedNetwork:
+        """The same split of a walking profile's copy of the network
+        (:meth:`WalkNetwork.profiled`), kept with that copy for the last split asked."""
+        if network is self.network:
+            return self
+        slot = network.derived.get("gated_on")
+        if isinstance(slot, tuple) and slot[0] is self:
+            return slot[1]
+        rows = np.full(int(self.network.edge_row.max(initial=-1)) + 1, -1, dtype=np.int64)
+        rows[self.network.edge_row] = self.edge_compound
+        hit = GatedNetwork.build(network, self.compounds, rows)
+        network.derived["gated_on"] = (self, hit)
+        return hit
 
     # ------------------------------------------------------------------ snapping
     def has_ways(self) -> np.ndarray:

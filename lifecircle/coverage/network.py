@@ -32,16 +32,18 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 
 from lifecircle.coverage.snapping import EdgeIndex, Snap, as_points
 from lifecircle.geo.osm import is_ground_level
-from lifecircle.params import DEFAULT_MAX_SNAP_M
+from lifecircle.params import DEFAULT_MAX_SNAP_M, WalkProfile
 
 __all__ = [
     "DEFAULT_MAX_SNAP_M",
+    "EDGE_KINDS",
     "Located",
     "NodeReach",
     "PairDistances",
     "Search",
     "Snap",
     "WalkNetwork",
+    "edge_kinds",
 ]
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,53 @@ class Located:
 Points = Snap | Located
 
 
+EDGE_KINDS: tuple[str, ...] = ("other", "steps", "footbridge", "underpass")
+"""The kinds of way a walking profile may weigh (codes: positions in this tuple)."""
+
+_FOOT_WAYS = {"footway", "path", "pedestrian", "cycleway", "bridleway", "corridor"}
+
+
+def _tag(values: Any, n: int) -> np.ndarray:
+    """A tag column as lower-case text ("" where absent)."""
+    if values is None:
+        return np.full(n, "", dtype=object)
+    out = pd.Series(values, dtype=object).fillna("").astype(str).str.lower()
+    return np.asarray(out.to_numpy(dtype=object))
+
+
+def edge_kinds(edges: pd.DataFrame) -> np.ndarray:
+    """The kind of each edge (:data:`EDGE_KINDS` codes) from its OSM tags.
+
+    ``highway=steps`` is steps; a footway, path or pedestrian way on a bridge is a
+    footbridge; one in a tunnel (not a building passage) or below ground (``layer`` < 0)
+    is an underpass. Edges without the tag columns are "other".
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"highway": ["steps", "footway", "footway", "residential"],
+    ...                       "bridge": [None, "yes", None, "yes"],
+    ...                       "layer": [None, None, "-1", None]})
+    >>> edge_kinds(frame).tolist()
+    [1, 2, 3, 0]
+    """
+    n = len(edges)
+    col = edges.get
+    highway = _tag(col("highway"), n)
+    bridge = _tag(col("bridge"), n)
+    tunnel = _tag(col("tunnel"), n)
+    layer = pd.to_numeric(
+        pd.Series(_tag(col("layer"), n)).str.split(";").str[0], errors="coerce"
+    ).to_numpy()
+    foot = np.isin(highway, list(_FOOT_WAYS))
+    on_bridge = ~np.isin(bridge, ["", "no", "0", "false"])
+    in_tunnel = ~np.isin(tunnel, ["", "no", "0", "false", "building_passage"]) | (layer < 0)
+    kind = np.zeros(n, dtype=np.int8)
+    kind[foot & in_tunnel] = 3
+    kind[foot & on_bridge] = 2
+    kind[highway == "steps"] = 1
+    return kind
+
+
 LOCAL_SEARCH_NODES = 50_000
 """Above this many search nodes, bounded per-source searches run on local subgraphs."""
 
@@ -129,6 +178,11 @@ class WalkNetwork:
     edge_row
         The row of the source frame each edge came from (0..m-1 unless :meth:`from_edges`
         built it), so that per-row data (a compound) follows the edges.
+    kind
+        Each edge's kind of way (:data:`EDGE_KINDS` codes), for walking profiles.
+    access_factor
+        What a metre of straight access leg (a point to its street) costs: 1 but on a
+        walking profile's network (:meth:`profiled`).
     """
 
     def __init__(
@@ -162,6 +216,8 @@ class WalkNetwork:
             else np.asarray(names, dtype=object)
         )
         self.edge_row = np.arange(len(self.u), dtype=np.int64)
+        self.kind = np.zeros(len(self.u), dtype=np.int8)
+        self.access_factor = 1.0
         self.derived: dict[object, Any] = {}  # built from this network once, kept with it
         self._contract()
         self._indexes: dict[tuple[bool, bool], EdgeIndex] = {}
@@ -349,6 +405,7 @@ class WalkNetwork:
             names=None if names is None else names[sel],
         )
         net.edge_row = np.flatnonzero(keep)[sel]
+        net.kind = edge_kinds(edges)[sel]
         return net
 
     @classmethod
@@ -396,6 +453,7 @@ class WalkNetwork:
                     ),
                     "name": name[0] if isinstance(name, list) else name,
                     "length": d.get(length_attr) if length_attr else np.nan,
+                    **{k: _first(d.get(k)) for k in ("highway", "bridge", "tunnel", "layer")},
                 }
             )
         frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=graph_crs)
@@ -441,6 +499,62 @@ class WalkNetwork:
         np.maximum.at(per_piece, self.component, sizes)
         self.component_size = np.maximum(per_piece, self.component_size)
         self._indexes.clear()
+
+    # ------------------------------------------------------------------ profiles
+    def edge_factors(self, profile: WalkProfile, speed_kmh: float) -> np.ndarray | None:
+        """What a metre of each edge costs on a walking profile (None: 1 everywhere).
+
+        Parameters
+        ----------
+        profile
+            The walking profile.
+        speed_kmh
+            The reference speed (the plan's), at which a metre costs a metre.
+
+        Returns
+        -------
+        numpy.ndarray or None
+            Per edge: the kind's factor times the speed ratio; None for a neutral profile.
+        """
+        if profile.is_neutral(speed_kmh):
+            return None
+        by_kind = np.array(
+            [1.0, profile.steps_factor, profile.footbridge_factor, profile.underpass_factor]
+        )
+        return np.asarray(by_kind[self.kind] * profile.speed_ratio(speed_kmh))
+
+    def profiled(self, profile: WalkProfile, speed_kmh: float) -> WalkNetwork:
+        """This network as walked on ``profile``: the same edges, geometries and snaps,
+        with every length in effective walking metres (:class:`WalkProfile`).
+
+        The network itself for a neutral profile (no copy); otherwise built once per
+        profile and kept with this network. A snap made on this network is valid on the
+        profiled one (same edges): the part of the edge walked and the access leg are
+        scaled when it is located there.
+        """
+        factors = self.edge_factors(profile, speed_kmh)
+        if factors is None:
+            return self
+        key = ("profile", profile, float(speed_kmh))
+        hit = self.derived.get(key)
+        if isinstance(hit, WalkNetwork):
+            return hit
+        net = WalkNetwork(
+            self.u,
+            self.v,
+            self.geometry,
+            crs=self.crs,
+            node_ids=self.node_ids,
+            length=self.length * factors,
+            ground=self.ground,
+            names=self.names,
+        )
+        net.access_factor = self.access_factor * profile.speed_ratio(speed_kmh)
+        net.edge_row, net.kind = self.edge_row, self.kind
+        net.component_size = self.component_size
+        net._indexes = self._indexes  # snapping is on the geometries: the same indexes
+        self.derived[key] = net
+        return net
 
     # ------------------------------------------------------------------ snapping
     SMALL_PIECE_NODES = 50
@@ -548,7 +662,8 @@ class WalkNetwork:
         chain = np.where(ok, self.edge_chain[e], -1)
         # offsets are sums in one order, chain lengths in another: keep s inside the chain
         s = np.clip(self.edge_offset[e] + along, 0.0, self.chain_len[self.edge_chain[e]])
-        return Located(chain, s, np.where(ok, snap.access_m, np.nan))
+        access = snap.access_m if self.access_factor == 1.0 else snap.access_m * self.access_factor
+        return Located(chain, s, np.where(ok, access, np.nan))
 
     def _node_positions(self) -> Located:
         """Every node as a point on a chain (junctions: the start of one of their chains)."""
@@ -916,6 +1031,11 @@ class Search:
         """Walking distance from the nearest source to every node."""
         dist, who = self.to(self.network._node_positions())
         return NodeReach(dist, who)
+
+
+def _first(value: Any) -> Any:
+    """A graph attribute's first value (osmnx keeps lists where merged ways disagree)."""
+    return value[0] if isinstance(value, list) and value else value
 
 
 def _reversed(

@@ -72,22 +72,12 @@ def with_new_sites(
     )
     dist = access.distance_m.copy()
     nearest = access.facility.copy()
-    target = network.locate(access.demand_snap)
     cats = all_fac["category"].to_numpy()[fac_of]
     for cat in sites:
         k = access.column(cat)
         sel = np.flatnonzero(cats == cat)
-        limit = float(access.limits_m[k])
-        if access.gated is not None and groups is not None:
-            assert access.demand_compound is not None
-            d, w = access.gated.nearest(
-                (snaps.take(sel), groups[sel]),
-                (access.demand_snap, access.demand_compound),
-                cat not in members_only,
-                limit,
-            )
-        else:
-            d, w = network.distances(snaps.take(sel), target, limit_m=limit)
+        source = (snaps.take(sel), None if groups is None else groups[sel])
+        d, w = _search_one(network, access, source, cat, cat not in members_only)
         dist[:, k] = d
         nearest[:, k] = np.where(w >= 0, fac_of[sel][np.maximum(w, 0)], -1)
     after = replace(
@@ -100,6 +90,45 @@ def with_new_sites(
         facility_compound=groups,
     )
     return after, all_fac
+
+
+def _search_one(
+    network: WalkNetwork,
+    access: Access,
+    source: tuple[Snap, np.ndarray | None],
+    cat: str,
+    visitors: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One category's nearest access point for every demand point, from ``source`` (snaps
+    and, gated, their compounds), on the category's walking profile and as ``access`` was
+    walked.
+
+    Parameters
+    ----------
+    network, access
+        The walk network and the access result.
+    source
+        The category's access points: their snaps and (gated) compounds.
+    cat
+        The category.
+    visitors
+        Whether its facilities inside a gated compound serve visitors.
+
+    Returns
+    -------
+    (distance, which)
+        Per demand point: metres to the nearest source (inf beyond the search limit) and
+        its row in ``source`` (-1: none).
+    """
+    limit = float(access.limits_m[access.column(cat)])
+    net = access.network_for(network, cat)  # the category's walking profile
+    snaps, groups = source
+    if access.gated is not None and groups is not None:
+        assert access.demand_compound is not None
+        return access.gated.on(net).nearest(
+            (snaps, groups), (access.demand_snap, access.demand_compound), visitors, limit
+        )
+    return net.distances(snaps, net.locate(access.demand_snap), limit_m=limit)
 
 
 def _snap_new(

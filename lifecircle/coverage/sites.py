@@ -259,6 +259,7 @@ def recommend_sites(  # noqa: PLR0913, RUF100 (the frames, the category and the 
         raise ValueError("give exactly one of p (number of sites) and share (coverage target)")
     threshold = float(access.thresholds_m[access.column(category)])
     weights = site_weights(access, category)
+    network = access.network_for(network, category)  # the category's walking profile
     pts = shapely.point_on_surface(candidates.to_crs(network.crs).geometry.to_numpy())
     c_snap, walk = snap_sites(network, access, pts, max_snap_m or access.max_snap_m, visitors)
     problem = CoverageProblem(
@@ -298,7 +299,8 @@ def snap_sites(
     if access.gated is None or access.demand_compound is None:
         return network.snap(points, max_snap_m=max_snap_m), None
     snap, group = access.gated.snap(points, max_snap_m)
-    return snap, GatedWalk(access.gated, group, access.demand_compound, visitors)
+    split = access.gated.on(network)  # on a walking profile's copy, the same split
+    return snap, GatedWalk(split, group, access.demand_compound, visitors)
 
 
 def candidate_table(

@@ -159,6 +159,7 @@ def _category(  # noqa: PLR0913, RUF100 (the study's parts one category needs)
         _, of, snap = access.entrances(mask)
         fac_of = np.searchsorted(np.flatnonzero(mask), of)
         threshold = float(access.thresholds_m[access.column(cat.id)])
+        network = access.network_for(network, cat.id)  # the category's walking profile
         pairs = access.pairs(network, mask, threshold, not cat.members_only)
         f_idx, t_idx = fac_of[pairs.source], pairs.target
         live = ok[t_idx] & (res[t_idx] > 0)

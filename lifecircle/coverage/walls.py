@@ -21,6 +21,7 @@ from lifecircle.coverage.access import Access, nearest_facilities, plan_gated_ne
 from lifecircle.coverage.entrances import entrance_ranking
 from lifecircle.coverage.gated import GatedNetwork
 from lifecircle.coverage.network import WalkNetwork
+from lifecircle.coverage.profiles import category_profiles
 from lifecircle.geo.study_area import StudyArea
 from lifecircle.i18n import Note
 from lifecircle.params import PlanParams
@@ -54,6 +55,7 @@ def _access(
         max_snap_m=params.max_snap_m,
         edge_spacing_m=params.edge_spacing_m,
         gated=gated,
+        profiles=category_profiles(area, params),
     )
 
 

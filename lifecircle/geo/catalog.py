@@ -44,6 +44,10 @@ or override one of them (``extends = "gb50180"``). Each category has:
     Whether a facility inside a gated compound serves only the compound's residents
     (its park, its sports ground), not visitors (default false: a kindergarten or a
     clinic inside a compound serves visitors too).
+``profile``
+    The walking profile its residents walk on by default (``"elderly"`` for the elderly
+    categories of the Chinese catalogs; :mod:`lifecircle.coverage.profiles`): a profile's
+    name, the built-in ones or the plan's ``[profiles.NAME]``.
 ``match``
     A list of tag rules. A feature belongs to the category when any rule matches; a rule
     matches when all its tags match. A tag's value is a string or a list of strings
@@ -136,6 +140,7 @@ _CATEGORY_KEYS = {
     "ages",
     "source",
     "members_only",
+    "profile",
     "match",
     "note",
 }
@@ -307,6 +312,7 @@ class Category:
     rules: tuple[TagRule, ...] = ()
     note: str = ""
     members_only: bool = False
+    profile: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def ages_text(self) -> str:
@@ -834,6 +840,7 @@ def _parse_category(
         note=str(raw.get("note", "")),
         raw=dict(raw),
         members_only=bool(raw.get("members_only", False)),
+        profile=raw.get("profile"),
     )
 
 
@@ -941,6 +948,8 @@ def _check_category_keys(
     _check_positive(raw, ("threshold_m", "threshold_min", "min_size_m2"), label, where, problems)
     if not isinstance(raw.get("required", False), bool):
         bad("required must be true or false", "write required = true")
+    if "profile" in raw and (not isinstance(raw["profile"], str) or not raw["profile"]):
+        bad("profile must be a walking profile's name", 'write profile = "elderly"')
 
 
 def _parse_rule(rule: Any, label: str, where: str, problems: list[Problem]) -> TagRule | None:

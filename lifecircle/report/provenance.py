@@ -78,6 +78,18 @@ def _inputs(result: PlanResult) -> list[dict[str, Any]]:
     return inputs
 
 
+def _profiles(result: PlanResult) -> dict[str, Any]:
+    """Each category's walking profile, and what the distances are measured in."""
+    acc = result.access
+    each = {cat: acc.profile(cat) for cat in acc.categories}
+    effective = any(not p.is_neutral(acc.speed_kmh) for p in each.values())
+    return {
+        "distances": "effective walking metres" if effective else "metres",
+        "reference_speed_kmh": acc.speed_kmh,
+        "categories": {cat: asdict(p) for cat, p in each.items()},
+    }
+
+
 def _counts(result: PlanResult) -> dict[str, Any]:
     area = result.area
     return {
@@ -147,6 +159,7 @@ def run_record(
             "path": cat.path,
             "categories": cat.to_frame(speed_kmh=result.params.speed_kmh).to_dict("records"),
         },
+        "walking_profiles": _profiles(result),
         "counts": _counts(result),
         "placement": _placement(result),
         "parts": None if result.parts is None else result.parts.to_dict("records"),

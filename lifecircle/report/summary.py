@@ -16,6 +16,7 @@ __all__ = [
     "headers",
     "parameter_rows",
     "placement_summary",
+    "profile_rows",
 ]
 
 SITE_COLUMNS = (
@@ -159,6 +160,8 @@ def parameter_rows(result: PlanResult, lang: str = "en") -> list[tuple[str, str]
     en, local = translations("en"), translations(lang)
     rows = []
     for key, value in asdict(result.params).items():
+        if key in _PROFILE_KEYS:
+            continue  # in the walking profiles' row, when a category walks one
         label = local.get(f"param_{key}") or en.get(f"param_{key}") or key
         if key == "candidate_spacing_m" and value is None:
             text = tr("param_candidate_nodes", lang)
@@ -170,4 +173,30 @@ def parameter_rows(result: PlanResult, lang: str = "en") -> list[tuple[str, str]
         (tr("col_metric_crs", lang), area.crs.to_string()),
         (tr("col_catalog", lang), f"{area.catalog.name(lang)} ({area.catalog.id})"),
     ]
-    return rows
+    return rows + profile_rows(result, lang)
+
+
+_PROFILE_KEYS = {"profile", "category_profiles", "profiles"}
+
+
+def profile_rows(result: PlanResult, lang: str = "en") -> list[tuple[str, str]]:
+    """A row saying the distances are effective walking metres and naming each category's
+    walking profile, when some category walks on one that is not neutral (else none)."""
+    acc = result.access
+    speed = acc.speed_kmh
+    walked = [(c, acc.profile(c.id)) for c in result.area.catalog if c.id in acc.categories]
+    walked = [(c, p) for c, p in walked if not p.is_neutral(speed)]
+    if not walked:
+        return []
+    each = [
+        tr(
+            "report_profile_of",
+            lang,
+            category=c.name(lang),
+            profile=translations(lang).get(f"profile_name_{p.name}", p.name),
+            speed=f"{p.speed_m_s if p.speed_m_s is not None else speed / 3.6:.2f}",
+        )
+        for c, p in walked
+    ]
+    text = tr("report_profiles", lang, speed=f"{speed:g}", profiles="; ".join(each))
+    return [(tr("param_profiles", lang), text)]
