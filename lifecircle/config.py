@@ -512,7 +512,13 @@ def _with_ids(config: PlanConfig) -> PlanConfig:
 
     placement = [p.model_copy(update={"category": ids(p.category)}) for p in config.placement]
     facilities = [
-        f.model_copy(update={"category": ids(f.category)}) for f in config.inputs.facilities
+        f.model_copy(
+            update={
+                "category": ids(f.category),
+                "replaces": None if f.replaces is None else [ids(c) for c in f.replaces],
+            }
+        )
+        for f in config.inputs.facilities
     ]
     outputs = config.outputs.model_copy(update={"map_category": ids(config.outputs.map_category)})
     inputs = config.inputs.model_copy(update={"facilities": facilities})
@@ -579,6 +585,11 @@ def _check_plan(config: PlanConfig, source: str) -> list[Problem]:
         return problems
     named = [(f"placement.{n}.category", p.category) for n, p in enumerate(config.placement)]
     named += [("outputs.map_category", config.outputs.map_category)]
+    named += [
+        (f"inputs.facilities.{n}.replaces", c)
+        for n, f in enumerate(i.facilities)
+        for c in f.replaces or []
+    ]
     problems += category_problems(catalog, named, source)
     return problems + profile_problems(catalog, config.params(), source)
 
@@ -627,6 +638,7 @@ encoding = "gbk"               # detected when omitted
 category_col = "类别"
 category_map = "category_map.toml"   # "your label" = "category id" (or "ignore")
 mode = "replace"               # replace OSM's facilities of the same categories, or add to them
+# replaces = ["kindergarten"]  # with mode = "replace": also categories the file has no row of
 
 # [inputs.population]          # residents from your own points or polygons instead of buildings
 # path = "population.gpkg"

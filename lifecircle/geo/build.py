@@ -550,7 +550,7 @@ def _facilities(
     features = layers.features if inputs.osm_facilities else layers.features.iloc[:0]
     facilities = facilities_from_osm(features, catalog, metric)
     user = [(spec, frame.to_crs(metric)) for spec, frame in files.facilities]
-    facilities, dropped = merge_facilities(facilities, [(f, s.mode) for s, f in user])
+    facilities, dropped = merge_facilities(facilities, [(f, s.mode, s.replaces) for s, f in user])
     for cat, count in dropped.items():
         if count:
             name = {"en": catalog[cat].name_en, "zh": catalog[cat].name_zh}

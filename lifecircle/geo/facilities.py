@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import tomllib
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -112,6 +113,7 @@ def read_facilities(
         lon_col=spec.lon_col,
         lat_col=spec.lat_col,
         sheet=spec.sheet,
+        allow_empty=spec.replaces is not None,  # it may replace some categories by none
     )
     problems = list(table.problems)
     frame = table.frame
@@ -275,9 +277,12 @@ def _facility_ids(
 
 
 def merge_facilities(
-    osm: gpd.GeoDataFrame, user: list[tuple[gpd.GeoDataFrame, str]]
+    osm: gpd.GeoDataFrame, user: list[tuple[gpd.GeoDataFrame, str, Sequence[str] | None]]
 ) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
     """OSM facilities merged with users' files, per category (see the module docs).
+
+    ``user`` holds each file's facilities, its mode and, for a ``replace`` file, the
+    categories it replaces (None: those of its rows).
 
     Returns
     -------
@@ -286,8 +291,11 @@ def merge_facilities(
     """
     parts = [osm]
     dropped: dict[str, int] = {}
-    for frame, mode in user:
-        for cat in frame["category"].unique():
+    for frame, mode, replaces in user:
+        cats = list(frame["category"].unique())
+        if mode == "replace" and replaces is not None:
+            cats = list(dict.fromkeys([*replaces, *cats]))
+        for cat in cats:
             osm_cat = parts[0]["category"] == cat
             if mode == "replace":
                 gone = osm_cat

@@ -76,6 +76,10 @@ class FacilityFile(Spec):
         A mapping file for labels the catalog does not know.
     mode
         ``"replace"`` or ``"add"`` (see :mod:`lifecircle.geo.facilities`).
+    replaces
+        With ``mode = "replace"``: the categories whose OSM facilities the file replaces,
+        also those it has no row of (an official list with none of them in the area, or a
+        what-if scenario that removed them all); default: the categories of its rows.
     sheet
         Excel sheet (name or number), or a list of sheet names to read one after another;
         needed when more than one sheet holds data.
@@ -93,6 +97,7 @@ class FacilityFile(Spec):
     lat_col: str | None = None
     category_map: str | None = None
     mode: Literal["replace", "add"] = "replace"
+    replaces: list[str] | None = None
     sheet: str | int | list[str] | None = None
 
 

@@ -288,6 +288,7 @@ def read_table(
     *,
     encoding: str | None = None,
     sheet: str | int | list[str] | None = None,
+    allow_empty: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read a CSV/TSV/Excel table (all values as text) or a vector layer.
 
@@ -300,6 +301,8 @@ def read_table(
     sheet
         The Excel sheet, by name or number, or a list of names to stack; needed when
         more than one sheet holds data.
+    allow_empty
+        Take a table with a header and no rows (else: an error).
 
     Returns
     -------
@@ -320,7 +323,7 @@ def read_table(
     else:
         raise InputError(Problem.of("unknown_file_type", source, suffix=suffix))
     frame.columns = [str(c).replace("\ufeff", "").strip() for c in frame.columns]
-    if len(frame) == 0:
+    if len(frame) == 0 and not allow_empty:
         raise InputError(Problem.of("no_rows", source))
     return frame, info
 
@@ -343,6 +346,7 @@ def read_points(
     lon_col: str | None = None,
     lat_col: str | None = None,
     sheet: str | int | list[str] | None = None,
+    allow_empty: bool = False,
 ) -> PointTable:
     """Points from a table with coordinate columns, or from a vector layer.
 
@@ -365,8 +369,9 @@ def read_points(
         The text encoding of a CSV (detected when omitted).
     lon_col, lat_col
         The coordinate columns (found by their usual names when omitted).
-    sheet
-        The Excel sheet or sheets (see :func:`read_table`).
+    sheet, allow_empty
+        The Excel sheet or sheets, and whether a table without rows is taken (see
+        :func:`read_table`).
 
     Returns
     -------
@@ -374,7 +379,7 @@ def read_points(
         The points (WGS84), what was detected and the problems.
     """
     source = str(path)
-    frame, info = read_table(path, encoding=encoding, sheet=sheet)
+    frame, info = read_table(path, encoding=encoding, sheet=sheet, allow_empty=allow_empty)
     system = parse_crs(crs, source=source) if crs is not None else None
     problems: list[Problem] = []
     if isinstance(frame, gpd.GeoDataFrame) and "geometry" in frame.columns:

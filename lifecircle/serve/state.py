@@ -7,7 +7,9 @@ the category's search limit) and an element-wise minimum: exact. Removing or mov
 recomputes the category: one multi-source search from its remaining facilities, as
 :func:`lifecircle.coverage.access.nearest_facilities` does. With gated compounds every
 change recomputes its category by the compounds' rule
-(:meth:`lifecircle.coverage.gated.GatedNetwork.nearest`).
+(:meth:`lifecircle.coverage.gated.GatedNetwork.nearest`). Each category walks its walking
+profile's copy of the network (:meth:`lifecircle.coverage.access.Access.network_for`), as
+the plan does.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pandas as pd
 import shapely
 
 from lifecircle.coverage.access import Access, plan_access, plan_gated_network
-from lifecircle.coverage.network import Snap, WalkNetwork
+from lifecircle.coverage.network import Located, Snap, WalkNetwork
 from lifecircle.coverage.tables import weighted_quantile
 from lifecircle.geo.facilities import SAME_PLACE_M
 from lifecircle.geo.study_area import StudyArea
@@ -84,7 +86,7 @@ class WhatIf:
         self.access: Access = plan_access(self.network, area, params)
         self.gated = plan_gated_network(self.network, area)
         acc = self.access
-        self.targets = self.network.locate(acc.demand_snap) if self.gated is None else None
+        self._located: dict[int, Located] = {}
         self.base_distance = acc.distance_m.copy()
         self.distance = acc.distance_m.copy()
         self.facility = acc.facility.copy()
@@ -363,6 +365,16 @@ class WhatIf:
 
     # -- the searches ---------------------------------------------------------------------
 
+    def _walked(self, k: int) -> tuple[WalkNetwork, Located | None]:
+        """The network category ``k``'s residents walk (its walking profile's copy) and, in
+        open mode, the residents located on it (once per network)."""
+        net = self.access.network_for(self.network, self.access.categories[k])
+        if self.gated is not None:
+            return net, None
+        if id(net) not in self._located:
+            self._located[id(net)] = net.locate(self.access.demand_snap)
+        return net, self._located[id(net)]
+
     def _proposal_row(self, pid: str) -> int:
         return len(self.ids) + int(pid[1:]) - 1
 
@@ -371,8 +383,9 @@ class WhatIf:
         if self.gated is not None:
             self._recompute(k)
             return
-        assert self.targets is not None
-        d, _ = self.network.distances(p.snap, self.targets, limit_m=float(self.access.limits_m[k]))
+        net, targets = self._walked(k)
+        assert targets is not None
+        d, _ = net.distances(p.snap, targets, limit_m=float(self.access.limits_m[k]))
         better = d < self.distance[:, k]
         self.distance[better, k] = d[better]
         self.facility[better, k] = self._proposal_row(p.pid)
@@ -392,14 +405,15 @@ class WhatIf:
         if len(rows) == 0:
             self.distance[:, k], self.facility[:, k] = np.inf, -1
             return
+        net, targets = self._walked(k)
         if self.gated is None:
-            assert self.targets is not None
-            d, w = self.network.distances(src, self.targets, limit_m=limit)
+            assert targets is not None
+            d, w = net.distances(src, targets, limit_m=limit)
         else:
             assert self.point_group is not None and acc.demand_compound is not None
             groups = np.concatenate([self.point_group[sel]] + [np.asarray(p.group) for p in props])
             visitors = not self.area.catalog[cat].members_only
-            d, w = self.gated.nearest(
+            d, w = self.gated.on(net).nearest(
                 (src, groups), (acc.demand_snap, acc.demand_compound), visitors, limit
             )
         self.distance[:, k] = d

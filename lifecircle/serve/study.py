@@ -94,18 +94,20 @@ def scenario_files(config: PlanConfig, w: WhatIf) -> dict[str, str]:
     files = {}
     extra = []
     for name, rows, mode in ((SCENARIO_ADD, add, "add"), (SCENARIO_REPLACE, replace, "replace")):
-        if rows:
+        # a category that lost its every facility is replaced by none: the file names it
+        if rows or (mode == "replace" and lost):
             files[name] = _csv(rows)
-            extra.append(
-                {
-                    "path": name,
-                    "mode": mode,
-                    "category_col": "category",
-                    "id_col": "id",
-                    "lon_col": "lon",
-                    "lat_col": "lat",
-                }
-            )
+            entry: dict[str, Any] = {
+                "path": name,
+                "mode": mode,
+                "category_col": "category",
+                "id_col": "id",
+                "lon_col": "lon",
+                "lat_col": "lat",
+            }
+            if mode == "replace":
+                entry["replaces"] = sorted(lost)
+            extra.append(entry)
     doc["inputs"]["facilities"] = list(doc["inputs"].get("facilities") or []) + extra
     doc["placement"] = []
     doc["title"] = (doc.get("title") or "") + " (what-if: " + ", ".join(sorted(touched)) + ")"

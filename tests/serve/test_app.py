@@ -94,3 +94,35 @@ def test_serve_refuses_a_folder_that_is_not_a_result(tmp_path, capsys) -> None:
     assert main(["serve", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "run.json" in err and str(tmp_path) in err
+
+
+def test_a_category_with_every_facility_removed_reruns_with_none(served, tmp_path) -> None:
+    """The export names a category that lost its every facility, so the rerun drops OSM's
+    too (the file replacing them has no row of it)."""
+    _out, config, w = served
+    client = TestClient(make_app(w, config))
+    polygon = {str(c) for c in w.cats[w.polygon]}
+    counts = pd.Series(w.cats[w.active & ~w.from_file]).value_counts()
+    cat = next(c for c in counts.index[::-1] if c not in polygon and c != CAT)
+    for fid in w.ids[(w.cats == cat) & w.active]:
+        assert client.post("/api/change", json={"op": "remove", "id": str(fid)}).status_code == 200
+    head = client.get("/api/coverage", params={"category": cat}).json()["headline"]
+    assert head["covered_residents"] == 0 and head["units_covered"] == 0
+    files = client.get("/api/export").json()
+    scen = tmp_path / "scenario"
+    scen.mkdir()
+    for name, text in files.items():
+        (scen / name).write_text(text, encoding="utf-8")
+    plan = load_plan(scen / "plan.toml")
+    assert [f.replaces for f in plan.inputs.facilities if f.mode == "replace"][-1] == sorted(
+        {str(c) for c in w.cats[~w.active]}
+    )
+    rerun = tmp_path / "rerun"
+    assert main(["plan", str(scen / "plan.toml"), "--out", str(rerun), "--quiet"]) == 0
+    table = pd.read_csv(rerun / "coverage_by_unit.csv")
+    mine = table.loc[table["category"] == cat]
+    assert len(mine) > 0 and mine["covered_residents"].sum() == 0
+    summary = pd.read_csv(rerun / "coverage_summary.csv").set_index("category")
+    assert summary.loc[cat, "share"] == 0 and summary.loc[cat, "covered_residents"] == 0
+    while w.changes:  # the module's study as it was for the other tests
+        w.undo()
