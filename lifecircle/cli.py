@@ -792,10 +792,15 @@ def _stop_on_signals() -> Iterator[None]:
     help="Address to listen on (default 127.0.0.1); others need the printed token.",
 )
 @click.option("--port", type=click.IntRange(1, 65535), default=8765, help="Port to listen on.")
-@click.option("--lang", type=click.Choice(LANGS), default="en", help="Language of the messages.")
-def serve(results: Path, host: str, port: int, lang: str) -> None:
+@click.option(
+    "--lang",
+    type=click.Choice(LANGS),
+    default=None,
+    help="Language of the page and the messages (default: the plan's).",
+)
+def serve(results: Path, host: str, port: int, lang: str | None) -> None:
     """A what-if map of a finished plan's folder (or plan file): add, move or remove facilities."""
-    _setup_logging(False, False, lang)
+    _setup_logging(False, False, lang or "en")
     run_server(results, host=host, port=port, lang=lang, say=click.echo)
 
 

@@ -297,10 +297,12 @@ def street_lines(result: PlanResult, disp: _Display) -> dict[bool, np.ndarray]:
     return {True: geoms[major], False: geoms[~major]}
 
 
-def _street_layer(m: folium.Map, result: PlanResult, disp: _Display) -> None:
-    """The study's own streets as a light base layer, for pages with no web tiles."""
+def street_layers(lines: dict[bool, np.ndarray]) -> list[dict[str, Any]]:
+    """Streets (WGS84 or display lines: major roads under ``True``, the rest under
+    ``False``) as the page's ``lcStreets`` draws them: per kind, the vertex counts and the
+    coordinates as compact integer streams, with the colour and the line weight."""
     layers = []
-    for major, geoms in sorted(street_lines(result, disp).items()):
+    for major, geoms in sorted(lines.items()):
         counts, latlon = line_vertices(geoms)
         if len(counts) == 0:
             continue
@@ -312,6 +314,12 @@ def _street_layer(m: folium.Map, result: PlanResult, disp: _Display) -> None:
                 "weight": 2.5 if major else 1.0,
             }
         )
+    return layers
+
+
+def _street_layer(m: folium.Map, result: PlanResult, disp: _Display) -> None:
+    """The study's own streets as a light base layer, for pages with no web tiles."""
+    layers = street_layers(street_lines(result, disp))
     if layers:
         _Call("lcStreets", m, {"layers": layers}).add_to(m)
 

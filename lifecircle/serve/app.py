@@ -17,6 +17,8 @@ import threading
 from importlib import resources
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -25,7 +27,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from lifecircle.config import PlanConfig
-from lifecircle.i18n import tr
+from lifecircle.i18n import tr, translations
+from lifecircle.maps.coverage_map import MAJOR_STREETS, street_layers
 from lifecircle.maps.offline import inline_assets
 from lifecircle.serve.state import Change, ChangeError, WhatIf
 from lifecircle.serve.study import scenario_files
@@ -88,13 +91,11 @@ class _Guard(BaseHTTPMiddleware):
 class _Api:
     """The routes over one study, its changes taken one at a time."""
 
-    def __init__(self, w: WhatIf, config: PlanConfig) -> None:
+    def __init__(self, w: WhatIf, config: PlanConfig, lang: str) -> None:
         self.w = w
         self.config = config
         self.lock = threading.Lock()
-        self.page = inline_assets(
-            (resources.files("lifecircle.serve") / "page.html").read_text(encoding="utf-8")
-        )
+        self.page = _page(lang)
         self.study_json = json.dumps(_clean(_study(w)), ensure_ascii=False)
 
     def index(self, request: Request) -> Response:
@@ -200,8 +201,40 @@ class _Api:
             return JSONResponse(scenario_files(self.config, self.w))
 
 
+def _page(lang: str) -> str:
+    """The page in ``lang``, its scripts and styles inlined (no request leaves the server)."""
+    html = (resources.files("lifecircle.serve") / "page.html").read_text(encoding="utf-8")
+    texts = {
+        k[len("serve_page_") :]: v
+        for k, v in translations(lang).items()
+        if k.startswith("serve_page_")
+    }
+    texts["lang"], texts["osm"] = lang, tr("osm_attribution", lang)
+    js = (resources.files("lifecircle.maps") / "popups.js").read_text(encoding="utf-8")
+    html = html.replace("__LANG__", lang).replace(
+        "__POPUPS_JS__", js.replace("</script", "<\\/script")
+    )
+    data = json.dumps(texts, ensure_ascii=False).replace("</", "<\\/")
+    return inline_assets(html.replace("__TEXTS__", data))
+
+
+def _streets(w: WhatIf) -> list[dict[str, Any]]:
+    """The study's streets as the page's light base layer (the page has no web tiles)."""
+    edges = w.area.edges
+    if len(edges) == 0:
+        return []
+    inside = edges.loc[edges.intersects(w.area.extent)].to_crs("EPSG:4326")
+    geoms = inside.geometry.to_numpy()
+    highway = inside["highway"].astype(str).to_numpy() if "highway" in inside else None
+    major = (
+        np.isin(highway, list(MAJOR_STREETS)) if highway is not None else np.zeros(len(geoms), bool)
+    )
+    return street_layers({True: geoms[major], False: geoms[~major]})
+
+
 def _study(w: WhatIf) -> dict[str, Any]:
-    """What the page draws once: categories, units (WGS84) and existing facilities."""
+    """What the page draws once: categories, units (WGS84), streets and existing
+    facilities (with their names)."""
     cat = w.area.catalog
     units = w.area.units.to_crs("EPSG:4326")
     names = units["name"].astype(str) if "name" in units else units["unit_id"].astype(str)
@@ -211,6 +244,7 @@ def _study(w: WhatIf) -> dict[str, Any]:
     fac = w.area.facilities.copy()
     fac.geometry = fac.geometry.representative_point()
     fac = fac.to_crs("EPSG:4326")
+    fac_names = fac["name"] if "name" in fac else pd.Series(None, index=fac.index)
     return {
         "categories": [
             {
@@ -224,15 +258,26 @@ def _study(w: WhatIf) -> dict[str, Any]:
             if c.id in w.access.categories
         ],
         "units": shapes,
+        "streets": _streets(w),
         "facilities": [
-            {"id": str(i), "category": str(c), "lon": g.x, "lat": g.y}
-            for i, c, g in zip(fac["facility_id"], fac["category"], fac.geometry, strict=True)
+            {
+                "id": str(i),
+                "category": str(c),
+                "name": str(n) if isinstance(n, str) and n.strip() else None,
+                "lon": g.x,
+                "lat": g.y,
+            }
+            for i, c, n, g in zip(
+                fac["facility_id"], fac["category"], fac_names, fac.geometry, strict=True
+            )
         ],
         "focus": w.access.categories[0],
     }
 
 
-def make_app(w: WhatIf, config: PlanConfig, *, token: str | None = None) -> Starlette:
+def make_app(
+    w: WhatIf, config: PlanConfig, *, token: str | None = None, lang: str | None = None
+) -> Starlette:
     """The web application over a study.
 
     Parameters
@@ -243,13 +288,16 @@ def make_app(w: WhatIf, config: PlanConfig, *, token: str | None = None) -> Star
         Its plan (what an export writes back).
     token
         The access token every request must carry (None: none asked for).
+    lang
+        The page's language (None: the plan's ``outputs.lang``); the API's messages carry
+        both languages.
 
     Returns
     -------
     Starlette
         The ASGI application.
     """
-    api = _Api(w, config)
+    api = _Api(w, config, lang or config.outputs.lang)
     routes = [
         Route("/", api.index),
         Route("/favicon.ico", lambda request: Response(status_code=204)),

@@ -26,7 +26,7 @@ def serve(
     *,
     host: str = LOCAL,
     port: int = 8765,
-    lang: str = "en",
+    lang: str | None = None,
     say: Callable[[str], None] = print,
 ) -> None:
     """Serve the what-if map of the study at ``path`` (a results folder or a plan file).
@@ -40,7 +40,7 @@ def serve(
     port
         The port.
     lang
-        The language of what is printed.
+        The language of what is printed and of the page (None: the plan's).
     say
         Where the address goes.
     """
@@ -48,7 +48,8 @@ def serve(
     area = build_study_area(config.study_inputs())
     w = WhatIf(area, config.params())
     token = None if host == LOCAL else secrets.token_urlsafe(24)
-    app = make_app(w, config, token=token)
+    lang = lang or config.outputs.lang
+    app = make_app(w, config, token=token, lang=lang)
     url = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
     say(tr("serve_started", lang, url=url))
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -4,12 +4,15 @@ to the same figures, and the results folder left as it was."""
 
 from __future__ import annotations
 
+import itertools
+
 import pandas as pd
 import pytest
 from starlette.testclient import TestClient
 
 from lifecircle.cli import main
 from lifecircle.config import load_plan
+from lifecircle.maps.compact import decode_ints
 from lifecircle.serve.app import TOKEN_HEADER, make_app
 from tests.serve.conftest import CAT, folder_digest, street_points
 
@@ -126,3 +129,28 @@ def test_a_category_with_every_facility_removed_reruns_with_none(served, tmp_pat
     assert summary.loc[cat, "share"] == 0 and summary.loc[cat, "covered_residents"] == 0
     while w.changes:  # the module's study as it was for the other tests
         w.undo()
+
+
+def test_the_page_speaks_the_plans_language_and_draws_the_streets(served) -> None:
+    _, config, w = served
+    zh = TestClient(make_app(w, config, lang="zh")).get("/").text
+    en = TestClient(make_app(w, config)).get("/").text  # the plan's language: English
+    assert '"residents": "居民覆盖率"' in zh and "Residents covered" not in zh
+    assert '"residents": "Residents covered"' in en and "居民覆盖率" not in en
+    assert "<script src=" not in zh and "function lcStreets" in zh  # all inlined
+    study = TestClient(make_app(w, config)).get("/api/study").json()
+    # every street inside the study, major or not, once, with its vertices at 1e-5
+    # degree (a street shorter than that is one point and left out)
+    edges = w.area.edges.loc[w.area.edges.intersects(w.area.extent)].to_crs(4326)
+    want = []
+    for g in edges.geometry:
+        q = [tuple(round(c * 1e5) for c in xy) for xy in g.coords]
+        n = 1 + sum(a != b for a, b in itertools.pairwise(q))
+        if n >= 2:
+            want.append(n)
+    counts = [n for s in study["streets"] for n in decode_ints(s["n"])]
+    assert sorted(counts) == sorted(want) and len(want) > 0.99 * len(edges)
+    named = {f["id"]: f["name"] for f in study["facilities"]}
+    fac = w.area.facilities
+    row = fac.loc[fac["name"].notna()].iloc[0]
+    assert named[str(row["facility_id"])] == row["name"]
