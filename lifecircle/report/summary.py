@@ -198,5 +198,10 @@ def profile_rows(result: PlanResult, lang: str = "en") -> list[tuple[str, str]]:
         )
         for c, p in walked
     ]
-    text = tr("report_profiles", lang, speed=f"{speed:g}", profiles="; ".join(each))
+    text = tr(
+        "report_profiles",
+        lang,
+        speed=f"{speed:g}",
+        profiles=("；" if lang == "zh" else "; ").join(each),
+    )
     return [(tr("param_profiles", lang), text)]
