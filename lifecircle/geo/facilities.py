@@ -117,7 +117,7 @@ def read_facilities(
     """
     source = spec.path
     raw, info = read_table(spec.path, encoding=spec.encoding, sheet=spec.sheet)
-    layout = None if (spec.category or spec.category_col) else detect_layout(raw)
+    layout = None if _has_categories(spec, raw) else detect_layout(raw)
     point_crs = spec.crs if spec.crs is not None or layout is None else layout.crs
     table = points_from_table(
         raw, info, source, crs=point_crs, lon_col=spec.lon_col, lat_col=spec.lat_col
@@ -157,6 +157,15 @@ def read_facilities(
     out.geometry = np.where(shapely.get_type_id(geoms) >= 3, shapely.point_on_surface(geoms), geoms)
     out, dup_notes = _drop_duplicates(out, rows[keep.to_numpy()], source)
     return Read(out[FACILITY_COLUMNS], problems, notes + dup_notes, audit)
+
+
+def _has_categories(spec: FacilityFile, raw: pd.DataFrame) -> bool:
+    """Whether the file names its categories itself: one for the file, a category column
+    given, or a category column other than an Amap export's ``type``."""
+    if spec.category or spec.category_col:
+        return True
+    col = find_column(raw.columns, "category", None, source=spec.path)
+    return col is not None and col.strip().casefold() != "type"
 
 
 def _user_map(

@@ -401,3 +401,16 @@ def test_an_amap_file_on_the_bupt_extract_end_to_end(tmp_path: Path) -> None:
     plan = _plan(tmp_path, SHARED, '["csv", "xlsx", "gpkg"]')
     assert main(["plan", str(plan), "--out", str(tmp_path / "out")]) == 0
     _check_outputs(tmp_path / "out", _expected(shift=shift))
+
+
+def test_a_file_with_its_own_category_column_is_not_taken_for_an_export(tmp_path: Path) -> None:
+    """A planner's list that happens to carry a Baidu-like tag keeps its own categories."""
+    lon, lat = lonlat(150, 60)
+    path = tmp_path / "mine.csv"
+    path.write_text(
+        f"name,类别,tag,lon,lat\n甲,幼儿园,教育培训;小学,{lon:.8f},{lat:.8f}\n", encoding="utf-8"
+    )
+    got = read_facilities(FacilityFile(path=str(path)), load_catalog("gb50180"), crs="EPSG:4326")
+    assert got.audit is None and got.value["category"].tolist() == ["kindergarten"]
+    pt = got.value.geometry.iloc[0]
+    assert _metres((pt.x, pt.y), (lon, lat)) < 0.01  # WGS-84, not taken as BD-09
