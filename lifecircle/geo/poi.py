@@ -212,28 +212,36 @@ class PoiMatch:
 
 def _keys(frame: pd.DataFrame, layout: PoiLayout, table: PoiTable) -> pd.DataFrame:
     """One row per (row, code): ``pos``, ``key`` (code or tag) and ``type`` (its name)."""
-    n = len(frame)
     col = layout.code_col or layout.type_col
     assert col is not None
-    keys = frame[col].astype("string").fillna("").str.split("|")
-    long = pd.DataFrame({"pos": np.arange(n), "key": keys.to_numpy()}).explode("key")
-    long["key"] = long["key"].astype(str).str.strip()
-    if layout.code_col and layout.type_col:
-        types = frame[layout.type_col].astype("string").fillna("").str.split("|")
-        same = [len(k) == len(t) for k, t in zip(keys, types, strict=True)]
-        typed = pd.Series(
-            [t if s else [""] * len(k) for t, k, s in zip(types, keys, same, strict=True)]
-        )
-        long["type"] = typed.explode().astype(str).str.strip().to_numpy()
-    else:
-        long["type"] = long["key"]
-    long = long.loc[long["key"] != ""]
-    if layout.export == "amap" and layout.code_col is None:  # type names only: their codes
-        codes = table.by_type()
-        long["key"] = [codes.get(t, t) for t in long["type"]]
+    codes = frame[col].fillna("").astype(str).to_numpy(object)
+    both = bool(layout.code_col and layout.type_col)
+    types = frame[layout.type_col].fillna("").astype(str).to_numpy(object) if both else codes
+    by_type = table.by_type() if layout.export == "amap" and layout.code_col is None else {}
     known = {k: e.type for k, e in table.entries.items()}
-    long["type"] = [known.get(k) or t for k, t in zip(long["key"], long["type"], strict=True)]
-    return long.reset_index(drop=True)
+    pairs = pd.DataFrame({"c": codes, "t": types})
+    group = pairs.groupby(["c", "t"], sort=False).ngroup().to_numpy()
+    uniq = pairs.drop_duplicates().reset_index(drop=True)
+    split: list[list[tuple[str, str]]] = []
+    for code_text, type_text in zip(uniq["c"], uniq["t"], strict=True):
+        keys = [k.strip() for k in code_text.split("|")]
+        names = [t.strip() for t in type_text.split("|")] if both else keys
+        names = names if len(names) == len(keys) else [""] * len(keys)
+        got = []
+        for key, name in zip(keys, names, strict=True):
+            key = by_type.get(key, key)
+            if key:
+                got.append((key, known.get(key) or name))
+        split.append(got)
+    counts = np.array([len(x) for x in split])[group]
+    flat = [kt for g in group for kt in split[g]]
+    return pd.DataFrame(
+        {
+            "pos": np.repeat(np.arange(len(frame)), counts),
+            "key": [k for k, _ in flat],
+            "type": [t for _, t in flat],
+        }
+    )
 
 
 def _concepts(long: pd.DataFrame, names: pd.Series, table: PoiTable) -> pd.DataFrame:
@@ -242,16 +250,22 @@ def _concepts(long: pd.DataFrame, names: pd.Series, table: PoiTable) -> pd.DataF
     each."""
     entries = {k: table.entry(k) for k in long["key"].unique()}
     name = names.to_numpy()[long["pos"].to_numpy()] if len(long) else np.array([])
+    rule_of = {k: e.names if e else None for k, e in entries.items()}
+    seen: dict[tuple[str, Any], list[str | None]] = {}  # (code, name) -> concepts
     out: list[Any] = []
     for key, nm in zip(long["key"], name, strict=True):
-        entry = entries[key]
-        got: tuple[str | None, ...] = (entry.concept,) if entry else (None,)
-        if entry and entry.names and isinstance(nm, str):
-            for words, to in table.rules.get(entry.names, []):
-                if re.search(words, nm):
-                    got = to
-                    break
-        out.append(list(got))
+        pair = (key, nm if rule_of[key] and isinstance(nm, str) else None)
+        got = seen.get(pair)
+        if got is None:
+            entry = entries[key]
+            got = [entry.concept] if entry else [None]
+            if pair[1] is not None:
+                for words, to in table.rules.get(str(rule_of[key]), []):
+                    if re.search(words, pair[1]):
+                        got = list(to)
+                        break
+            seen[pair] = got
+        out.append(got)
     long = long.assign(concept=out).explode("concept")
     return long.reset_index(drop=True)
 
@@ -293,13 +307,15 @@ def classify_pois(
     long = _concepts(_keys(frame, layout, table), names.reset_index(drop=True), table)
     to_cat = concept_table(catalog)
     mine = user_map or {}
-    cats = []
-    for key, kind, concept in zip(long["key"], long["type"], long["concept"], strict=True):
+    triples = long[["key", "type", "concept"]].drop_duplicates()
+    decided = {}
+    for key, kind, concept in triples.itertuples(index=False):
         given = mine.get(key) or mine.get(kind)
-        if not given and concept:
+        if not given and isinstance(concept, str):
             given = IGNORE if concept == IGNORE else to_cat.get(concept)
-        cats.append(given or None)
-    long["category"] = cats
+        decided[(key, kind, concept)] = given or None
+    triples["category"] = list(decided.values())
+    long = long.merge(triples, on=["key", "type", "concept"], how="left", sort=False)
     long["outcome"] = np.where(
         long["category"].isna(),
         "unmapped",
