@@ -261,6 +261,13 @@ def test_a_strict_plan_exits_2_with_the_message(tmp_path: Path, capsys: object) 
     assert main(["plan", str(plan), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err  # type: ignore[attr-defined]
     assert "row 16" in err and "050108" in err, err
+    # the same from flags alone
+    args = ["plan", "--osm", str(tmp_path / "x.osm"), "--facilities", str(tmp_path / "amap.csv")]
+    args += ["--facilities-strict", "--grid-m", "100", "--lang", "zh"]
+    assert main([*args, "--out", str(tmp_path / "out2")]) == 2
+    err = capsys.readouterr().err  # type: ignore[attr-defined]
+    assert "amap.csv，第 16 行" in err, err
+    assert "050108" in err and "对照文件" in err, err
 
 
 BAIDU_ROWS = [
