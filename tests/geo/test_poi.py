@@ -191,7 +191,7 @@ def test_an_amap_export_reads_without_options(tmp_path: Path, suffix: str) -> No
     assert export.text("en").startswith(f"{path.name}: read as an Amap (Gaode) POI export")
     # 1 + 2 + 2 + 1 + 1 + 2 + 2 + 1 + 1 + 1 facilities of AMAP_ROWS' 17 rows
     assert "GCJ-02" in export.text("en") and "14 facilities from 17 rows" in export.text("en")
-    assert unmapped.text("en").startswith(f"{path.name}: 1 rows left out")
+    assert unmapped.text("en").startswith(f"{path.name}: 1 row(s) left out")
     assert "050108 餐饮服务;中餐厅;湖南菜(湘菜) (1 rows)" in unmapped.text("en")
     assert "050108" in unmapped.text("zh") and "未纳入" in unmapped.text("zh")
 
