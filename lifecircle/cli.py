@@ -300,6 +300,7 @@ FLAG_KEYS: tuple[tuple[str, str], ...] = (
     ("category_map", "inputs.facilities[].category_map"),
     ("facilities_mode", "inputs.facilities[].mode"),
     ("facilities_category", "inputs.facilities[].category"),
+    ("facilities_strict", "inputs.facilities[].strict"),
     ("population", "inputs.population.path"),
     ("population_col", "inputs.population.population_col"),
     ("candidates", "inputs.candidates.path"),
@@ -325,6 +326,7 @@ repeatable), the others are set in each of them."""
 FLAG_VALUES: dict[str, Callable[[object], object]] = {
     "formats": _distinct,
     "no_catchments": _off,
+    "facilities_strict": lambda value: True if value else None,
     "parts": _parts,
 }
 """Flags whose value is not the key's value as it is."""
@@ -475,6 +477,12 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     "--facilities-mode",
     type=click.Choice(["replace", "add"]),
     help="Replace OSM's facilities of the same categories (default) or add to them.",
+)
+@click.option(
+    "--facilities-strict",
+    is_flag=True,
+    help="Amap or Baidu exports: codes with no category are an error (else left out with a "
+    "warning).",
 )
 @click.option("--encoding", help="Encoding of CSV files (utf-8, gbk...); detected when omitted.")
 @click.option("--category-col", help="Column of the facility category.")

@@ -640,6 +640,10 @@ category_map = "category_map.toml"   # "your label" = "category id" (or "ignore"
 mode = "replace"               # replace OSM's facilities of the same categories, or add to them
 # replaces = ["kindergarten"]  # with mode = "replace": also categories the file has no row of
 
+# [[inputs.facilities]]        # an Amap or Baidu POI export: read as it is (GCJ-02 / BD-09,
+# path = "amap_export.xlsx"    # type codes or tags mapped to the catalog's categories; the
+# strict = false               # report's POI audit lists them); true: unmapped codes are errors
+
 # [inputs.population]          # residents from your own points or polygons instead of buildings
 # path = "population.gpkg"
 # population_col = "人口"

@@ -156,6 +156,7 @@ class _UserFiles:
     facilities: list[tuple[FacilityFile, gpd.GeoDataFrame]]
     candidates: gpd.GeoDataFrame | None
     notes: list[Note]
+    poi_audit: pd.DataFrame | None = None
 
     @property
     def area(self) -> BaseGeometry | None:
@@ -238,6 +239,7 @@ def build_study_area(inputs: StudyInputs, *, layers: OsmLayers | None = None) ->
         candidates=candidates,
         sources=_sources(inputs, layers) + _compound_sources(compounds),
         notes=list(layers.notes) + notes + compound_notes(compounds),
+        poi_audit=files.poi_audit,
     )
 
 
@@ -423,7 +425,9 @@ def _read_user_files(
     if problems:
         raise InputError(problems)
     frames = [(f, got.value) for f, got in facilities]
-    return _UserFiles(units, boundary, frames, candidates, notes)
+    audits = [got.audit for _f, got in facilities if got.audit is not None]
+    audit = pd.concat(audits, ignore_index=True) if audits else None
+    return _UserFiles(units, boundary, frames, candidates, notes, audit)
 
 
 def _gather(read: Callable[[], Read[T]], problems: list[Problem]) -> Read[T] | None:

@@ -15,6 +15,7 @@ list is usually complete where OSM is not) or are *added* to them (OSM facilitie
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from collections import Counter
 from collections.abc import Sequence
@@ -28,19 +29,25 @@ from pyproj import CRS
 
 from lifecircle.errors import InputError, Problem
 from lifecircle.geo.catalog import ServiceCatalog
+from lifecircle.geo.poi import PoiLayout, PoiMatch, classify_pois, detect_layout
 from lifecircle.geo.specs import FacilityFile, Read
 from lifecircle.geo.study_area import FACILITY_COLUMNS
 from lifecircle.geo.tables import (
     decode_text,
     find_column,
     parse_numbers,
-    read_points,
+    points_from_table,
     read_table,
     row_place,
 )
 from lifecircle.i18n import Note
 
 __all__ = ["FacilityFile", "merge_facilities", "read_category_map", "read_facilities"]
+
+log = logging.getLogger(__name__)
+
+EXPORT_EN = {"amap": "Amap (Gaode) POI", "baidu": "Baidu POI"}
+EXPORT_ZH = {"amap": "高德 POI", "baidu": "百度 POI"}
 
 SAME_PLACE_M = 25.0
 DUPLICATE_M = 1.0
@@ -90,6 +97,10 @@ def read_facilities(
 ) -> Read[gpd.GeoDataFrame]:
     """Facilities from a user's file, in the study's metric ``crs``.
 
+    An Amap or Baidu POI export (:func:`lifecircle.geo.poi.detect_layout`) is recognised
+    when no category is given: its coordinates are taken as GCJ-02 or BD-09 (unless ``crs``
+    says otherwise) and its codes map to categories through the bundled tables.
+
     Parameters
     ----------
     spec
@@ -103,42 +114,40 @@ def read_facilities(
     -------
     Read
         The facilities (``facility_id``, ``category``, ``name``, ``source``, ``capacity``,
-        point) and every problem found (not raised).
+        point), every problem found (not raised), notes and, for a POI export, its audit.
     """
     source = spec.path
-    table = read_points(
+    raw, info = read_table(
         spec.path,
-        crs=spec.crs,
         encoding=spec.encoding,
-        lon_col=spec.lon_col,
-        lat_col=spec.lat_col,
         sheet=spec.sheet,
         allow_empty=spec.replaces is not None,  # it may replace some categories by none
+    )
+    layout = None if _has_categories(spec, raw) else detect_layout(raw)
+    point_crs = spec.crs if spec.crs is not None or layout is None else layout.crs
+    table = points_from_table(
+        raw, info, source, crs=point_crs, lon_col=spec.lon_col, lat_col=spec.lat_col
     )
     problems = list(table.problems)
     frame = table.frame
     cols = [c for c in frame.columns if c != "geometry"]
-    user_map = read_category_map(spec.category_map) if spec.category_map else {}
-    for label, target in user_map.items():
-        if target != IGNORE and target not in catalog:
-            problems.append(
-                Problem.of(
-                    "category_map_target",
-                    str(spec.category_map),
-                    label=label,
-                    category=target,
-                    ids=", ".join(catalog.ids),
-                )
-            )
-    cats = _categories(spec, frame, cols, catalog, user_map, problems)
-    keep = cats.notna() & (cats != IGNORE) & frame.geometry.notna()
+    user_map = _user_map(spec, catalog, problems)
     name_col = find_column(cols, "name", spec.name_col, source=source)
+    notes: list[Note] = []
+    audit = None
+    if layout is not None:
+        frame, cats, rows, audit = _poi_categories(
+            spec, frame, layout, catalog, user_map, name_col, problems, notes
+        )
+    else:
+        cats = _categories(spec, frame, cols, catalog, user_map, problems)
+        rows = np.arange(len(frame))
+    keep = cats.notna() & (cats != IGNORE) & frame.geometry.notna()
     id_col = find_column(cols, "id", spec.id_col, source=source)
     cap_col = find_column(cols, "capacity", spec.capacity_col, source=source)
     capacity = _capacity(frame, cap_col, source, problems)
-    ids = _facility_ids(frame, id_col, source, keep, problems)
+    ids = _facility_ids(frame, id_col, source, keep, problems, rows, cats)
     sub = frame.loc[keep]
-    rows = frame.index[keep.to_numpy()].to_numpy()
     out = gpd.GeoDataFrame(
         {
             "facility_id": ids[keep].to_numpy(),
@@ -152,8 +161,98 @@ def read_facilities(
     ).to_crs(crs)
     geoms = out.geometry.to_numpy()
     out.geometry = np.where(shapely.get_type_id(geoms) >= 3, shapely.point_on_surface(geoms), geoms)
-    out, notes = _drop_duplicates(out, rows, source)
-    return Read(out[FACILITY_COLUMNS], problems, notes)
+    out, dup_notes = _drop_duplicates(out, rows[keep.to_numpy()], source)
+    return Read(out[FACILITY_COLUMNS], problems, notes + dup_notes, audit)
+
+
+def _has_categories(spec: FacilityFile, raw: pd.DataFrame) -> bool:
+    """Whether the file names its categories itself: one for the file, a category column
+    given, or a category column other than an Amap export's ``type``."""
+    if spec.category or spec.category_col:
+        return True
+    col = find_column(raw.columns, "category", None, source=spec.path)
+    return col is not None and col.strip().casefold() != "type"
+
+
+def _user_map(
+    spec: FacilityFile, catalog: ServiceCatalog, problems: list[Problem]
+) -> dict[str, str]:
+    """The user's label -> category mapping; targets the catalog lacks are problems."""
+    user_map = read_category_map(spec.category_map) if spec.category_map else {}
+    for label, target in user_map.items():
+        if target != IGNORE and target not in catalog:
+            problems.append(
+                Problem.of(
+                    "category_map_target",
+                    str(spec.category_map),
+                    label=label,
+                    category=target,
+                    ids=", ".join(catalog.ids),
+                )
+            )
+    return user_map
+
+
+def _poi_categories(
+    spec: FacilityFile,
+    frame: gpd.GeoDataFrame,
+    layout: PoiLayout,
+    catalog: ServiceCatalog,
+    user_map: dict[str, str],
+    name_col: str | None,
+    problems: list[Problem],
+    notes: list[Note],
+) -> tuple[gpd.GeoDataFrame, pd.Series, np.ndarray, pd.DataFrame]:
+    """A POI export's rows, one per facility (a row of several categories repeated), their
+    categories, their 0-based rows in the file and the audit; codes with no category are
+    a problem (``strict``) or a note."""
+    file = Path(spec.path).name
+    names = frame[name_col] if name_col else None
+    match = classify_pois(frame, layout, catalog, names=names, user_map=user_map, source=file)
+    expanded = frame.iloc[match.positions].reset_index(drop=True)
+    cats = pd.Series(match.categories, index=expanded.index, dtype=object)
+    system = {"gcj02": "GCJ-02", "bd09": "BD-09"}.get(str(spec.crs or layout.crs), str(spec.crs))
+    notes.append(
+        Note(
+            "note_poi_export",
+            {
+                "file": file,
+                "export": {"en": EXPORT_EN[layout.export], "zh": EXPORT_ZH[layout.export]},
+                "crs": system,
+                "n": len(expanded),
+                "rows": len(frame),
+            },
+        )
+    )
+    if match.unmapped:
+        listed = _unmapped_text(match)
+        positions = np.unique(np.concatenate(list(match.unmapped.values())))
+        if spec.strict:
+            problems.append(
+                Problem.of("poi_unmapped", spec.path, place=row_place(positions), codes=listed)
+            )
+        else:
+            log.warning(
+                "%s: %d rows left out (codes with no category): %s",
+                file,
+                len(positions),
+                listed["en"],
+            )
+            notes.append(
+                Note("note_poi_unmapped", {"file": file, "n": len(positions), "codes": listed})
+            )
+    return expanded, cats, match.positions, match.audit
+
+
+def _unmapped_text(match: PoiMatch) -> dict[str, str]:
+    """The unmapped codes, most rows first (at most 12), in English and Chinese."""
+    audit = match.audit.loc[match.audit["outcome"] == "unmapped"]
+    top = audit.sort_values("rows", ascending=False, kind="stable").head(12)
+    more = f" (+{len(audit) - 12})" if len(audit) > 12 else ""
+    seen = list(zip(top["code"], top["type"], top["rows"], strict=True))
+    en = "; ".join(f"{c} {t} ({n} rows)" for c, t, n in seen)
+    zh = "；".join(f"{c} {t}（{n} 行）" for c, t, n in seen)
+    return {"en": en + more, "zh": zh + more}
 
 
 def _drop_duplicates(
@@ -261,14 +360,22 @@ def _facility_ids(
     source: str,
     keep: pd.Series,
     problems: list[Problem],
+    rows: np.ndarray,
+    cats: pd.Series,
 ) -> pd.Series:
-    """The id column, or ``file-stem:row``; duplicates among kept rows are a problem."""
+    """The id column, or ``file-stem:row`` (``rows``: each row's 0-based row in the file); a
+    row of several categories gets ``:category`` after its id. Duplicates among kept rows are
+    a problem."""
     if not id_col:
         stem = Path(source).stem
-        return pd.Series([f"{stem}:{i + 2}" for i in range(len(frame))], index=frame.index)
-    ids = frame[id_col].astype(str)
+        ids = pd.Series([f"{stem}:{i + 2}" for i in rows], index=frame.index)
+    else:
+        ids = frame[id_col].astype(str)
+    repeated = pd.Series(rows, index=frame.index).duplicated(keep=False).to_numpy()
+    if repeated.any():
+        ids = ids.where(~repeated, ids + ":" + cats.astype(str))
     dup = ids[keep].duplicated(keep=False)
-    if dup.any():
+    if id_col and dup.any():
         shown = ", ".join(sorted(set(ids[keep][dup]))[:8])
         problems.append(
             Problem.of("duplicate_facility_ids", source, place=("column", id_col), ids=shown)

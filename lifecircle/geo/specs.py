@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from lifecircle.errors import Problem
@@ -33,11 +34,13 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Read(Generic[T]):
     """What a reader of a user's file returns: the value, the problems found (not raised,
-    so that every input's problems are reported together) and notes for the report."""
+    so that every input's problems are reported together), notes for the report and, for a
+    POI export, the audit of its codes (:data:`lifecircle.geo.poi.AUDIT_COLUMNS`)."""
 
     value: T
     problems: list[Problem] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    audit: pd.DataFrame | None = None
 
 
 class Spec(BaseModel):
@@ -83,6 +86,9 @@ class FacilityFile(Spec):
     sheet
         Excel sheet (name or number), or a list of sheet names to read one after another;
         needed when more than one sheet holds data.
+    strict
+        For an Amap or Baidu export (:mod:`lifecircle.geo.poi`): codes with no category are
+        an error (by default their rows are left out with a warning).
     """
 
     path: str
@@ -99,6 +105,7 @@ class FacilityFile(Spec):
     mode: Literal["replace", "add"] = "replace"
     replaces: list[str] | None = None
     sheet: str | int | list[str] | None = None
+    strict: bool = False
 
 
 class PopulationFile(Spec):

@@ -9,6 +9,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
@@ -54,6 +55,9 @@ class StudyArea:
         Provenance of each input: ``{"role", "path", ...}``.
     notes
         Things a planner should know about the inputs (units at the data edge, ...).
+    poi_audit
+        For Amap or Baidu POI exports among the facility files: every code seen, its rows
+        and the category they went to (:data:`lifecircle.geo.poi.AUDIT_COLUMNS`); else None.
     """
 
     crs: CRS
@@ -67,6 +71,7 @@ class StudyArea:
     compounds: Compounds | None = None
     sources: list[dict[str, Any]] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    poi_audit: pd.DataFrame | None = None
 
     @property
     def boundary(self) -> BaseGeometry:

@@ -34,6 +34,7 @@ __all__ = [
     "decode_text",
     "find_column",
     "parse_numbers",
+    "points_from_table",
     "read_points",
     "read_table",
     "row_place",
@@ -378,8 +379,35 @@ def read_points(
     PointTable
         The points (WGS84), what was detected and the problems.
     """
-    source = str(path)
     frame, info = read_table(path, encoding=encoding, sheet=sheet, allow_empty=allow_empty)
+    return points_from_table(frame, info, str(path), crs=crs, lon_col=lon_col, lat_col=lat_col)
+
+
+def points_from_table(
+    frame: pd.DataFrame,
+    info: dict[str, Any],
+    source: str,
+    *,
+    crs: str | int | CRS | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+) -> PointTable:
+    """:func:`read_points` on a table already read (by :func:`read_table`).
+
+    Parameters
+    ----------
+    frame, info
+        The table and what was detected reading it.
+    source
+        The file, for the messages.
+    crs, lon_col, lat_col
+        As :func:`read_points` takes them.
+
+    Returns
+    -------
+    PointTable
+        The points (WGS84), what was detected and the problems.
+    """
     system = parse_crs(crs, source=source) if crs is not None else None
     problems: list[Problem] = []
     if isinstance(frame, gpd.GeoDataFrame) and "geometry" in frame.columns:

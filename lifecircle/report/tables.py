@@ -19,6 +19,7 @@ from lifecircle.coverage.access import DemandView
 from lifecircle.coverage.tables import aligned_demand
 from lifecircle.geo.catalog import ServiceCatalog
 from lifecircle.i18n import has_text, tr
+from lifecircle.report.poi import POI_AUDIT_CSV, audit_table, localized_audit
 from lifecircle.result import PlanResult
 
 __all__ = [
@@ -114,6 +115,8 @@ def localized(
     (frame, headers)
         The table's values in ``lang`` and the new name of each header (for :func:`write_csv`).
     """
+    if name == POI_AUDIT_CSV:
+        return localized_audit(frame, catalog, lang)
     if lang == "en":
         return frame, {}
     headers = {}
@@ -274,4 +277,7 @@ def csv_tables(result: PlanResult) -> dict[str, pd.DataFrame]:
         tables["scenario_by_unit.csv"] = result.scenario.by_unit
         tables["scenario_completeness.csv"] = result.scenario.completeness
     tables.update(walls_csv(result))
+    audit = audit_table(result)
+    if audit is not None:
+        tables[POI_AUDIT_CSV] = audit
     return tables

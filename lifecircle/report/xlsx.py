@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lifecircle.i18n import tr
+from lifecircle.report.poi import audit_header, audit_rows
 from lifecircle.report.summary import SITE_COLUMNS, category_summary, headers, parameter_rows
 from lifecircle.report.supply import has_supply, supply_header, supply_rows
 from lifecircle.report.walls import (
@@ -121,6 +122,15 @@ def _walls_sheets(wb: Any, result: PlanResult, lang: str) -> None:
         _write(ws, entrances_header(lang), entrances_rows(result, lang), formats)
 
 
+def _poi_audit_sheet(wb: Any, result: PlanResult, lang: str) -> None:
+    """Every code or tag of the Amap and Baidu exports, its rows and their category (when
+    a facility file was one)."""
+    if result.area.poi_audit is None:
+        return
+    ws = wb.create_sheet(tr("sheet_poi_audit", lang)[:31])
+    _write(ws, audit_header(lang), audit_rows(result, lang), {5: COUNT})
+
+
 def write_xlsx(
     result: PlanResult, path: Path, *, lang: str = "en", inputs: list[dict[str, Any]] | None = None
 ) -> None:
@@ -154,6 +164,7 @@ def write_xlsx(
         _scenario_sheet(wb.create_sheet(names["scenario"]), result, lang)
     _supply_sheet(wb, result, lang)
     _walls_sheets(wb, result, lang)
+    _poi_audit_sheet(wb, result, lang)
     _inputs_sheet(wb.create_sheet(names["inputs"]), result, lang, inputs)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
