@@ -309,3 +309,47 @@ def test_beijing_bupt_plan_with_a_buildings_file_end_to_end(tmp_path: Path) -> N
     assert access["residents"].sum() == pytest.approx(expected, rel=0.01)
     unknown = (frame["用途"] == "其他").sum()
     assert unknown > 0
+
+
+def test_the_smallest_named_area_decides(tmp_path: Path) -> None:
+    """Staff housing (a compound 明光小区) inside a science park stays homes; a building=yes
+    elsewhere in the park is not one."""
+    osm = fx.write_osm(
+        tmp_path / "park.osm",
+        polygons={
+            405: (210, -140, 240, -110, {"building": "yes"}),  # in 明光小区, in the park
+            406: (320, -140, 350, -110, {"building": "yes"}),  # in the park only
+        },
+    )
+    compounds = write_geojson(
+        tmp_path / "compounds.geojson",
+        [
+            ((190, -150, 400, -100), {"名称": "中关村科技园区"}),
+            ((200, -145, 250, -105), {"名称": "明光小区"}),
+        ],
+    )
+    area = build_study_area(
+        StudyInputs(osm=str(osm), grid_m=100, compounds_file=CompoundsFile(path=str(compounds)))
+    )
+    default = area.demand.loc[area.demand["use_rule"] == "default"]
+    assert default["building_id"].tolist() == [405]
+    assert default["residents"].tolist() == pytest.approx([30 * 30 * 6 / 33.0], rel=1e-5)
+
+
+def test_buildings_flag_and_a_missing_uses_file(tmp_path: Path, capsys) -> None:
+    osm = fx.write_osm(tmp_path / "x.osm")
+    path = write_geojson(tmp_path / "buildings.geojson")
+    out = tmp_path / "out"
+    args = ["plan", "--osm", str(osm), "--buildings", str(path), "--out", str(out), "-q"]
+    assert main([*args, "--format", "csv"]) == 0
+    access = pd.read_csv(out / "access.csv", encoding="utf-8-sig")
+    assert access["residents"].sum() == pytest.approx(F1 + APARTMENTS, abs=0.2)
+    plan = tmp_path / "plan.toml"
+    plan.write_text(
+        '[inputs]\nosm = "x.osm"\n[inputs.buildings]\npath = "buildings.geojson"\n'
+        'uses = "用途对照.toml"\n',
+        encoding="utf-8",
+    )
+    code = main(["plan", str(plan), "--out", str(tmp_path / "out2"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and "key inputs.buildings.uses" in err and "用途对照.toml" in err
