@@ -18,6 +18,7 @@ is taken as housing (:mod:`lifecircle.geo.residents`). Three remedies live here:
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from collections import Counter
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ __all__ = [
     "replace_covered",
     "use_mapping",
 ]
+
+log = logging.getLogger(__name__)
 
 WKT_COLUMNS = ("geometry", "wkt", "geom", "几何", "shape")
 """Columns of a CSV or Excel buildings table that hold footprints as WKT."""
@@ -251,6 +254,7 @@ def read_buildings(
         residential, unknown = mapping.classify(frame[use_col])
         if unknown.any():
             notes.append(_unknown_uses_note(frame[use_col], unknown, spec.path, mapping))
+            log.warning("%s", notes[-1].text("en"))
     else:
         residential = np.ones(n, dtype=bool)
     names = frame[name_col].astype("string").to_numpy() if name_col else [None] * n

@@ -463,6 +463,9 @@ def residents_in_areas(
     inside = gpd.sjoin(homes[["geometry"]], areas[["geometry"]], how="inner", predicate="within")
     outside = homes.loc[~homes.index.isin(inside.index)]
     parts = _population_areas(areas.reset_index(drop=True), homes, source, notes)
+    parts = [
+        p.assign(use_rule=p["use_rule"].replace("population areas", "households")) for p in parts
+    ]
     out = pd.concat([outside, *parts], ignore_index=True)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=homes.crs), notes
 

@@ -162,6 +162,7 @@ def test_households_in_buildings_and_compounds(osm_xml: Path, tmp_path: Path) ->
         StudyInputs(osm=str(osm_xml), grid_m=100, compounds_file=CompoundsFile(path=str(compounds)))
     )
     d = area.demand
+    assert d.loc[d["use_rule"] == "households", "residents"].tolist() == pytest.approx([115.5])
     assert d["residents"].sum() == pytest.approx(50 * 2.31 + APARTMENTS, rel=1e-5)
     assert sorted(np.round(d["residents"], 3)) == sorted(
         [round(50 * 2.31, 3), round(APARTMENTS, 3)]
