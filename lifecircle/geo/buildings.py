@@ -32,6 +32,7 @@ import pandas as pd
 import shapely
 
 from lifecircle.errors import InputError, Problem
+from lifecircle.geo.crs import parse_crs, to_wgs84
 from lifecircle.geo.specs import BuildingsFile, CompoundsFile, Read, ResidentModel
 from lifecircle.geo.tables import _norm, _row_place, find_column, parse_numbers, read_table
 from lifecircle.i18n import Note
@@ -148,7 +149,8 @@ def _polygons(
     path: str, crs: str | int | None, encoding: str | None, problems: list[Problem]
 ) -> gpd.GeoDataFrame | None:
     """The polygons of a layer, or of a table's WKT column, in WGS84 (None: a fatal
-    problem, added to ``problems``)."""
+    problem, added to ``problems``). A given ``crs`` says what the coordinates are, whatever
+    the layer declares (``gcj02`` and ``bd09`` are shifted back to WGS84)."""
     frame, _info = read_table(path, encoding=encoding)
     if not isinstance(frame, gpd.GeoDataFrame):
         wkt = find_wkt_column(frame.columns)
@@ -159,8 +161,14 @@ def _polygons(
             frame[wkt].astype("string").fillna("").to_numpy(), on_invalid="ignore"
         )
         frame = gpd.GeoDataFrame(frame.drop(columns=[wkt]), geometry=geoms, crs="EPSG:4326")
-    if crs is not None:
-        frame = frame.set_crs(crs, allow_override=True)
+    if crs is not None:  # the plan's crs wins: wgs84, gcj02 (Amap), bd09 (Baidu) or EPSG
+        parse_crs(crs, source=path)
+
+        def shift(xy: np.ndarray) -> np.ndarray:
+            return np.column_stack(to_wgs84(xy[:, 0], xy[:, 1], crs))
+
+        geoms = shapely.transform(frame.geometry.to_numpy(), shift)
+        frame = gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs="EPSG:4326")
     elif frame.crs is None:
         problems.append(Problem.of("buildings_no_crs", path))
         return None

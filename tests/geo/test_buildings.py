@@ -354,3 +354,23 @@ def test_buildings_flag_and_a_missing_uses_file(tmp_path: Path, capsys) -> None:
     code = main(["plan", str(plan), "--out", str(tmp_path / "out2"), "-q"])
     err = capsys.readouterr().err
     assert code == 2 and "key inputs.buildings.uses" in err and "用途对照.toml" in err
+
+
+def test_footprints_drawn_on_amap_in_gcj02(osm_xml: Path, tmp_path: Path) -> None:
+    """A CSV of WKT footprints in GCJ-02 (Amap's coordinates) lands where OSM's building
+    is: the residents are the same as for the WGS84 file."""
+    from lifecircle.geo.crs import wgs84_to_gcj02
+
+    def shifted(box: tuple) -> str:
+        pts = np.array(ring(*box))
+        lon, lat = wgs84_to_gcj02(pts[:, 0], pts[:, 1])
+        return shapely.Polygon(np.column_stack([lon, lat])).wkt
+
+    frame = pd.DataFrame([p for _, p in ROWS]).assign(WKT=[shifted(b) for b, _ in ROWS])
+    frame.to_csv(tmp_path / "amap.csv", index=False)
+    spec = BuildingsFile(path=str(tmp_path / "amap.csv"), crs="gcj02")
+    area = build_study_area(StudyInputs(osm=str(osm_xml), grid_m=100, buildings=spec))
+    mine = area.demand.loc[area.demand["floors_from"] == "buildings file"]
+    assert mine["residents"].tolist() == pytest.approx([F1], rel=1e-4)
+    x, y = fx.metric(115, 35)
+    assert mine.geometry.iloc[0].distance(shapely.Point(x, y)) < 0.5
