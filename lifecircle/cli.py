@@ -303,6 +303,7 @@ FLAG_KEYS: tuple[tuple[str, str], ...] = (
     ("facilities_strict", "inputs.facilities[].strict"),
     ("population", "inputs.population.path"),
     ("population_col", "inputs.population.population_col"),
+    ("buildings", "inputs.buildings.path"),
     ("candidates", "inputs.candidates.path"),
     ("candidates_crs", "inputs.candidates.crs"),
     ("catalog", "catalog"),
@@ -491,6 +492,11 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     "--population", help="Population points or polygons instead of estimates from buildings."
 )
 @click.option("--population-col", help="Column of the population.")
+@click.option(
+    "--buildings",
+    help="Your building footprints (层数 floors, 用途 use, 户数 households), replacing "
+    "OSM's inside their extent.",
+)
 @click.option("--candidates", help="Sites or parcels available for new facilities.")
 @click.option("--candidates-crs", help="Coordinate system of the candidates.")
 @click.option("--catalog", help="Service catalog: a bundled name or a TOML file.")

@@ -31,6 +31,7 @@ from lifecircle.errors import CatalogError, PlanFileError, Problem
 from lifecircle.geo.build import StudyInputs
 from lifecircle.geo.catalog import load_catalog
 from lifecircle.geo.specs import (
+    BuildingsFile,
     CandidateFile,
     CompoundsFile,
     FacilityFile,
@@ -172,6 +173,7 @@ class InputsConfig(_Strict):
     population: PopulationFile | None = None
     compounds: CompoundsFile | None = None
     candidates: CandidatesConfig = CandidatesConfig()
+    buildings: BuildingsFile | None = None
 
 
 class _AnalysisBase(_Strict):
@@ -352,6 +354,7 @@ class PlanConfig(_Strict):
             buffer_m=self.analysis.buffer_m,
             compounds=self.analysis.compounds,
             compounds_file=i.compounds,
+            buildings=i.buildings,
         )
 
     def output_options(self) -> OutputOptions:
@@ -421,6 +424,8 @@ _PATH_KEYS = {
     ("inputs", "population", "path"),
     ("inputs", "candidates", "path"),
     ("inputs", "compounds", "path"),
+    ("inputs", "buildings", "path"),
+    ("inputs", "buildings", "uses"),
 }
 
 
@@ -535,6 +540,8 @@ def plan_files(config: PlanConfig) -> dict[str, str]:
     files += [("inputs.population.path", i.population.path if i.population else None)]
     files += [("inputs.candidates.path", i.candidates.path)]
     files += [("inputs.compounds.path", i.compounds.path if i.compounds else None)]
+    files += [("inputs.buildings.path", i.buildings.path if i.buildings else None)]
+    files += [("inputs.buildings.uses", i.buildings.uses if i.buildings else None)]
     for n, f in enumerate(i.facilities):
         files += [(f"inputs.facilities.{n}.path", f.path)]
         files += [(f"inputs.facilities.{n}.category_map", f.category_map)]
@@ -652,6 +659,14 @@ mode = "replace"               # replace OSM's facilities of the same categories
 # path = "compounds.gpkg"
 # name_col = "小区名称"
 # gated_col = "封闭"            # yes / no (是 / 否)
+# households_col = "户数"       # households: residents = 户数 x persons_per_household
+
+# [inputs.buildings]           # your own footprints, replacing OSM's inside their extent
+# path = "buildings.gpkg"      # (the convex hull of the footprints)
+# floors_col = "层数"           # detected when omitted (层数, 楼层, floors, levels)
+# use_col = "用途"              # 住宅, 宿舍, 公寓... are homes; 商业, 办公... are not
+# households_col = "户数"       # optional: residents = 户数 x persons_per_household
+# uses = "building_uses.toml"  # your own use words, on top of lifecircle's
 
 [inputs.candidates]            # where new facilities may go
 # path = "parcels.gpkg"        # your available sites or parcels; else points on the walk network
@@ -662,6 +677,7 @@ floor_area_m2_per_person = 33
 storey_height_m = 3
 default_floors = 6
 generic_use = "residential"    # what a bare building=yes is taken to be (or exclude)
+persons_per_household = 2.31   # Beijing, 2020 census; for 户数 in compounds or buildings
 
 [analysis]
 speed_kmh = 4.0

@@ -26,6 +26,14 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from lifecircle.errors import InputError, Problem
+from lifecircle.geo.buildings import (
+    households_areas,
+    largest_default_buildings,
+    named_areas,
+    read_buildings,
+    replace_covered,
+    use_mapping,
+)
 from lifecircle.geo.catalog import ServiceCatalog, load_catalog
 from lifecircle.geo.compounds import (
     Compounds,
@@ -44,12 +52,15 @@ from lifecircle.geo.osm import (
     osm_bounds,
 )
 from lifecircle.geo.residents import (
+    classify_buildings,
     estimate_residents,
     residents_from_file,
+    residents_in_areas,
     scale_to_units,
     site_landuse,
 )
 from lifecircle.geo.specs import (
+    BuildingsFile,
     CandidateFile,
     CompoundsFile,
     FacilityFile,
@@ -124,7 +135,10 @@ class StudyInputs:
         given), else open.
     compounds_file
         The planner's own gated compounds, replacing OSM's compound areas (OSM's gates
-        still mark their entrances).
+        still mark their entrances); with a households column (户数), their residents.
+    buildings
+        The planner's own buildings (floors, use, households), replacing OSM's where the
+        file covers the area (:mod:`lifecircle.geo.buildings`).
     """
 
     osm: str | None = None
@@ -145,6 +159,7 @@ class StudyInputs:
     buffer_m: float | None = None
     compounds: str = "auto"
     compounds_file: CompoundsFile | None = None
+    buildings: BuildingsFile | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +172,8 @@ class _UserFiles:
     candidates: gpd.GeoDataFrame | None
     notes: list[Note]
     poi_audit: pd.DataFrame | None = None
+    buildings: gpd.GeoDataFrame | None = None
+    households: gpd.GeoDataFrame | None = None
 
     @property
     def area(self) -> BaseGeometry | None:
@@ -211,7 +228,9 @@ def build_study_area(inputs: StudyInputs, *, layers: OsmLayers | None = None) ->
     units = _units(inputs, files, clip, metric, data_extent)
     boundary_m = shapely.union_all(units.geometry.to_numpy())
     notes = list(files.notes)
-    demand = _demand(inputs, layers, units, metric, problems, notes)
+    centre = (area_wgs or layers.extent).centroid
+    osm_areas = _osm_compound_areas(inputs, clip, centre)
+    demand = _demand(inputs, _Sources(layers, files, osm_areas), units, metric, problems, notes)
     problems += _overlap_problems(inputs, units, network_hull, demand, notes)
     facilities, user_frames = _facilities(inputs, files, layers, catalog, metric, notes)
     # points far outside: with units or a boundary, found before the OSM file was read
@@ -226,7 +245,7 @@ def build_study_area(inputs: StudyInputs, *, layers: OsmLayers | None = None) ->
         raise InputError(problems)
     notes += _edge_notes(units, network_hull, max_threshold)
     edges = layers.edges.to_crs(metric)
-    compounds = _compounds(inputs, layers, clip, edges, (area_wgs or layers.extent).centroid)
+    compounds = _compounds(inputs, osm_areas, edges, centre)
     return StudyArea(
         crs=metric,
         units=units,
@@ -243,25 +262,38 @@ def build_study_area(inputs: StudyInputs, *, layers: OsmLayers | None = None) ->
     )
 
 
-def _compounds(
-    inputs: StudyInputs,
-    layers: OsmLayers,
-    clip: BaseGeometry | None,
-    edges: gpd.GeoDataFrame,
-    centre: BaseGeometry,
-) -> Compounds | None:
-    """The gated compounds laid on the edges, or None when compounds are open."""
+def _compound_mode(inputs: StudyInputs, centre: BaseGeometry) -> str:
+    """``"gated"`` or ``"open"``: the plan's choice, or for ``"auto"`` where the study is."""
     mode = inputs.compounds
     if mode == "auto":
         china = in_mainland_china(centre.x, centre.y)
         mode = "gated" if china or inputs.compounds_file is not None else "open"
-    if mode != "gated":
+    return mode
+
+
+def _osm_compound_areas(
+    inputs: StudyInputs, clip: BaseGeometry | None, centre: BaseGeometry
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame] | None:
+    """OSM's compound areas and gates (read once: their names also tell which
+    ``building=yes`` are not homes), where compounds are gated and an OSM file is read."""
+    if _compound_mode(inputs, centre) != "gated" or inputs.osm is None:
         return None
-    path = inputs.osm if inputs.osm is not None else None
-    if path is None:  # fetched data: no file to read the areas and gates from
+    return load_compound_features(inputs.osm, clip=clip)
+
+
+def _compounds(
+    inputs: StudyInputs,
+    osm_areas: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame] | None,
+    edges: gpd.GeoDataFrame,
+    centre: BaseGeometry,
+) -> Compounds | None:
+    """The gated compounds laid on the edges, or None when compounds are open."""
+    if _compound_mode(inputs, centre) != "gated":
+        return None
+    if osm_areas is None:  # fetched data: no file to read the areas and gates from
         log.warning("compounds are read from an OSM file only; treating them as open")
         return None
-    areas, gates = load_compound_features(path, clip=clip)
+    areas, gates = osm_areas
     if inputs.compounds_file is not None:  # the planner's compounds replace OSM's areas
         areas = _planner_compounds(inputs.compounds_file)
     compounds = on_edges(compounds_from_osm(areas, gates, edges.crs), edges)
@@ -419,6 +451,7 @@ def _read_user_files(
         if got_c is not None:
             candidates = got_c.value
             problems += got_c.problems
+    buildings, households = _read_resident_files(inputs, problems, notes)
     for _f, got in facilities:  # each file's own problems after every file's fatal one
         problems += got.problems
         notes += got.notes
@@ -427,7 +460,30 @@ def _read_user_files(
     frames = [(f, got.value) for f, got in facilities]
     audits = [got.audit for _f, got in facilities if got.audit is not None]
     audit = pd.concat(audits, ignore_index=True) if audits else None
-    return _UserFiles(units, boundary, frames, candidates, notes, audit)
+    return _UserFiles(units, boundary, frames, candidates, notes, audit, buildings, households)
+
+
+def _read_resident_files(
+    inputs: StudyInputs, problems: list[Problem], notes: list[Note]
+) -> tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame | None]:
+    """The planner's buildings and the compounds' households (WGS84), if given; their
+    problems join ``problems``."""
+    model = inputs.resident_model
+    buildings = households = None
+    if inputs.buildings is not None:
+        spec = inputs.buildings
+        got = _gather(lambda: read_buildings(spec, crs="EPSG:4326", model=model), problems)
+        if got is not None:
+            buildings = got.value
+            problems += got.problems
+            notes += got.notes
+    if inputs.compounds_file is not None:
+        cf = inputs.compounds_file
+        got_h = _gather(lambda: households_areas(cf, crs="EPSG:4326", model=model), problems)
+        if got_h is not None:
+            households = got_h.value if len(got_h.value) else None
+            problems += got_h.problems
+    return buildings, households
 
 
 def _gather(read: Callable[[], Read[T]], problems: list[Problem]) -> Read[T] | None:
@@ -515,9 +571,77 @@ def _admin_units(
     return units
 
 
+@dataclass(frozen=True)
+class _Sources:
+    """What residents are estimated from: the OSM layers, the user's files (buildings,
+    compounds' households) and OSM's compound areas (their names)."""
+
+    layers: OsmLayers
+    files: _UserFiles
+    osm_areas: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame] | None
+
+
+def _homes(inputs: StudyInputs, src: _Sources, metric: CRS, notes: list[Note]) -> gpd.GeoDataFrame:
+    """Resident points of the residential buildings: OSM's, replaced by the planner's
+    where their file covers the area; compounds' households where a compounds file
+    counts them."""
+    layers = src.layers
+    buildings = layers.buildings.to_crs(metric)
+    spec = inputs.buildings
+    if spec is not None and src.files.buildings is not None:
+        buildings, replaced = replace_covered(
+            buildings, src.files.buildings.to_crs(metric), spec.path
+        )
+        notes += replaced
+    landuse = pd.concat([layers.landuse, site_landuse(layers.features)], ignore_index=True)
+    planner_areas = None
+    if inputs.compounds_file is not None:
+        planner_areas = _planner_compounds(inputs.compounds_file)
+    osm_areas = src.osm_areas[0] if src.osm_areas is not None else None
+    areas = named_areas(layers.features, osm_areas, planner_areas, crs=metric)
+    model = inputs.resident_model
+    uses = use_mapping(spec.uses if spec is not None else None)
+    use = classify_buildings(buildings, landuse, model, areas=areas, uses=uses)
+    notes += _named_note(buildings, use)
+    demand = estimate_residents(buildings, landuse=landuse, model=model, use=use)
+    if src.files.households is not None and inputs.compounds_file is not None:
+        demand, more = residents_in_areas(
+            demand, src.files.households.to_crs(metric), source=inputs.compounds_file.path
+        )
+        notes += more
+    return demand
+
+
+def _named_note(buildings: gpd.GeoDataFrame, use: pd.DataFrame) -> list[Note]:
+    """A note on the ``building=yes`` that their names (or their areas') made not homes."""
+    named = (use["use_rule"] == "name").to_numpy()
+    if not named.any():
+        return []
+    tags = buildings["tags"].to_numpy()[named]
+    names = sorted({str(t.get("name:zh") or t.get("name")) for t in tags if t and t.get("name")})
+    shown = ", ".join(names[:8]) + ("..." if len(names) > 8 else "")
+    return [Note("note_named_not_homes", {"n": int(named.sum()), "names": shown or "-"})]
+
+
+def _default_note(demand: gpd.GeoDataFrame) -> list[Note]:
+    """A note listing the largest buildings taken as homes by the ``building=yes`` default."""
+    top = largest_default_buildings(demand, n=5)
+    if len(top) == 0:
+        return []
+    default = (demand["use_rule"] == "default").to_numpy()
+    share = float(demand["residents"].to_numpy(float)[default].sum())
+    share /= max(float(demand["residents"].sum()), 1e-9)
+    shown = "; ".join(
+        f"{r['name'] or r['building_id']} ({r['floor_area_m2']:,.0f} m2, {r['residents']:,.0f})"
+        for r in top.to_dict("records")
+    )
+    values = {"n": int(default.sum()), "share": f"{share:.1%}", "largest": shown}
+    return [Note("note_default_buildings", values)]
+
+
 def _demand(
     inputs: StudyInputs,
-    layers: OsmLayers,
+    src: _Sources,
     units: gpd.GeoDataFrame,
     metric: CRS,
     problems: list[Problem],
@@ -525,9 +649,7 @@ def _demand(
 ) -> gpd.GeoDataFrame:
     """Resident points: estimated from buildings (or the population file), in units,
     scaled to the units' known populations."""
-    buildings = layers.buildings.to_crs(metric)
-    landuse = pd.concat([layers.landuse, site_landuse(layers.features)], ignore_index=True)
-    demand = estimate_residents(buildings, landuse=landuse, model=inputs.resident_model)
+    demand = _homes(inputs, src, metric, notes)
     if inputs.population is not None:
         got = residents_from_file(inputs.population, demand, crs=metric)
         problems += got.problems
@@ -537,7 +659,7 @@ def _demand(
     demand["unit_id"] = assign_units(demand, units)
     demand = demand.loc[demand["unit_id"].notna()].reset_index(drop=True)
     demand, scaled = scale_to_units(demand, units)
-    notes += scaled
+    notes += scaled + _default_note(demand)
     demand.insert(0, "demand_id", [f"d{i + 1}" for i in range(len(demand))])
     return demand
 
@@ -711,6 +833,8 @@ def _sources(inputs: StudyInputs, layers: OsmLayers) -> list[dict[str, object]]:
         out.append({"role": "population", "path": inputs.population.path})
     if inputs.candidates:
         out.append({"role": "candidates", "path": inputs.candidates.path})
+    if inputs.buildings:
+        out.append({"role": "buildings", "path": inputs.buildings.path})
     cat_path = inputs.catalog.path if isinstance(inputs.catalog, ServiceCatalog) else inputs.catalog
     if str(cat_path).endswith(".toml") and not str(cat_path).startswith(
         str(Path(__file__).parents[1])

@@ -13,7 +13,13 @@ person`` (DOMAIN.md). The defaults, all configurable in :class:`ResidentModel`:
   industrial, retail and similar no; campus, school and hospital sites drawn as amenity
   areas no; where areas nest, the smallest decides, so staff housing on a campus stays
   residential), and last by ``generic_use`` for buildings tagged only ``building=yes``
-  outside any telling land use (residential by default).
+  outside any telling land use (residential by default) -- unless the building's name, or
+  the name of the smallest named area it stands in, says otherwise (产业园, 大厦, 中心...:
+  :mod:`lifecircle.geo.buildings`).
+
+Buildings from the planner's own file (:func:`lifecircle.geo.buildings.read_buildings`)
+carry their use (``residential``), their ``floors`` and, where they count households,
+their residents (``residents_given``); those win over the OSM rules above.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import pandas as pd
 import shapely
 
 from lifecircle.errors import Problem
+from lifecircle.geo.buildings import UseMapping, named_not_homes, use_mapping
 from lifecircle.geo.specs import PopulationFile, Read, ResidentModel
 from lifecircle.geo.tables import _row_place, find_column, parse_numbers, read_points
 from lifecircle.i18n import Note
@@ -37,6 +44,7 @@ __all__ = [
     "classify_buildings",
     "estimate_residents",
     "residents_from_file",
+    "residents_in_areas",
     "scale_to_units",
     "site_landuse",
 ]
@@ -117,66 +125,95 @@ def site_landuse(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def classify_buildings(
-    buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame | None, model: ResidentModel
+    buildings: gpd.GeoDataFrame,
+    landuse: gpd.GeoDataFrame | None,
+    model: ResidentModel,
+    *,
+    areas: gpd.GeoDataFrame | None = None,
+    uses: UseMapping | None = None,
 ) -> pd.DataFrame:
     """Decide which buildings are homes, and why.
 
     Parameters
     ----------
     buildings
-        Building footprints with their OSM tags.
+        Building footprints with their OSM tags (and, from a planner's file, a
+        ``residential`` column).
     landuse
         Land-use areas (``landuse`` tags), or ``None``.
     model
         The resident model (which tags make a home).
+    areas
+        Named areas (:func:`lifecircle.geo.buildings.named_areas`) whose names may say that
+        a ``building=yes`` inside is not a home.
+    uses
+        The words that say so (default: the bundled ``building_uses.toml``).
 
     Returns
     -------
     pandas.DataFrame
-        Aligned to ``buildings``: ``residential`` (bool) and ``use_rule`` (``"building tag"``,
-        ``"use tags"``, ``"land use"`` or ``"default"``).
+        Aligned to ``buildings``: ``residential`` (bool) and ``use_rule`` (``"buildings
+        file"``, ``"building tag"``, ``"use tags"``, ``"land use"``, ``"name"`` or
+        ``"default"``).
     """
     n = len(buildings)
     kind = buildings["building"].astype(str).str.lower().to_numpy()
     residential = np.zeros(n, dtype=bool)
     rule = np.full(n, "default", dtype=object)
     decided = np.zeros(n, dtype=bool)
+    if "residential" in buildings.columns:  # the planner's file says
+        given = buildings["residential"]
+        mine = given.notna().to_numpy(dtype=bool)
+        residential[mine] = given[mine].astype(bool).to_numpy()
+        rule[mine] = "buildings file"
+        decided |= mine
 
-    is_res = np.isin(kind, list(RESIDENTIAL_BUILDINGS))
-    is_non = np.isin(kind, list(NON_RESIDENTIAL_BUILDINGS))
+    is_res = np.isin(kind, list(RESIDENTIAL_BUILDINGS)) & ~decided
+    is_non = np.isin(kind, list(NON_RESIDENTIAL_BUILDINGS)) & ~decided
     residential[is_res] = True
     rule[is_res | is_non] = "building tag"
     decided |= is_res | is_non
 
     tags = buildings["tags"].tolist()
-    uses = np.array([any(t and t.get(k) for k in USE_TAGS) for t in tags], dtype=bool)
-    hit = uses & ~decided
+    tagged = np.array([any(t and t.get(k) for k in USE_TAGS) for t in tags], dtype=bool)
+    hit = tagged & ~decided
     rule[hit] = "use tags"
     decided |= hit
 
     if landuse is not None and len(landuse) and (~decided).any():
-        undecided = buildings.loc[~decided]
-        pts = gpd.GeoDataFrame(
-            geometry=undecided.geometry.representative_point(), crs=buildings.crs
-        )
-        lu = landuse.to_crs(buildings.crs)[["landuse", "geometry"]]
-        kind = lu["landuse"].astype(str).str.lower()
-        lu = lu.loc[kind.isin(list(RESIDENTIAL_LANDUSE | NON_RESIDENTIAL_LANDUSE)).to_numpy()]
-        lu = lu.assign(area=lu.geometry.area)
-        joined = gpd.sjoin(pts, lu, how="inner", predicate="within")
-        # nested areas (staff housing on a campus): the smallest one decides
-        joined = joined.sort_values("area", kind="stable")
-        joined = joined[~joined.index.duplicated(keep="first")]
-        lu_val = joined["landuse"].reindex(undecided.index).astype("string").str.lower()
         pos = np.flatnonzero(~decided)
-        res_lu = lu_val.isin(list(RESIDENTIAL_LANDUSE)).to_numpy(dtype=bool)
-        non_lu = lu_val.isin(list(NON_RESIDENTIAL_LANDUSE)).to_numpy(dtype=bool)
+        res_lu, non_lu = _landuse_use(buildings.iloc[pos], landuse)
         residential[pos[res_lu]] = True
         rule[pos[res_lu | non_lu]] = "land use"
         decided[pos[res_lu | non_lu]] = True
 
     residential[~decided] = model.generic_use == "residential"
+    if residential[~decided].any():  # building=yes named (or in an area named) 大厦, 中心...
+        pos = np.flatnonzero(~decided)
+        words = (uses or use_mapping()).name_words
+        named = named_not_homes(buildings.iloc[pos], areas, words)
+        residential[pos[named]] = False
+        rule[pos[named]] = "name"
     return pd.DataFrame({"residential": residential, "use_rule": rule}, index=buildings.index)
+
+
+def _landuse_use(
+    undecided: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each building stands in residential land use, and in non-residential land
+    use (where areas nest, the smallest decides: staff housing on a campus)."""
+    pts = gpd.GeoDataFrame(geometry=undecided.geometry.representative_point(), crs=undecided.crs)
+    lu = landuse.to_crs(undecided.crs)[["landuse", "geometry"]]
+    kind = lu["landuse"].astype(str).str.lower()
+    lu = lu.loc[kind.isin(list(RESIDENTIAL_LANDUSE | NON_RESIDENTIAL_LANDUSE)).to_numpy()]
+    lu = lu.assign(area=lu.geometry.area)
+    joined = gpd.sjoin(pts, lu, how="inner", predicate="within")
+    joined = joined.sort_values("area", kind="stable")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    lu_val = joined["landuse"].reindex(undecided.index).astype("string").str.lower()
+    res_lu = lu_val.isin(list(RESIDENTIAL_LANDUSE)).to_numpy(dtype=bool)
+    non_lu = lu_val.isin(list(NON_RESIDENTIAL_LANDUSE)).to_numpy(dtype=bool)
+    return res_lu, non_lu
 
 
 def estimate_residents(
@@ -184,28 +221,34 @@ def estimate_residents(
     *,
     landuse: gpd.GeoDataFrame | None = None,
     model: ResidentModel | None = None,
+    use: pd.DataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """Resident points, one per residential building.
 
     Parameters
     ----------
     buildings
-        Building polygons in a metric CRS with ``building`` and ``tags`` columns.
+        Building polygons in a metric CRS with ``building`` and ``tags`` columns (and,
+        from a planner's file, ``residential``, ``floors`` and ``residents_given``).
     landuse
         Land-use polygons (any CRS) used to decide the use of ``building=yes``.
     model
         The numbers; :class:`ResidentModel` defaults when omitted.
+    use
+        :func:`classify_buildings`' answer for ``buildings``, when already made.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        ``building_id``, ``floors``, ``floors_from``, ``footprint_m2``, ``residents``,
-        ``use_rule`` and a point inside each residential building, in the buildings' CRS.
+        ``building_id``, ``name``, ``floors``, ``floors_from``, ``footprint_m2``,
+        ``residents``, ``use_rule`` and a point inside each residential building, in the
+        buildings' CRS.
     """
     model = model or ResidentModel()
     if buildings.crs is None or not buildings.crs.is_projected:
         raise ValueError("estimate_residents needs buildings in a projected (metric) CRS")
-    use = classify_buildings(buildings, landuse, model)
+    if use is None:
+        use = classify_buildings(buildings, landuse, model)
     homes = buildings.loc[use["residential"].to_numpy()]
     tags = homes["tags"].tolist()
     levels = np.array([_first_number(t.get("building:levels")) for t in tags], dtype=float)
@@ -221,13 +264,19 @@ def estimate_residents(
         "building:levels",
         np.where(np.isfinite(height), "height", "default"),
     )
+    given = _column(homes, "floors")  # the planner's file's floors win
+    floors = np.where(np.isfinite(given), given, floors)
+    floors_from = np.where(np.isfinite(given), "buildings file", floors_from)
     area = homes.geometry.area.to_numpy()
     residents = area * floors / model.floor_area_m2_per_person
+    counted = _column(homes, "residents_given")  # households x persons per household
+    residents = np.where(np.isfinite(counted), counted, residents)
     out = gpd.GeoDataFrame(
         {
             "building_id": homes["osm_id"].to_numpy()
             if "osm_id" in homes
             else homes.index.to_numpy(),
+            "name": [t.get("name:zh") or t.get("name") if t else None for t in tags],
             "floors": floors,
             "floors_from": floors_from,
             "footprint_m2": area,
@@ -238,6 +287,13 @@ def estimate_residents(
         crs=buildings.crs,
     )
     return out.loc[out["residents"] > 0].reset_index(drop=True)
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A float column of ``frame``, all NaN where it has none."""
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
 
 
 def scale_to_units(
@@ -378,6 +434,40 @@ def residents_from_file(
     out = gpd.GeoDataFrame(out, geometry="geometry", crs=crs)
     out.insert(0, "building_id", np.arange(len(out)))
     return Read(out.loc[out["residents"] > 0].reset_index(drop=True), problems, notes)
+
+
+def residents_in_areas(
+    homes: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, *, source: str
+) -> tuple[gpd.GeoDataFrame, list[Note]]:
+    """Homes with the residents of the areas they stand in (a compounds file's households
+    x persons per household), shared by floor area as a population file's polygons are;
+    homes outside every area keep their estimates.
+
+    Parameters
+    ----------
+    homes
+        Resident points from :func:`estimate_residents` (metric CRS).
+    areas
+        ``pop`` and polygons, same CRS.
+    source
+        The file, for the notes.
+
+    Returns
+    -------
+    (geopandas.GeoDataFrame, list of Note)
+        The resident points (a new frame) and notes (areas with no home).
+    """
+    if len(areas) == 0:
+        return homes.copy(), []
+    notes: list[Note] = []
+    inside = gpd.sjoin(homes[["geometry"]], areas[["geometry"]], how="inner", predicate="within")
+    outside = homes.loc[~homes.index.isin(inside.index)]
+    parts = _population_areas(areas.reset_index(drop=True), homes, source, notes)
+    parts = [
+        p.assign(use_rule=p["use_rule"].replace("population areas", "households")) for p in parts
+    ]
+    out = pd.concat([outside, *parts], ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=homes.crs), notes
 
 
 def _population_numbers(values: pd.Series, source: str, problems: list[Problem]) -> pd.Series:

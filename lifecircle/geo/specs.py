@@ -18,6 +18,7 @@ from lifecircle.errors import Problem
 from lifecircle.i18n import Note
 
 __all__ = [
+    "BuildingsFile",
     "CandidateFile",
     "FacilityFile",
     "PopulationFile",
@@ -126,6 +127,35 @@ class CompoundsFile(Spec):
     path: str
     name_col: str | None = None
     gated_col: str | None = None
+    households_col: str | None = None
+    crs: str | int | None = None
+    encoding: str | None = None
+
+
+class BuildingsFile(Spec):
+    """The planner's own building footprints, replacing OSM's where the file covers the
+    area (:mod:`lifecircle.geo.buildings`).
+
+    Attributes
+    ----------
+    path
+        GeoPackage, GeoJSON, Shapefile (polygons), or a CSV/Excel table with a WKT column
+        (``geometry``, ``wkt``, ``几何``) in WGS84 unless ``crs`` says otherwise.
+    floors_col, use_col, households_col, name_col
+        Column names; detected when omitted (层数/楼层/floors/levels; 用途/性质/类型/use;
+        户数/households; 名称/name). A floors column is needed unless a households column
+        gives every building's residents.
+    uses
+        A file mapping use values to residential or not, read on top of the bundled one
+        (``lifecircle/data/building_uses.toml``).
+    """
+
+    path: str
+    floors_col: str | None = None
+    use_col: str | None = None
+    households_col: str | None = None
+    name_col: str | None = None
+    uses: str | None = None
     crs: str | int | None = None
     encoding: str | None = None
 
@@ -156,12 +186,20 @@ class ResidentModel(Spec):
     generic_use
         ``"residential"`` or ``"exclude"``: what a ``building=yes`` with nothing else to go
         on is taken to be.
+    persons_per_household
+        Residents per household, for compound and building files that count households
+        (户数). Default: Beijing's average family household size in the 2020 (seventh)
+        census, 2.31 persons (北京市统计局、北京市第七次全国人口普查领导小组办公室,
+        《北京市第七次全国人口普查公报》, 2021-05-19, 户别人口: 家庭户 8,230,792 户,
+        家庭户人口 19,014,338 人, 平均每个家庭户的人口为 2.31 人; 19,014,338 / 8,230,792
+        = 2.310). Other cities: set ``[residents] persons_per_household``.
     """
 
     floor_area_m2_per_person: float = Field(33.0, gt=0)
     storey_height_m: float = Field(3.0, gt=0)
     default_floors: float = Field(6.0, gt=0)
     generic_use: Literal["residential", "exclude"] = "residential"
+    persons_per_household: float = Field(2.31, gt=0)
 
 
 def source_problems(

@@ -55,6 +55,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "id": "id unit_id facility_id 编号 编码 代码 code poi_id uid 社区编码 社区代码",
         "capacity": "capacity places beds 学位 学位数 床位 床位数 容量 规模",
         "population": "population pop residents 人口 常住人口 户籍人口 居民数 人数 人口数",
+        "floors": "floors levels storeys stories building:levels 层数 楼层 楼层数 地上层数 总层数",
+        "use": "use usage function 用途 建筑用途 使用性质 性质 功能 类型",
+        "households": "households hh 户数 住户数 户数量 总户数",
     }.items()
 }
 
@@ -74,7 +77,8 @@ def find_column(
         The table's columns.
     role
         ``"lon"``, ``"lat"``, ``"location"``, ``"category"``, ``"name"``, ``"id"``,
-        ``"capacity"`` or ``"population"`` (the keys of :data:`ALIASES`).
+        ``"capacity"``, ``"population"``, ``"floors"``, ``"use"`` or ``"households"`` (the
+        keys of :data:`ALIASES`).
     given
         The column the user named, if any.
     source

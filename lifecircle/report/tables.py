@@ -17,6 +17,7 @@ import pandas as pd
 
 from lifecircle.coverage.access import DemandView
 from lifecircle.coverage.tables import aligned_demand
+from lifecircle.geo.buildings import largest_default_buildings
 from lifecircle.geo.catalog import ServiceCatalog
 from lifecircle.i18n import has_text, tr
 from lifecircle.report.poi import POI_AUDIT_CSV, audit_table, localized_audit
@@ -25,6 +26,7 @@ from lifecircle.result import PlanResult
 __all__ = [
     "access_table",
     "csv_tables",
+    "default_buildings_table",
     "demand_rows",
     "float_format",
     "gaps_table",
@@ -245,6 +247,16 @@ def gaps_table(result: PlanResult) -> pd.DataFrame:
     return frame
 
 
+DEFAULT_BUILDINGS = 50
+"""How many of the largest default-rule buildings the report lists."""
+
+
+def default_buildings_table(result: PlanResult) -> pd.DataFrame:
+    """The largest buildings taken as homes only because OSM tags them ``building=yes``
+    (nothing else said what they are): the ones a planner should check first."""
+    return largest_default_buildings(result.area.demand, n=DEFAULT_BUILDINGS)
+
+
 def _is_level(catalog: ServiceCatalog, level_id: str) -> bool:
     try:
         catalog.level(level_id)
@@ -280,4 +292,7 @@ def csv_tables(result: PlanResult) -> dict[str, pd.DataFrame]:
     audit = audit_table(result)
     if audit is not None:
         tables[POI_AUDIT_CSV] = audit
+    default = default_buildings_table(result)
+    if len(default):
+        tables["default_buildings.csv"] = default
     return tables

@@ -16,6 +16,7 @@ from lifecircle.i18n import tr
 from lifecircle.report.poi import audit_header, audit_rows
 from lifecircle.report.summary import SITE_COLUMNS, category_summary, headers, parameter_rows
 from lifecircle.report.supply import has_supply, supply_header, supply_rows
+from lifecircle.report.tables import default_buildings_table
 from lifecircle.report.walls import (
     compounds_header,
     compounds_rows,
@@ -131,6 +132,18 @@ def _poi_audit_sheet(wb: Any, result: PlanResult, lang: str) -> None:
     _write(ws, audit_header(lang), audit_rows(result, lang), {5: COUNT})
 
 
+def _default_buildings_sheet(wb: Any, result: PlanResult, lang: str) -> None:
+    """The largest buildings taken as homes only by the ``building=yes`` default."""
+    table = default_buildings_table(result)
+    if len(table) == 0:
+        return
+    ws = wb.create_sheet(tr("sheet_default_buildings", lang)[:31])
+    header = [tr(f"csv_{c}", lang) for c in table.columns]
+    rows = [list(r) for r in table.itertuples(index=False)]
+    formats = {3: "0.000000", 4: "0.000000", 5: METRES, 6: "0", 7: METRES, 8: COUNT}
+    _write(ws, header, rows, formats)
+
+
 def write_xlsx(
     result: PlanResult, path: Path, *, lang: str = "en", inputs: list[dict[str, Any]] | None = None
 ) -> None:
@@ -165,6 +178,7 @@ def write_xlsx(
     _supply_sheet(wb, result, lang)
     _walls_sheets(wb, result, lang)
     _poi_audit_sheet(wb, result, lang)
+    _default_buildings_sheet(wb, result, lang)
     _inputs_sheet(wb.create_sheet(names["inputs"]), result, lang, inputs)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)

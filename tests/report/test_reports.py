@@ -78,7 +78,15 @@ def test_xlsx_sheets_and_cells_equal_the_pipeline(plan_run) -> None:
     result, out, _ = plan_run
     wb = load_workbook(out / "report.xlsx")
     names = sheet_names("en")
-    assert wb.sheetnames == [names[k] for k in names]
+    # Helsinki's extract has buildings tagged only building=yes: their sheet comes last
+    default = tr("sheet_default_buildings")
+    assert wb.sheetnames == [names[k] for k in names if k != "inputs"] + [default, names["inputs"]]
+    sheet = wb[default]
+    demand = result.area.demand
+    by_default = demand.loc[demand["use_rule"] == "default"]
+    largest = (by_default["footprint_m2"] * by_default["floors"]).max()
+    assert sheet.max_row - 1 == min(50, len(by_default))
+    assert sheet.cell(row=2, column=7).value == pytest.approx(largest, abs=0.05)
     summary = wb[names["summary"]]
     assert summary.freeze_panes == "A2"
     header = [c.value for c in summary[1]]
