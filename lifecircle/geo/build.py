@@ -26,6 +26,7 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from lifecircle.errors import InputError, Problem
+from lifecircle.geo.ages import spread_age_groups, unit_age_groups
 from lifecircle.geo.catalog import ServiceCatalog, load_catalog
 from lifecircle.geo.compounds import (
     Compounds,
@@ -43,6 +44,7 @@ from lifecircle.geo.osm import (
     load_osm,
     osm_bounds,
 )
+from lifecircle.geo.popgrid import PopulationGrid, residents_from_grid
 from lifecircle.geo.residents import (
     estimate_residents,
     residents_from_file,
@@ -104,6 +106,8 @@ class StudyInputs:
         Whether to look for facilities in the OSM data at all.
     population
         A population file instead of estimates from buildings.
+    population_grid
+        A GeoTIFF of people per cell instead (:mod:`lifecircle.geo.popgrid`).
     candidates
         Sites for new facilities (else generated on the network).
     catalog
@@ -137,6 +141,7 @@ class StudyInputs:
     facilities: tuple[FacilityFile, ...] = ()
     osm_facilities: bool = True
     population: PopulationFile | None = None
+    population_grid: PopulationGrid | None = None
     candidates: CandidateFile | None = None
     catalog: str | ServiceCatalog = "gb50180"
     resident_model: ResidentModel = field(default_factory=ResidentModel)
@@ -529,11 +534,23 @@ def _demand(
         problems += got.problems
         notes += got.notes
         demand = got.value
+    elif inputs.population_grid is not None:
+        got = residents_from_grid(inputs.population_grid, demand, units)
+        problems += got.problems
+        notes += got.notes
+        demand = got.value
     demand = demand.copy()
     demand["unit_id"] = assign_units(demand, units)
     demand = demand.loc[demand["unit_id"].notna()].reset_index(drop=True)
     demand, scaled = scale_to_units(demand, units)
     notes += scaled
+    spec = inputs.units
+    groups, bad = unit_age_groups(
+        units, spec.age_cols if spec else None, source=spec.path if spec else "units"
+    )
+    problems += bad
+    demand, spread = spread_age_groups(demand, units, groups)
+    notes += spread
     demand.insert(0, "demand_id", [f"d{i + 1}" for i in range(len(demand))])
     return demand
 
@@ -705,6 +722,8 @@ def _sources(inputs: StudyInputs, layers: OsmLayers) -> list[dict[str, object]]:
         )
     if inputs.population:
         out.append({"role": "population", "path": inputs.population.path})
+    if inputs.population_grid:
+        out.append({"role": "population_grid", "path": inputs.population_grid.path})
     if inputs.candidates:
         out.append({"role": "candidates", "path": inputs.candidates.path})
     cat_path = inputs.catalog.path if isinstance(inputs.catalog, ServiceCatalog) else inputs.catalog
