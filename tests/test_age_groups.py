@@ -1,0 +1,130 @@
+"""Age groups (issue 17): a plan whose units give children aged 3-5 and residents 60+
+measures a kindergarten's coverage over the children only, checked by brute force from the
+access table the run writes (distances per point x the group's weights computed here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lifecircle.cli import main
+from lifecircle.i18n import tr
+from tests.geo.osm_fixture import lonlat, write_osm
+
+# homes beyond the fixture's two: some near the kindergarten (150, 60), some far
+HOMES = {
+    205: (0, -120, 30, -100, {"building": "apartments", "building:levels": "4"}),
+    206: (220, -60, 250, -40, {"building": "apartments", "building:levels": "5"}),
+    207: (380, -150, 410, -120, {"building": "apartments", "building:levels": "3"}),
+}
+UNITS = """{{"type": "FeatureCollection", "features": [
+ {{"type": "Feature", "properties": {{"id": "C1", "name": "西社区", "3至5岁": "{a1}",
+   "age_60+": 50}},
+  "geometry": {{"type": "Polygon", "coordinates": [{west}]}}}},
+ {{"type": "Feature", "properties": {{"id": "C2", "name": "东社区", "3至5岁": "{a2}",
+   "age_60+": 20}},
+  "geometry": {{"type": "Polygon", "coordinates": [{east}]}}}}]}}"""
+PLAN = """[inputs]
+osm = "x.osm"
+[inputs.units]
+path = "units.geojson"
+age_cols = {{ "3-5" = "3至5岁" }}
+[[placement]]
+category = "kindergarten"
+sites = 1
+[outputs]
+formats = ["csv"]
+offline = true
+lang = "{lang}"
+[analysis]
+catchments = false
+"""
+
+
+def _ring(x0: float, y0: float, x1: float, y1: float) -> str:
+    corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
+    return "[" + ",".join("[{:.9f},{:.9f}]".format(*lonlat(x, y)) for x, y in corners) + "]"
+
+
+def _plan(tmp: Path, a1: str = "10", a2: str = "40", lang: str = "en") -> Path:
+    write_osm(tmp / "x.osm", polygons=HOMES)
+    (tmp / "units.geojson").write_text(
+        UNITS.format(
+            west=_ring(-40, -190, 200, 340), east=_ring(200, -190, 440, 340), a1=a1, a2=a2
+        ),
+        encoding="utf-8",
+    )
+    plan = tmp / "plan.toml"
+    plan.write_text(PLAN.format(lang=lang), encoding="utf-8")
+    return plan
+
+
+def test_kindergarten_coverage_counts_only_children_3_to_5(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    assert main(["plan", str(_plan(tmp_path)), "--out", str(out), "-q"]) == 0, capsys.readouterr()
+    access = pd.read_csv(out / "access.csv", encoding="utf-8-sig")
+    by_unit = pd.read_csv(out / "coverage_by_unit.csv", encoding="utf-8-sig")
+    summary = pd.read_csv(out / "coverage_summary.csv", encoding="utf-8-sig")
+    # the group's weights, by hand: each point's share of its unit's residents x the unit's
+    # children aged 3-5 (10 in C1, 40 in C2)
+    res = access["residents"].to_numpy(float)  # rounded to 0.1 in the table
+    unit_total = access.groupby("unit_id")["residents"].transform("sum").to_numpy(float)
+    kids = access["unit_id"].map({"C1": 10.0, "C2": 40.0}).to_numpy(float) * res / unit_total
+    assert set(access["unit_id"]) == {"C1", "C2"} and (res > 0).all()
+    within = access["kindergarten_m"].fillna(np.inf).to_numpy(float) <= 300.0
+    assert 0 < within.sum() < len(access)  # some points in reach, some not
+    share = kids[within].sum() / kids.sum()
+    row = summary.set_index("category").loc["kindergarten"]
+    assert row["age_group"] == "3-5"
+    assert row["demand"] == pytest.approx(50.0, rel=1e-6)
+    assert row["share"] == pytest.approx(share, rel=1e-3)
+    # ... which is not the share of all residents (a kindergarten serves children)
+    assert abs(row["share"] - res[within].sum() / res.sum()) > 0.01
+    for uid, n in (("C1", 10.0), ("C2", 40.0)):
+        u = by_unit.loc[(by_unit["unit_id"] == uid) & (by_unit["category"] == "kindergarten")]
+        mine = (access["unit_id"] == uid).to_numpy()
+        assert u["demand"].item() == pytest.approx(n, rel=1e-6)
+        expect = kids[mine & within].sum() / kids[mine].sum()
+        assert u["share"].item() == pytest.approx(expect, rel=1e-3, abs=1e-9)
+    # residents 60+ from the units' age_60+ column; a pharmacy's demand is everyone
+    elderly = summary.set_index("category").loc["elderly_day_care"]
+    assert elderly["age_group"] == "60+" and elderly["demand"] == pytest.approx(70.0)
+    pharmacy = summary.set_index("category").loc["pharmacy"]
+    assert pd.isna(pharmacy["age_group"]) and pharmacy["demand"] == pytest.approx(
+        pharmacy["residents"]
+    )
+    # the site for kindergartens gains children, not residents
+    sites = pd.read_csv(out / "sites.csv", encoding="utf-8-sig")
+    kg = sites.loc[sites["category"] == "kindergarten"]
+    assert len(kg) == 1
+    assert kg["residents_newly_covered"].item() <= kids[~within].sum() + 1e-6
+    # primary and middle schools serve 6-11 and 12-14, which the units do not give: a note
+    run = (out / "run.json").read_text(encoding="utf-8")
+    assert "residents aged 6-11" in run and "age_6_11" in run
+
+
+def test_the_chinese_tables_say_which_group(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    plan = _plan(tmp_path, lang="zh")
+    assert main(["plan", str(plan), "--out", str(out), "-q"]) == 0, capsys.readouterr()
+    summary = pd.read_csv(out / "coverage_summary.csv", encoding="utf-8-sig")
+    assert tr("csv_age_group", "zh") in summary.columns
+
+
+def test_an_age_column_that_is_not_a_number_exits_2(tmp_path: Path, capsys) -> None:
+    plan = _plan(tmp_path, a1="三十")
+    assert main(["plan", str(plan), "--out", str(tmp_path / "out"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "units.geojson" in err and "3至5岁" in err and "not a number" in err
+
+
+def test_an_age_column_that_is_absent_exits_2_in_chinese(tmp_path: Path, capsys) -> None:
+    plan = _plan(tmp_path)
+    plan.write_text(plan.read_text(encoding="utf-8").replace("3至5岁", "3-5岁"), encoding="utf-8")
+    code = main(["plan", str(plan), "--out", str(tmp_path / "out"), "-q", "--lang", "zh"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "inputs.units.age_cols.3-5" in err and "没有“3-5岁”列" in err
