@@ -18,79 +18,103 @@ without one is an input problem (there is no safe guess between degrees and metr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
-import rasterio.windows
+import rasterio.transform
 import shapely
+from affine import Affine
 from pyproj import CRS
 from rasterio.errors import RasterioIOError
+from rasterio.windows import Window
 
 from lifecircle.errors import Problem
 from lifecircle.geo.specs import PopulationGrid, Read
 from lifecircle.i18n import Note
 
-__all__ = ["PopulationGrid", "grid_cells", "residents_from_grid"]
+__all__ = ["GridCells", "PopulationGrid", "grid_cells", "residents_from_grid"]
 
 _KEY = ("key", "inputs.population_grid.path")
 
 
-def grid_cells(
-    spec: PopulationGrid, area: gpd.GeoDataFrame
-) -> Read[tuple[np.ndarray, np.ndarray, np.ndarray, CRS]]:
-    """The people of each cell of the grid over ``area``'s extent.
+@dataclass(frozen=True)
+class GridCells:
+    """The cells of a population grid that hold people: their row and column in the
+    raster, their centres (in the raster's CRS) and people; and how to find a point's cell."""
+
+    row: np.ndarray
+    col: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    people: np.ndarray
+    transform: Affine
+    crs: CRS
+
+    def cell_of(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The position (in these arrays) of the cell each point (raster CRS) lies in; -1
+        for a point in no cell with people."""
+        if len(x) == 0:
+            return np.empty(0, dtype=np.int64)
+        rows, cols = rasterio.transform.rowcol(self.transform, x, y)
+        key = pd.MultiIndex.from_arrays([np.asarray(rows), np.asarray(cols)])
+        index = pd.Series(np.arange(len(self.people)), index=[self.row, self.col])
+        return index.reindex(key).fillna(-1).to_numpy(dtype=np.int64)
+
+
+def grid_cells(spec: PopulationGrid, area: gpd.GeoDataFrame) -> Read[GridCells | None]:
+    """The cells with people of the grid over ``area``'s extent.
 
     Parameters
     ----------
     spec
         The GeoTIFF and its band.
     area
-        Polygons (any CRS) whose extent is read.
+        Polygons (any CRS) whose extent is read (and one cell more on each side).
 
     Returns
     -------
     Read
-        ``(x, y, people, crs)``: the centres of the cells with people (in the raster's CRS),
-        their people, and the raster's CRS; or the problems (no file, not a raster, no CRS,
-        no such band).
+        The cells (None with the problems: no file, not a raster, no CRS, no such band).
     """
-    empty = (np.empty(0), np.empty(0), np.empty(0), CRS.from_epsg(4326))
     if not Path(spec.path).exists():
-        return Read(empty, [Problem.of("file_not_found", spec.path, place=_KEY, path=spec.path)])
+        return Read(None, [Problem.of("file_not_found", spec.path, place=_KEY, path=spec.path)])
     try:
         src = rasterio.open(spec.path)
     except RasterioIOError as err:
-        return Read(empty, [Problem.of("grid_unreadable", spec.path, place=_KEY, error=str(err))])
+        return Read(None, [Problem.of("grid_unreadable", spec.path, place=_KEY, error=str(err))])
     with src:
         if src.crs is None:
-            return Read(empty, [Problem.of("grid_no_crs", spec.path, place=_KEY)])
+            return Read(None, [Problem.of("grid_no_crs", spec.path, place=_KEY)])
         if spec.band > src.count:
             place = ("key", "inputs.population_grid.band")
             problem = Problem.of("grid_band", spec.path, place=place, band=spec.band, n=src.count)
-            return Read(empty, [problem])
+            return Read(None, [problem])
         crs = CRS.from_user_input(src.crs.to_wkt())
         west, south, east, north = area.to_crs(crs).total_bounds
-        full = rasterio.windows.Window(0, 0, src.width, src.height)
-        window = rasterio.windows.from_bounds(west, south, east, north, transform=src.transform)
-        window = window.round_offsets("floor").round_lengths("ceil")
-        try:
-            window = window.intersection(full)
-        except rasterio.errors.WindowError:  # the units lie outside the grid
-            return Read(empty)
-        # one cell more on each side: a rounded window may miss a cell the units touch
-        window = rasterio.windows.Window(
-            window.col_off - 1, window.row_off - 1, window.width + 2, window.height + 2
-        ).intersection(full)
-        data = src.read(spec.band, window=window, masked=True)
-        transform = src.window_transform(window)
+        rows, cols = rasterio.transform.rowcol(
+            src.transform, [west, east, west, east], [south, south, north, north]
+        )
+        r0, r1 = max(min(rows) - 1, 0), min(max(rows) + 2, src.height)
+        c0, c1 = max(min(cols) - 1, 0), min(max(cols) + 2, src.width)
+        if r0 >= r1 or c0 >= c1:  # the units lie outside the grid
+            data = np.ma.masked_array(np.zeros((0, 0)))
+        else:
+            window = Window(c0, r0, c1 - c0, r1 - r0)
+            data = src.read(spec.band, window=window, masked=True)
+        transform = src.transform
     people = np.ma.filled(data.astype(float), 0.0)
     people = np.where(np.isfinite(people) & (people > 0), people, 0.0)
-    rows, cols = np.nonzero(people)
-    xs, ys = rasterio.transform.xy(transform, rows, cols, offset="center")
-    return Read((np.asarray(xs, float), np.asarray(ys, float), people[rows, cols], crs))
+    r, c = np.nonzero(people)
+    xs, ys = rasterio.transform.xy(transform, r + r0, c + c0, offset="center")
+    cells = GridCells(
+        r + r0, c + c0, np.atleast_1d(xs).astype(float), np.atleast_1d(ys).astype(float),
+        people[r, c], transform, crs,
+    )  # fmt: skip
+    return Read(cells)
 
 
 def residents_from_grid(
@@ -116,33 +140,28 @@ def residents_from_grid(
     """
     metric = units.crs
     got = grid_cells(spec, units)
-    xs, ys, people, crs = got.value
     frame = gpd.GeoDataFrame(
         {"building_id": [], "residents": [], "use_rule": []},
         geometry=gpd.GeoSeries([], crs=metric),
         crs=metric,
     )
-    if got.problems or len(people) == 0:
+    cells = got.value
+    if cells is None or len(cells.people) == 0:
         return Read(frame, got.problems)
-    with rasterio.open(spec.path) as src:
-        inverse = ~src.transform
-    col, row = inverse * (xs, ys)
-    cell_of = pd.Series(
-        np.arange(len(people)), index=pd.MultiIndex.from_arrays([np.floor(row), np.floor(col)])
-    )
-    parts, in_homes = _to_homes(homes, crs, inverse, cell_of, people)
+    parts, in_homes = _to_homes(homes, cells)
     centres = ~in_homes
     if centres.any():
-        pts = gpd.GeoSeries(shapely.points(xs[centres], ys[centres]), crs=crs).to_crs(metric)
+        pts = gpd.GeoSeries(shapely.points(cells.x[centres], cells.y[centres]), crs=cells.crs)
         parts.append(
             gpd.GeoDataFrame(
-                {"residents": people[centres], "use_rule": "population grid, cell centre"},
-                geometry=pts.to_numpy(),
+                {"residents": cells.people[centres], "use_rule": "population grid, cell centre"},
+                geometry=pts.to_crs(metric).to_numpy(),
                 crs=metric,
             )
         )
     out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=metric)
     out.insert(0, "building_id", np.arange(len(out)))
+    people = cells.people
     values = {
         "path": spec.path,
         "cells": len(people),
@@ -153,32 +172,28 @@ def residents_from_grid(
 
 
 def _to_homes(
-    homes: gpd.GeoDataFrame,
-    crs: CRS,
-    inverse: object,
-    cell_of: pd.Series,
-    people: np.ndarray,
+    homes: gpd.GeoDataFrame, cells: GridCells
 ) -> tuple[list[gpd.GeoDataFrame], np.ndarray]:
     """The people of the cells with homes, shared among the homes by floor area; and which
     cells had homes."""
-    in_homes = np.zeros(len(people), dtype=bool)
+    in_homes = np.zeros(len(cells.people), dtype=bool)
     if len(homes) == 0:
         return [], in_homes
-    pts = homes.geometry.to_crs(crs)
-    col, row = inverse * (pts.x.to_numpy(), pts.y.to_numpy())  # type: ignore[operator]
-    key = pd.MultiIndex.from_arrays([np.floor(row), np.floor(col)])
-    cell = cell_of.reindex(key).to_numpy()
-    hit = np.isfinite(cell)
+    pts = homes.geometry.to_crs(cells.crs)
+    cell = cells.cell_of(pts.x.to_numpy(), pts.y.to_numpy())
+    floor = (homes["footprint_m2"] * homes["floors"]).to_numpy(float)
+    hit = (cell >= 0) & (floor > 0)
     if not hit.any():
         return [], in_homes
-    cell = cell[hit].astype(np.int64)
-    floor = (homes["footprint_m2"] * homes["floors"]).to_numpy(float)[hit]
-    total = np.bincount(cell, weights=floor, minlength=len(people))
-    in_homes[np.unique(cell[floor > 0])] = True
-    share = np.divide(floor, total[cell], out=np.zeros(len(cell)), where=total[cell] > 0)
+    cell, floor = cell[hit], floor[hit]
+    total = np.bincount(cell, weights=floor, minlength=len(cells.people))
+    in_homes[np.unique(cell)] = True
     part = gpd.GeoDataFrame(
-        {"residents": people[cell] * share, "use_rule": "population grid, buildings"},
+        {
+            "residents": cells.people[cell] * floor / total[cell],
+            "use_rule": "population grid, buildings",
+        },
         geometry=homes.geometry.to_numpy()[hit],
         crs=homes.crs,
     )
-    return [part.loc[part["residents"] > 0]], in_homes
+    return [part], in_homes
