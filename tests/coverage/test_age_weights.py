@@ -45,7 +45,7 @@ def _study(threshold_m: float, homes: list[tuple[float, float, float]], kg: list
         {
             "facility_id": [f"k{i}" for i in range(len(kg))] + ["p0"],
             "category": ["kindergarten"] * len(kg) + ["pharmacy"],
-            "capacity": [10.0, 5.0][: len(kg)] + [np.nan],
+            "capacity": [*[10.0, 5.0][: len(kg)], np.nan],
         },
         geometry=shapely.points([(x, 0.0) for x in kg] + [(0.0, 0.0)]),
         crs=METRIC,
