@@ -128,3 +128,16 @@ def test_an_age_column_that_is_absent_exits_2_in_chinese(tmp_path: Path, capsys)
     assert code == 2
     err = capsys.readouterr().err
     assert "inputs.units.age_cols.3-5" in err and "没有“3-5岁”列" in err
+
+
+def test_the_report_names_the_group_each_share_is_of(tmp_path: Path, capsys) -> None:
+    for lang, text in (("en", "Kindergarten (residents aged 3-5)"), ("zh", "幼儿园（3-5 岁居民）")):
+        plan = _plan(tmp_path, lang=lang)
+        plan.write_text(
+            plan.read_text(encoding="utf-8").replace('formats = ["csv"]', 'formats = ["html"]'),
+            encoding="utf-8",
+        )
+        out = tmp_path / f"out-{lang}"
+        assert main(["plan", str(plan), "--out", str(out), "-q"]) == 0, capsys.readouterr()
+        html = (out / "report.html").read_text(encoding="utf-8")
+        assert text in html
