@@ -141,3 +141,46 @@ def test_the_report_names_the_group_each_share_is_of(tmp_path: Path, capsys) -> 
         assert main(["plan", str(plan), "--out", str(out), "-q"]) == 0, capsys.readouterr()
         html = (out / "report.html").read_text(encoding="utf-8")
         assert text in html
+
+
+POPULATION = """{{"type": "FeatureCollection", "features": [
+ {{"type": "Feature", "properties": {{"人口": 100, "幼儿": 10}},
+  "geometry": {{"type": "Point", "coordinates": [{p1}]}}}},
+ {{"type": "Feature", "properties": {{"人口": 50, "幼儿": 20}},
+  "geometry": {{"type": "Point", "coordinates": [{p2}]}}}},
+ {{"type": "Feature", "properties": {{"人口": 60, "幼儿": 6}},
+  "geometry": {{"type": "Polygon", "coordinates": [{poly}]}}}}]}}"""
+
+
+def test_a_population_files_groups_keep_their_share_when_scaled(tmp_path: Path) -> None:
+    from lifecircle.geo.build import StudyInputs, build_study_area
+    from lifecircle.geo.specs import PopulationFile, UnitsFile
+
+    _plan(tmp_path)
+    units = tmp_path / "units.geojson"  # C1 knows 200 people; no age columns this time
+    units.write_text(
+        UNITS.replace(', "3至5岁": "{a1}",\n   "age_60+": 50', ', "population": 200')
+        .replace(', "3至5岁": "{a2}",\n   "age_60+": 20', "")
+        .format(west=_ring(-40, -190, 200, 340), east=_ring(200, -190, 440, 340)),
+        encoding="utf-8",
+    )
+    pop = tmp_path / "population.geojson"
+    pop.write_text(
+        POPULATION.format(
+            p1="{:.9f},{:.9f}".format(*lonlat(40, 30)),
+            p2="{:.9f},{:.9f}".format(*lonlat(300, -100)),
+            poly=_ring(95, 15, 135, 55),  # around the building=yes at 100..130, 20..50
+        ),
+        encoding="utf-8",
+    )
+    inputs = StudyInputs(
+        osm=str(tmp_path / "x.osm"),
+        units=UnitsFile(path=str(units)),
+        population=PopulationFile(path=str(pop), population_col="人口", age_cols={"3-5": "幼儿"}),
+    )
+    demand = build_study_area(inputs).demand.sort_values("residents").reset_index(drop=True)
+    # C1: the point's 100 and the polygon's 60 (its one home) scaled to 200 (x 1.25), each
+    # keeping its row's share of children (10 %); C2's point keeps its 50 and 20 children
+    assert demand["unit_id"].tolist() == ["C2", "C1", "C1"]
+    assert demand["residents"].tolist() == pytest.approx([50.0, 75.0, 125.0])
+    assert demand["age_3_5"].tolist() == pytest.approx([20.0, 7.5, 12.5])

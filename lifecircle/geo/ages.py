@@ -13,6 +13,12 @@ Where the groups come from:
   share of its unit's group in proportion to its residents (the same spreading as the
   residents themselves: a point with a tenth of the unit's residents carries a tenth of
   its children aged 3-5).
+- **the population file's columns** (``[inputs.population]``, named the same way or in its
+  ``age_cols``): each resident point made from a row (the row's point, or a home or
+  lattice point inside its polygon) carries the row's groups in the same proportion as
+  the row's people, ``group / population`` of its residents, kept when the residents are
+  scaled to the units' totals. A unit's own column of a group, where both give it, wins
+  (the units' totals are the authority, as for the residents).
 - none: every category's demand is every resident, as without this module.
 
 A category whose group the study does not know while it knows others weighs by all its
@@ -23,16 +29,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from lifecircle.errors import Problem
-from lifecircle.geo.tables import _row_place, parse_numbers
+from lifecircle.geo.specs import PopulationFile
+from lifecircle.geo.tables import _row_place, find_column, parse_numbers, read_points
 from lifecircle.i18n import Note
 
-__all__ = ["column_of_group", "group_of_column", "spread_age_groups", "unit_age_groups"]
+__all__ = [
+    "column_of_group",
+    "file_age_shares",
+    "group_of_column",
+    "groups_from_shares",
+    "spread_age_groups",
+    "unit_age_groups",
+]
+
+SHARE_PREFIX = "_share_"
+"""A demand column ``_share_age_3_5``: the share of a point's residents in the group, from
+the population file, until the residents are scaled (:func:`groups_from_shares`)."""
 
 _GROUP = re.compile(r"^(\d+)(?:-(\d+)|\+)$")
 _COLUMN = re.compile(r"^age_(\d+)(?:_(\d+)|\+)$")
@@ -67,7 +87,7 @@ def group_of_column(column: str) -> str | None:
 
 
 def unit_age_groups(
-    units: pd.DataFrame, age_cols: Mapping[str, str] | None, *, source: str
+    units: pd.DataFrame, age_cols: Mapping[str, str] | None, *, source: str, key: str = "units"
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """The units' age groups as numbers, one column ``age_...`` per group.
 
@@ -80,6 +100,8 @@ def unit_age_groups(
         already named ``age_3_5`` are found without it.
     source
         The units file, for problems.
+    key
+        The plan's table the file is in (``units``, ``population``), for problems.
 
     Returns
     -------
@@ -92,13 +114,13 @@ def unit_age_groups(
     wanted: dict[str, str] = {str(c): str(c) for c in units.columns if group_of_column(str(c))}
     for group, col in (age_cols or {}).items():
         name = column_of_group(str(group))
-        key = ("key", f"inputs.units.age_cols.{group}")
+        place = ("key", f"inputs.{key}.age_cols.{group}")
         if name is None:
-            problems.append(Problem.of("age_group_name", source, place=key, group=group))
+            problems.append(Problem.of("age_group_name", source, place=place, group=group))
         elif col not in units.columns:
             shown = ", ".join(str(c) for c in units.columns if c != "geometry")
             problems.append(
-                Problem.of("age_column_absent", source, place=key, column=col, columns=shown)
+                Problem.of("age_column_absent", source, place=place, column=col, columns=shown)
             )
         else:
             wanted[name] = col
@@ -175,3 +197,77 @@ def spread_age_groups(
                 Note("note_age_group_unknown", {"group": group_of_column(name), "units": shown})
             )
     return gpd.GeoDataFrame(out, geometry="geometry", crs=demand.crs), notes
+
+
+def file_age_shares(
+    spec: PopulationFile, points: gpd.GeoDataFrame, *, crs: Any
+) -> tuple[pd.DataFrame, list[Problem]]:
+    """The share of each resident point's residents in each age group of the population
+    file it was made from (see the module docs).
+
+    Parameters
+    ----------
+    spec
+        The population file (its ``age_cols``; columns named ``age_3_5`` need none).
+    points
+        The resident points :func:`~lifecircle.geo.residents.residents_from_file` made
+        from it (metric ``crs``).
+    crs
+        The study's metric CRS.
+
+    Returns
+    -------
+    (pandas.DataFrame, list of Problem)
+        Aligned to ``points``: a column ``_share_age_...`` per group (0 for a point in no
+        row, or whose row has no number); and the problems of the age columns. No columns
+        when the file gives no group.
+    """
+    out = pd.DataFrame(index=points.index)
+    table = read_points(
+        spec.path, crs=spec.crs, encoding=spec.encoding, lon_col=spec.lon_col, lat_col=spec.lat_col
+    )
+    frame = table.frame
+    named = any(group_of_column(str(c)) for c in frame.columns)
+    if not spec.age_cols and not named:
+        return out, []
+    groups, problems = unit_age_groups(frame, spec.age_cols, source=spec.path, key="population")
+    cols = [c for c in frame.columns if c != "geometry"]
+    pop_col = find_column(cols, "population", spec.population_col, source=spec.path)
+    if pop_col is None or problems or groups.shape[1] == 0:
+        return out, problems  # the population's own problems are residents_from_file's
+    pop = parse_numbers(frame[pop_col]).to_numpy(float)
+    keep = frame.geometry.notna().to_numpy() & np.isfinite(pop) & (pop > 0)
+    rows = frame.loc[keep].to_crs(crs)
+    ratio = groups.loc[keep].to_numpy(float) / pop[keep][:, None]
+    row = _source_rows(points, rows)
+    hit = row >= 0
+    for j, name in enumerate(groups.columns):
+        share = np.zeros(len(points))
+        share[hit] = ratio[row[hit], j]
+        out[SHARE_PREFIX + name] = np.where(np.isfinite(share), share, 0.0)
+    return out, problems
+
+
+def _source_rows(points: gpd.GeoDataFrame, rows: gpd.GeoDataFrame) -> np.ndarray:
+    """For each resident point, the position in ``rows`` of the file's row it came from:
+    the polygon it lies in, or the point it is (-1: none)."""
+    out = np.full(len(points), -1, dtype=np.int64)
+    tree = shapely.STRtree(rows.geometry.to_numpy())
+    p_idx, r_idx = tree.query(points.geometry.to_numpy(), predicate="intersects")
+    first = pd.Series(r_idx).groupby(p_idx).first()  # nested rows: the first in the file
+    out[first.index.to_numpy()] = first.to_numpy()
+    return out
+
+
+def groups_from_shares(demand: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The population file's groups per point: residents (as scaled) x each group's share
+    (:func:`file_age_shares`); the share columns are dropped. A new frame."""
+    shares = [c for c in demand.columns if str(c).startswith(SHARE_PREFIX)]
+    if not shares:
+        return demand
+    out = demand.drop(columns=shares)
+    res = demand["residents"].to_numpy(float)
+    for col in shares:
+        share = demand[col].fillna(0.0).to_numpy(float)  # points added by scaling: none
+        out[str(col).removeprefix(SHARE_PREFIX)] = res * share
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=demand.crs)

@@ -26,7 +26,12 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from lifecircle.errors import InputError, Problem
-from lifecircle.geo.ages import spread_age_groups, unit_age_groups
+from lifecircle.geo.ages import (
+    file_age_shares,
+    groups_from_shares,
+    spread_age_groups,
+    unit_age_groups,
+)
 from lifecircle.geo.catalog import ServiceCatalog, load_catalog
 from lifecircle.geo.compounds import (
     Compounds,
@@ -533,7 +538,9 @@ def _demand(
         got = residents_from_file(inputs.population, demand, crs=metric)
         problems += got.problems
         notes += got.notes
-        demand = got.value
+        shares, bad = file_age_shares(inputs.population, got.value, crs=metric)
+        problems += bad
+        demand = gpd.GeoDataFrame(pd.concat([got.value, shares], axis=1), crs=metric)
     elif inputs.population_grid is not None:
         got = residents_from_grid(inputs.population_grid, demand, units)
         problems += got.problems
@@ -544,6 +551,7 @@ def _demand(
     demand = demand.loc[demand["unit_id"].notna()].reset_index(drop=True)
     demand, scaled = scale_to_units(demand, units)
     notes += scaled
+    demand = groups_from_shares(demand)
     spec = inputs.units
     groups, bad = unit_age_groups(
         units, spec.age_cols if spec else None, source=spec.path if spec else "units"

@@ -109,6 +109,9 @@ class PopulationFile(Spec):
     encoding: str | None = None
     lon_col: str | None = None
     lat_col: str | None = None
+    age_cols: dict[str, str] | None = None
+    """The age groups and the columns holding each row's residents of them, as the units'
+    (:mod:`lifecircle.geo.ages`)."""
 
 
 class PopulationGrid(Spec):
