@@ -49,7 +49,7 @@ from lifecircle.geo.osm import (
     load_osm,
     osm_bounds,
 )
-from lifecircle.geo.popgrid import PopulationGrid, residents_from_grid
+from lifecircle.geo.popgrid import PopulationGrid, grid_problems, residents_from_grid
 from lifecircle.geo.residents import (
     estimate_residents,
     residents_from_file,
@@ -386,6 +386,11 @@ def _check_inputs(
         problems.append(
             Problem.of("unknown_grid_shape", "inputs.grid.shape", shape=inputs.grid_shape)
         )
+    if inputs.population is not None and inputs.population_grid is not None:
+        place = ("key", "inputs.population_grid")
+        problems.append(Problem.of("population_and_grid", "inputs", place=place))
+    elif inputs.population_grid is not None:  # before the (slow) OSM file is read
+        problems += grid_problems(inputs.population_grid)
     return problems
 
 

@@ -36,7 +36,13 @@ from lifecircle.errors import Problem
 from lifecircle.geo.specs import PopulationGrid, Read
 from lifecircle.i18n import Note
 
-__all__ = ["GridCells", "PopulationGrid", "grid_cells", "residents_from_grid"]
+__all__ = [
+    "GridCells",
+    "PopulationGrid",
+    "grid_cells",
+    "grid_problems",
+    "residents_from_grid",
+]
 
 _KEY = ("key", "inputs.population_grid.path")
 
@@ -65,6 +71,24 @@ class GridCells:
         return index.reindex(key).fillna(-1).to_numpy(dtype=np.int64)
 
 
+def grid_problems(spec: PopulationGrid) -> list[Problem]:
+    """What is wrong with a population grid, found without reading its cells: no file, not
+    a raster, no coordinate system, no such band (empty when it can be read)."""
+    if not Path(spec.path).exists():
+        return [Problem.of("file_not_found", spec.path, place=_KEY, path=spec.path)]
+    try:
+        src = rasterio.open(spec.path)
+    except RasterioIOError as err:
+        return [Problem.of("grid_unreadable", spec.path, place=_KEY, error=str(err))]
+    with src:
+        if src.crs is None:
+            return [Problem.of("grid_no_crs", spec.path, place=_KEY)]
+        if spec.band > src.count:
+            place = ("key", "inputs.population_grid.band")
+            return [Problem.of("grid_band", spec.path, place=place, band=spec.band, n=src.count)]
+    return []
+
+
 def grid_cells(spec: PopulationGrid, area: gpd.GeoDataFrame) -> Read[GridCells | None]:
     """The cells with people of the grid over ``area``'s extent.
 
@@ -80,19 +104,10 @@ def grid_cells(spec: PopulationGrid, area: gpd.GeoDataFrame) -> Read[GridCells |
     Read
         The cells (None with the problems: no file, not a raster, no CRS, no such band).
     """
-    if not Path(spec.path).exists():
-        return Read(None, [Problem.of("file_not_found", spec.path, place=_KEY, path=spec.path)])
-    try:
-        src = rasterio.open(spec.path)
-    except RasterioIOError as err:
-        return Read(None, [Problem.of("grid_unreadable", spec.path, place=_KEY, error=str(err))])
-    with src:
-        if src.crs is None:
-            return Read(None, [Problem.of("grid_no_crs", spec.path, place=_KEY)])
-        if spec.band > src.count:
-            place = ("key", "inputs.population_grid.band")
-            problem = Problem.of("grid_band", spec.path, place=place, band=spec.band, n=src.count)
-            return Read(None, [problem])
+    problems = grid_problems(spec)
+    if problems:
+        return Read(None, problems)
+    with rasterio.open(spec.path) as src:
         crs = CRS.from_user_input(src.crs.to_wkt())
         west, south, east, north = area.to_crs(crs).total_bounds
         rows, cols = rasterio.transform.rowcol(

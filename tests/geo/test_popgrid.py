@@ -110,3 +110,23 @@ def test_a_grid_without_a_crs_exits_2(tmp_path: Path, capsys, lang: str) -> None
     assert "nocrs.tif" in err and "inputs.population_grid.path" in err
     assert ("没有坐标系" if lang == "zh" else "no coordinate system") in err
     assert "gdal_edit.py -a_srs" in err
+
+
+def test_a_grid_with_a_population_file_or_a_missing_band_is_refused(tmp_path: Path) -> None:
+    from lifecircle.errors import InputError
+    from lifecircle.geo.specs import PopulationFile
+
+    osm, units, grid = _files(tmp_path)
+    both = StudyInputs(
+        osm=str(osm),
+        units=UnitsFile(path=str(units)),
+        population=PopulationFile(path=str(units)),
+        population_grid=PopulationGrid(path=str(grid)),
+    )
+    with pytest.raises(InputError, match="both a population file and a population grid"):
+        build_study_area(both)
+    band = StudyInputs(osm=str(osm), population_grid=PopulationGrid(path=str(grid), band=2))
+    with pytest.raises(InputError) as err:
+        build_study_area(band)
+    assert "inputs.population_grid.band" in str(err.value) and "band 2" in str(err.value)
+    assert "第 2 波段" in err.value.text("zh")
