@@ -184,3 +184,18 @@ def test_a_population_files_groups_keep_their_share_when_scaled(tmp_path: Path) 
     assert demand["unit_id"].tolist() == ["C2", "C1", "C1"]
     assert demand["residents"].tolist() == pytest.approx([50.0, 75.0, 125.0])
     assert demand["age_3_5"].tolist() == pytest.approx([20.0, 7.5, 12.5])
+
+
+def test_a_partitioned_run_weighs_the_same_groups(tmp_path: Path, capsys) -> None:
+    """Split by unit, each part's access keeps its points' groups; merged, the figures are
+    the whole run's."""
+    plan = _plan(tmp_path)
+    whole, parted = tmp_path / "whole", tmp_path / "parted"
+    assert main(["plan", str(plan), "--out", str(whole), "-q"]) == 0, capsys.readouterr()
+    text = plan.read_text(encoding="utf-8").replace("[analysis]\n", '[analysis]\nparts = "id"\n')
+    plan.write_text(text, encoding="utf-8")
+    assert main(["plan", str(plan), "--out", str(parted), "-q"]) == 0, capsys.readouterr()
+    for name in ("coverage_summary.csv", "coverage_by_unit.csv"):
+        a = pd.read_csv(whole / name, encoding="utf-8-sig")
+        b = pd.read_csv(parted / name, encoding="utf-8-sig")
+        pd.testing.assert_frame_equal(a, b)
