@@ -199,3 +199,20 @@ def test_a_partitioned_run_weighs_the_same_groups(tmp_path: Path, capsys) -> Non
         a = pd.read_csv(whole / name, encoding="utf-8-sig")
         b = pd.read_csv(parted / name, encoding="utf-8-sig")
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_the_maps_uncovered_layer_counts_the_children(tmp_path: Path, capsys) -> None:
+    plan = _plan(tmp_path)
+    text = plan.read_text(encoding="utf-8").replace(
+        'formats = ["csv"]', 'formats = ["csv", "map"]\nmap_category = "kindergarten"'
+    )
+    plan.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["plan", str(plan), "--out", str(out), "-q"]) == 0, capsys.readouterr()
+    access = pd.read_csv(out / "access.csv", encoding="utf-8-sig")
+    by_unit = pd.read_csv(out / "coverage_by_unit.csv", encoding="utf-8-sig")
+    kg = by_unit.loc[by_unit["category"] == "kindergarten"]
+    uncovered = float((kg["demand"] - kg["covered_residents"]).sum())
+    assert 0 < uncovered < access["residents"].sum()
+    html = (out / "map.html").read_text(encoding="utf-8")
+    assert f"Uncovered residents: Kindergarten ({uncovered:,.0f})" in html
