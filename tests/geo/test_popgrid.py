@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import shapely
 from rasterio.transform import from_origin
 
 from lifecircle.cli import main
@@ -130,3 +131,54 @@ def test_a_grid_with_a_population_file_or_a_missing_band_is_refused(tmp_path: Pa
         build_study_area(band)
     assert "inputs.population_grid.band" in str(err.value) and "band 2" in str(err.value)
     assert "第 2 波段" in err.value.text("zh")
+
+
+def test_a_wgs84_grid_like_worldpops_counts_the_cells_over_the_units(tmp_path: Path) -> None:
+    """A grid in degrees (WorldPop's EPSG:4326, here 0.0005° cells of one person each): the
+    people in the units are the cells whose centre lies in a unit, or whose homes do
+    (counted here with pyproj and shapely, cell by cell)."""
+    from pyproj import Transformer
+    from shapely.geometry import box
+
+    osm, units, _ = _files(tmp_path)
+    west, north = lonlat(-150, 450)
+    step, rows, cols = 0.0005, 16, 14
+    path = tmp_path / "wgs84.tif"
+    profile = {"driver": "GTiff", "height": rows, "width": cols, "count": 1, "dtype": "float32"}
+    transform = from_origin(west, north, step, step)
+    with rasterio.open(path, "w", **profile, crs="EPSG:4326", transform=transform) as dst:
+        dst.write(np.ones((rows, cols), dtype="float32"), 1)
+    inputs = StudyInputs(
+        osm=str(osm),
+        units=UnitsFile(path=str(units)),
+        population_grid=PopulationGrid(path=str(path)),
+    )
+    area = build_study_area(inputs)
+    # the oracle: cell centres in metres from the fixture's origin
+    to_m = Transformer.from_crs("EPSG:4326", UTM, always_xy=True)
+    c1, c2 = box(-40, -190, 200, 340), box(200, -190, 440, 340)
+    homes = [(40, 30), (115, 35)]  # the fixture's two homes (1号楼 and the building=yes), in C1
+    want = {"C1": 0.0, "C2": 0.0}
+    for r in range(rows):
+        for c in range(cols):
+            lon, lat = west + (c + 0.5) * step, north - (r + 0.5) * step
+            x, y = to_m.transform(lon, lat)
+            x, y = x - ORIGIN[0], y - ORIGIN[1]
+            cell = box(*to_m.transform(west + c * step, north - (r + 1) * step),
+                       *to_m.transform(west + (c + 1) * step, north - r * step))  # fmt: skip
+            has_home = any(
+                cell.contains(shapely.Point(hx + ORIGIN[0], hy + ORIGIN[1])) for hx, hy in homes
+            )
+            if has_home:
+                want["C1"] += 1
+            elif c1.contains(shapely.Point(x, y)):
+                want["C1"] += 1
+            elif c2.contains(shapely.Point(x, y)):
+                want["C2"] += 1
+    got = area.demand.groupby("unit_id")["residents"].sum().to_dict()
+    # C1 knows its population (400): its people are scaled to it; C2's are the grid's
+    assert got["C1"] == pytest.approx(400.0)
+    assert got["C2"] == pytest.approx(want["C2"]) and want["C2"] > 10
+    rules = area.demand.loc[area.demand["unit_id"] == "C1", "use_rule"].value_counts()
+    assert rules["population grid, buildings"] == 2
+    assert rules["population grid, cell centre"] == want["C1"] - 2
