@@ -36,6 +36,7 @@ from lifecircle.geo.specs import (
     CompoundsFile,
     FacilityFile,
     PopulationFile,
+    PopulationGrid,
     ResidentModel,
     Spec,
     UnitsFile,
@@ -171,6 +172,7 @@ class InputsConfig(_Strict):
     facilities: list[FacilityFile] = []
     osm_facilities: bool = True
     population: PopulationFile | None = None
+    population_grid: PopulationGrid | None = None
     compounds: CompoundsFile | None = None
     candidates: CandidatesConfig = CandidatesConfig()
     buildings: BuildingsFile | None = None
@@ -346,6 +348,7 @@ class PlanConfig(_Strict):
             facilities=tuple(i.facilities),
             osm_facilities=i.osm_facilities,
             population=i.population,
+            population_grid=i.population_grid,
             candidates=i.candidates.file(),
             catalog=self.catalog,
             resident_model=self.residents,
@@ -422,6 +425,7 @@ _PATH_KEYS = {
     ("inputs", "units", "path"),
     ("inputs", "grid", "boundary"),
     ("inputs", "population", "path"),
+    ("inputs", "population_grid", "path"),
     ("inputs", "candidates", "path"),
     ("inputs", "compounds", "path"),
     ("inputs", "buildings", "path"),
@@ -538,6 +542,8 @@ def plan_files(config: PlanConfig) -> dict[str, str]:
     files += [("inputs.units.path", i.units.path if i.units else None)]
     files += [("inputs.grid.boundary", i.grid.boundary)]
     files += [("inputs.population.path", i.population.path if i.population else None)]
+    grid = i.population_grid
+    files += [("inputs.population_grid.path", grid.path if grid else None)]
     files += [("inputs.candidates.path", i.candidates.path)]
     files += [("inputs.compounds.path", i.compounds.path if i.compounds else None)]
     files += [("inputs.buildings.path", i.buildings.path if i.buildings else None)]
@@ -633,6 +639,7 @@ path = "communities.geojson"
 id_col = "社区编码"            # detected when omitted (id, 编码, name, 名称, population, 人口...)
 name_col = "社区名称"
 population_col = "常住人口"    # known residents: estimates are scaled to match
+# age_cols = { "3-5" = "3-5岁", "60+" = "60岁及以上" }   # age groups (columns age_3_5... need none)
 
 [inputs.grid]                  # used when there is no units table and no admin_level
 cell_m = 250
@@ -654,6 +661,9 @@ mode = "replace"               # replace OSM's facilities of the same categories
 # [inputs.population]          # residents from your own points or polygons instead of buildings
 # path = "population.gpkg"
 # population_col = "人口"
+
+# [inputs.population_grid]     # or a GeoTIFF of people per cell (WorldPop, GHS-POP, your own)
+# path = "worldpop_2020.tif"
 
 # [inputs.compounds]           # your own gated compounds (小区, 大院), instead of OSM's areas
 # path = "compounds.gpkg"

@@ -279,6 +279,7 @@ def _access_of(state: _PartState) -> dict[str, Any]:
         "limits_m": a.limits_m,
         "speed_kmh": a.speed_kmh,
         "profiles": a.profiles,
+        "age_groups": a.age_groups,
         "max_snap_m": a.max_snap_m,
         "demand_index": state.part.demand_index,
         "distance_m": a.distance_m,
@@ -602,6 +603,7 @@ def _merge_access(pieces: Sequence[dict[str, Any]], n: int) -> Access:
         count_within=None if first["count_within"] is None else merged("count_within"),
         unsnapped_facilities=np.unique(np.concatenate([p["unsnapped"] for p in pieces])),
         profiles=first["profiles"],
+        age_groups=first["age_groups"],
     )
 
 

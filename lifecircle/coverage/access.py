@@ -10,7 +10,7 @@ compounds (:mod:`lifecircle.coverage.gated`) the searches follow the compounds' 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ import shapely
 from lifecircle.coverage.gated import GatedNetwork, GatedWalk
 from lifecircle.coverage.network import Located, PairDistances, Snap, WalkNetwork
 from lifecircle.coverage.profiles import category_profiles
+from lifecircle.geo.ages import column_of_group, group_of_column
 from lifecircle.geo.catalog import ServiceCatalog
 from lifecircle.geo.compounds import point_compounds
 from lifecircle.geo.study_area import StudyArea
@@ -38,6 +39,7 @@ __all__ = [
     "Access",
     "access_notes",
     "access_points",
+    "demand_groups",
     "k_nearest_facilities",
     "nearest_facilities",
     "plan_access",
@@ -91,7 +93,9 @@ def access_points(
 @dataclass(frozen=True)
 class DemandView:
     """The demand points an access result belongs to, row for row: their ids, units and
-    residents (so no consumer re-pairs an :class:`Access` with the demand frame by position).
+    residents (so no consumer re-pairs an :class:`Access` with the demand frame by position),
+    and the residents of each age group the study knows (``groups``: ``"3-5"`` -> people per
+    point, from the demand's ``age_3_5`` columns, :mod:`lifecircle.geo.ages`).
 
     Examples
     --------
@@ -106,11 +110,14 @@ class DemandView:
     ([7, 9], ['a', 'b'], [10.0, 2.5])
     >>> view.take([1]).ids.tolist()
     [9]
+    >>> DemandView.from_frame(homes.assign(age_3_5=[1.0, 0.5])).groups["3-5"].tolist()
+    [1.0, 0.5]
     """
 
     ids: np.ndarray
     unit_id: np.ndarray
     residents: np.ndarray
+    groups: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -127,20 +134,28 @@ class DemandView:
             else np.full(n, "", dtype=object)
         )
         res = demand["residents"].to_numpy(float) if "residents" in demand else np.ones(n)
-        return cls(ids, units, res)
+        groups = {
+            group: demand[col].to_numpy(float)
+            for col in demand.columns
+            if (group := group_of_column(str(col))) is not None
+        }
+        return cls(ids, units, res, groups)
 
     def take(self, rows: np.ndarray | list[int]) -> DemandView:
         """The view of some rows, in the order given."""
         idx = np.asarray(rows, dtype=np.int64)
-        return DemandView(self.ids[idx], self.unit_id[idx], self.residents[idx])
+        groups = {g: w[idx] for g, w in self.groups.items()}
+        return DemandView(self.ids[idx], self.unit_id[idx], self.residents[idx], groups)
 
     @staticmethod
     def concat(views: list[DemandView]) -> DemandView:
         """Views one after another."""
+        groups = {g: np.concatenate([v.groups[g] for v in views]) for g in views[0].groups}
         return DemandView(
             np.concatenate([v.ids for v in views]),
             np.concatenate([v.unit_id for v in views]),
             np.concatenate([v.residents for v in views]),
+            groups,
         )
 
 
@@ -207,6 +222,22 @@ class Access:
     profiles: Mapping[str, WalkProfile] = field(default_factory=dict)
     """The walking profile of each category (absent: the standard one); distances are
     effective walking metres on it (:class:`~lifecircle.params.WalkProfile`)."""
+
+    age_groups: Mapping[str, str] = field(default_factory=dict)
+    """The age group whose residents are each category's demand (``"3-5"`` for a
+    kindergarten), for the categories whose group the demand knows (:func:`demand_groups`);
+    the others' demand is every resident."""
+
+    def group(self, category: str) -> str | None:
+        """The age group whose residents are ``category``'s demand (None: every resident)."""
+        return self.age_groups.get(category)
+
+    def weights(self, category: str) -> np.ndarray:
+        """``category``'s demand at each point: the residents of its age group where the
+        study knows them, else the residents. The one place a stage picks a category's
+        demand weights (coverage, gaps, 2SFCA, supply and placement all ask here)."""
+        group = self.age_groups.get(category)
+        return self.demand.residents if group is None else self.demand.groups[group]
 
     def profile(self, category: str) -> WalkProfile:
         """The walking profile ``category``'s distances were measured on."""
@@ -410,7 +441,23 @@ def nearest_facilities(  # noqa: PLR0913, RUF100 (the study's frames and the acc
         facility_snap=a_snap,
         **_walked(d_group, f_group, gated),
         profiles=dict(profiles or {}),
+        age_groups=demand_groups(catalog, demand.columns),
     )
+
+
+def demand_groups(catalog: ServiceCatalog, columns: Iterable[Any]) -> dict[str, str]:
+    """Each category's age group (``ages``), where the demand has a column of it.
+
+    Examples
+    --------
+    >>> from lifecircle.geo.catalog import load_catalog
+    >>> demand_groups(load_catalog("gb50180"), ["residents", "age_3_5", "age_60+"])["kindergarten"]
+    '3-5'
+    >>> "nursery" in demand_groups(load_catalog("gb50180"), ["age_3_5"])
+    False
+    """
+    known = {g for c in columns if (g := group_of_column(str(c))) is not None}
+    return {c.id: c.ages_text() for c in catalog if c.ages is not None and c.ages_text() in known}
 
 
 def _walked(
@@ -802,10 +849,32 @@ def access_notes(access: Access, area: StudyArea, main_piece: int) -> list[Note]
         values = {"points": int(island.sum()), "residents": f"{res[island].sum():.0f}"}
         notes.append(Note("note_islands", values))
     notes += _no_ways_notes(area)
+    notes += _group_notes(access, area.catalog)
     if len(access.unsnapped_facilities):
         ids = area.facilities["facility_id"].astype(str).to_numpy()[access.unsnapped_facilities]
         shown = ", ".join(ids[:10]) + ("..." if len(ids) > 10 else "")
         notes.append(
             Note("note_unsnapped_facilities", {"n": len(ids), "distance": snap_m, "ids": shown})
         )
+    return notes
+
+
+def _group_notes(access: Access, catalog: ServiceCatalog) -> list[Note]:
+    """A note for each category that serves an age group the study does not know while it
+    knows others: its demand is then every resident (none without any age data)."""
+    if not access.demand.groups:
+        return []
+    known = ", ".join(sorted(access.demand.groups))
+    notes = []
+    for cat in catalog:
+        if cat.ages is not None and cat.id in access.categories and not access.group(cat.id):
+            names = {"en": cat.name_en, "zh": cat.name_zh}
+            group = cat.ages_text()
+            values = {
+                "category": names,
+                "group": group,
+                "known": known,
+                "column": column_of_group(group),
+            }
+            notes.append(Note("note_age_group_absent", values))
     return notes

@@ -95,7 +95,9 @@ def two_step_fca(  # noqa: PLR0913, RUF100 (the demand, the facilities and how t
 
 def capacity_by_unit(access: Access, area: StudyArea, network: WalkNetwork) -> pd.DataFrame | None:
     """2SFCA places per 1000 residents, per unit, for the categories whose facilities have
-    capacities. The facilities' snaps are the access result's.
+    capacities. The facilities' snaps are the access result's. A category's residents are
+    those of its age group where the study knows it (:meth:`Access.weights`: places per
+    1000 children aged 3-5 for a kindergarten); ``age_group`` then says which.
 
     Parameters
     ----------
@@ -112,10 +114,10 @@ def capacity_by_unit(access: Access, area: StudyArea, network: WalkNetwork) -> p
         ``unit_id``, ``category``, ``residents``, ``places_per_1000``; ``None`` when no
         facility has a capacity.
     """
-    res = access.demand.residents
     fac_cat = area.facilities["category"].to_numpy()
     rows = []
     for k, cat in enumerate(access.categories):
+        res = access.weights(cat)  # the category's age group where the study knows it
         mask = fac_cat == cat
         fac = area.facilities.loc[mask].reset_index(drop=True)
         if len(fac) == 0 or not fac["capacity"].notna().any():
@@ -132,7 +134,10 @@ def capacity_by_unit(access: Access, area: StudyArea, network: WalkNetwork) -> p
             entrances=(snap, np.searchsorted(np.flatnonzero(mask), of)),
             pairs=access.pairs(net, mask, threshold, not area.catalog[cat].members_only),
         )
-        rows.append(_per_unit(access.demand.unit_id, res, score, cat))
+        part = _per_unit(access.demand.unit_id, res, score, cat)
+        if access.age_groups:
+            part.insert(2, "age_group", access.group(cat) or "")
+        rows.append(part)
     return pd.concat(rows, ignore_index=True) if rows else None
 
 

@@ -74,7 +74,7 @@ def find_gaps(
     frame = pd.DataFrame(
         {
             "label": _clusters(access, unc, xy, link_m, walking, network),
-            "res": access.demand.residents[unc],
+            "res": access.weights(category)[unc],
             "x": xy[:, 0],
             "y": xy[:, 1],
             "unit": access.demand.unit_id[unc],

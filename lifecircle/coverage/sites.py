@@ -8,7 +8,7 @@ demand is the residents not yet covered by existing facilities, which always sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import geopandas as gpd
 import numpy as np
@@ -123,9 +123,10 @@ class SiteRecommendation:
 
 def site_weights(access: Access, category: str) -> np.ndarray:
     """What each demand point weighs when placing sites for ``category``: its residents
-    when no facility covers it and it is on the network, else 0."""
+    (of the category's age group, :meth:`Access.weights`) when no facility covers it and
+    it is on the network, else 0."""
     k = access.column(category)
-    return np.where(~access.covered[:, k] & access.snapped, access.demand.residents, 0.0)
+    return np.where(~access.covered[:, k] & access.snapped, access.weights(category), 0.0)
 
 
 def solve_sites(
@@ -199,7 +200,9 @@ def select_sites(
     """
     result = solve_sites(problem, p=p, share=share, time_limit_s=time_limit_s, method=method)
     already = access.covered[:, access.column(category)]
-    sites, newly = sites_frame(result, problem, table, access.demand, already)
+    # the category's demand (its age group's residents where known) in the sites' figures
+    demand = replace(access.demand, residents=access.weights(category))
+    sites, newly = sites_frame(result, problem, table, demand, already)
     coverable = np.asarray(problem.sets.sum(axis=0)).ravel() > 0
     return SiteRecommendation(
         category=category,

@@ -9,9 +9,11 @@ what the indicator asks for.
 - **Supply**, for places or floor area, is the 2SFCA share of the reachable facilities'
   capacities (:mod:`lifecircle.coverage.fca`): each facility's capacity is divided among
   everyone within its threshold, so shares add up over units and no capacity is counted
-  twice. Its demand is the category's age group where the units give one, else the
-  residents. Without any known capacity the supply is unknown. For a ``count`` indicator
-  the supply is the number of facilities within reach of the unit's residents.
+  twice. Its demand is the category's age group where the study knows it
+  (:meth:`~lifecircle.coverage.access.Access.weights`, spread from the units' columns by
+  :mod:`lifecircle.geo.ages`), else the residents. Without any known capacity the supply is
+  unknown. For a ``count`` indicator the supply is the number of facilities within reach of
+  the unit's residents.
 - **Deficit** is need minus supply: positive where the unit is short.
 
 A roll-up row sums its units' residents, need and 2SFCA supply; its facilities within reach
@@ -138,16 +140,15 @@ def _category(  # noqa: PLR0913, RUF100 (the study's parts one category needs)
     res = access.demand.residents
     ok = point_unit >= 0
     residents_u = np.bincount(point_unit[ok], weights=res[ok], minlength=n_units)
+    demand = access.weights(cat.id)  # the category's age group where the study knows it
+    demand_u = np.bincount(point_unit[ok], weights=demand[ok], minlength=n_units)
     ages_u = _unit_column(units, age_column(cat))
-    share = np.ones(len(res))
-    if ages_u is not None:
-        ratio = np.divide(ages_u, residents_u, out=np.zeros(n_units), where=residents_u > 0)
-        share = np.where(ok, ratio[np.maximum(point_unit, 0)], 0.0)
-    demand = res * share
+    if ages_u is None and access.group(cat.id) is not None:
+        ages_u = demand_u
     assert cat.indicator is not None
     per_unit = {
         "residents": residents_u,
-        "demand": np.bincount(point_unit[ok], weights=demand[ok], minlength=n_units),
+        "demand": demand_u,
         "need": _need(cat, residents_u, units, ages_u),
     }
     mask = area.facilities["category"].to_numpy() == cat.id

@@ -107,30 +107,37 @@ def coverage_by_unit(
         the access result's order. Columns: ``unit_id``, ``category``, ``residents``,
         ``covered_residents``, ``share``, ``p50_m``, ``p90_m``, ``covered`` (share >=
         ``unit_share``; missing for units without residents). Percentiles are inf when more
-        than that share has nothing within reach.
+        than that share has nothing within reach. Where the study knows age groups, also
+        ``age_group`` and ``demand`` (after ``residents``): the group whose residents
+        each category serves (:meth:`Access.weights`; empty: every resident) and their
+        number; ``covered_residents``, ``share``, the percentiles and ``covered`` are then
+        of that group.
     """
-    res = access.demand.residents
     unit_of = access.demand.unit_id
     unit_ids = units["unit_id"].astype(str).to_numpy()
     cov = access.covered
     rows = []
     n = len(access.demand)
     groups = pd.Series(np.arange(n)).groupby(unit_of).indices if n else {}
+    weights = [access.weights(cat) for cat in access.categories]
     for uid in unit_ids:
         idx = groups.get(uid, np.empty(0, dtype=int))
-        total = float(res[idx].sum())
+        residents = float(access.demand.residents[idx].sum())
         for k, cat in enumerate(access.categories):
-            covered = float(res[idx][cov[idx, k]].sum())
+            res = weights[k][idx]
+            total = float(res.sum())
+            covered = float(res[cov[idx, k]].sum())
             share = covered / total if total > 0 else np.nan
             rows.append(
                 (
                     uid,
                     cat,
+                    residents,
                     total,
                     covered,
                     share,
-                    weighted_quantile(access.distance_m[idx, k], res[idx], 0.5),
-                    weighted_quantile(access.distance_m[idx, k], res[idx], 0.9),
+                    weighted_quantile(access.distance_m[idx, k], res, 0.5),
+                    weighted_quantile(access.distance_m[idx, k], res, 0.9),
                     (share >= unit_share) if total > 0 else np.nan,
                 )
             )
@@ -140,6 +147,7 @@ def coverage_by_unit(
             "unit_id",
             "category",
             "residents",
+            "demand",
             "covered_residents",
             "share",
             "p50_m",
@@ -147,24 +155,38 @@ def coverage_by_unit(
             "covered",
         ],
     )
+    frame = _with_groups(frame, access)
     frame["covered"] = frame["covered"].astype("boolean")
     return frame
 
 
+def _with_groups(frame: pd.DataFrame, access: Access) -> pd.DataFrame:
+    """The table with the age group each row's shares are of (``age_group``: ``"3-5"``,
+    empty for every resident) and its residents (``demand``) when the study knows any age
+    group; without one, as it always was (no such columns)."""
+    if not access.age_groups:
+        return frame.drop(columns="demand")
+    group = frame["category"].map(lambda c: access.group(c) or "")
+    out = frame.copy()
+    out.insert(list(out.columns).index("demand"), "age_group", group)
+    return out
+
+
 def _overall(access: Access, by_unit: pd.DataFrame) -> pd.DataFrame:
-    res = access.demand.residents
     cov = access.covered
-    total = float(res.sum())
     rows = []
     for k, cat in enumerate(access.categories):
+        res = access.weights(cat)
+        total = float(res.sum())
         u = by_unit.loc[by_unit["category"] == cat]
-        with_res = u.loc[u["residents"] > 0]
+        with_res = u.loc[u["demand" if "demand" in u else "residents"] > 0]
         covered = float(res[cov[:, k]].sum())
         rows.append(
             {
                 "category": cat,
                 "threshold_m": float(access.thresholds_m[k]),
-                "residents": total,
+                "residents": float(access.demand.residents.sum()),
+                "demand": total,
                 "covered_residents": covered,
                 "share": covered / total if total > 0 else np.nan,
                 "units": len(with_res),
@@ -175,7 +197,7 @@ def _overall(access: Access, by_unit: pd.DataFrame) -> pd.DataFrame:
                 "unreachable_residents": float(res[~np.isfinite(access.distance_m[:, k])].sum()),
             }
         )
-    return pd.DataFrame(rows)
+    return _with_groups(pd.DataFrame(rows), access)
 
 
 def completeness(access: Access, catalog: ServiceCatalog) -> pd.DataFrame:

@@ -60,8 +60,13 @@ def _access(
 
 
 def _covered_residents(access: Access) -> np.ndarray:
-    """Residents covered per category."""
-    return np.asarray((access.covered * access.demand.residents[:, None]).sum(axis=0))
+    """Residents covered per category (of its age group where the study knows it)."""
+    return np.asarray((_weights(access) * access.covered).sum(axis=0))
+
+
+def _weights(access: Access) -> np.ndarray:
+    """``(n_demand, n_categories)``: each category's demand weights (:meth:`Access.weights`)."""
+    return np.column_stack([access.weights(c) for c in access.categories])
 
 
 def open_compounds_table(
@@ -88,7 +93,8 @@ def open_compounds_table(
         ``open_minus_gated`` (residents).
     """
     opened = _access(network, area, params, None)
-    total = float(access.demand.residents.sum()) or 1.0
+    total = _weights(access).sum(axis=0)
+    total = np.where(total > 0, total, 1.0)
     gated, open_ = _covered_residents(access), _covered_residents(opened)
     return pd.DataFrame(
         {

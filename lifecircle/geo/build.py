@@ -26,6 +26,12 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from lifecircle.errors import InputError, Problem
+from lifecircle.geo.ages import (
+    file_age_shares,
+    groups_from_shares,
+    spread_age_groups,
+    unit_age_groups,
+)
 from lifecircle.geo.buildings import (
     households_areas,
     largest_default_buildings,
@@ -51,6 +57,7 @@ from lifecircle.geo.osm import (
     load_osm,
     osm_bounds,
 )
+from lifecircle.geo.popgrid import PopulationGrid, grid_problems, residents_from_grid
 from lifecircle.geo.residents import (
     classify_buildings,
     estimate_residents,
@@ -115,6 +122,8 @@ class StudyInputs:
         Whether to look for facilities in the OSM data at all.
     population
         A population file instead of estimates from buildings.
+    population_grid
+        A GeoTIFF of people per cell instead (:mod:`lifecircle.geo.popgrid`).
     candidates
         Sites for new facilities (else generated on the network).
     catalog
@@ -151,6 +160,7 @@ class StudyInputs:
     facilities: tuple[FacilityFile, ...] = ()
     osm_facilities: bool = True
     population: PopulationFile | None = None
+    population_grid: PopulationGrid | None = None
     candidates: CandidateFile | None = None
     catalog: str | ServiceCatalog = "gb50180"
     resident_model: ResidentModel = field(default_factory=ResidentModel)
@@ -410,6 +420,11 @@ def _check_inputs(
         problems.append(
             Problem.of("unknown_grid_shape", "inputs.grid.shape", shape=inputs.grid_shape)
         )
+    if inputs.population is not None and inputs.population_grid is not None:
+        place = ("key", "inputs.population_grid")
+        problems.append(Problem.of("population_and_grid", "inputs", place=place))
+    elif inputs.population_grid is not None:  # before the (slow) OSM file is read
+        problems += grid_problems(inputs.population_grid)
     return problems
 
 
@@ -654,12 +669,27 @@ def _demand(
         got = residents_from_file(inputs.population, demand, crs=metric)
         problems += got.problems
         notes += got.notes
+        shares, bad = file_age_shares(inputs.population, got.value, crs=metric)
+        problems += bad
+        demand = gpd.GeoDataFrame(pd.concat([got.value, shares], axis=1), crs=metric)
+    elif inputs.population_grid is not None:
+        got = residents_from_grid(inputs.population_grid, demand, units)
+        problems += got.problems
+        notes += got.notes
         demand = got.value
     demand = demand.copy()
     demand["unit_id"] = assign_units(demand, units)
     demand = demand.loc[demand["unit_id"].notna()].reset_index(drop=True)
     demand, scaled = scale_to_units(demand, units)
     notes += scaled + _default_note(demand)
+    demand = groups_from_shares(demand)
+    spec = inputs.units
+    groups, bad = unit_age_groups(
+        units, spec.age_cols if spec else None, source=spec.path if spec else "units"
+    )
+    problems += bad
+    demand, spread = spread_age_groups(demand, units, groups)
+    notes += spread
     demand.insert(0, "demand_id", [f"d{i + 1}" for i in range(len(demand))])
     return demand
 
@@ -831,6 +861,8 @@ def _sources(inputs: StudyInputs, layers: OsmLayers) -> list[dict[str, object]]:
         )
     if inputs.population:
         out.append({"role": "population", "path": inputs.population.path})
+    if inputs.population_grid:
+        out.append({"role": "population_grid", "path": inputs.population_grid.path})
     if inputs.candidates:
         out.append({"role": "candidates", "path": inputs.candidates.path})
     if inputs.buildings:

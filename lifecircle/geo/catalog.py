@@ -34,7 +34,9 @@ or override one of them (``extends = "gb50180"``). Each category has:
     ``"count"`` (facilities), ``"places"`` (the facilities' capacities) or ``"floor_area_m2"``.
 ``ages``
     The age group served, ``[first, last]`` in whole years (``[3, 5]`` for a kindergarten),
-    or ``[60]`` for "60 and over".
+    or ``[60]`` for "60 and over". Where the study knows that group's residents
+    (:mod:`lifecircle.geo.ages`), they are the category's demand in every stage (coverage,
+    gaps, 2SFCA, supply, placement: :meth:`lifecircle.coverage.access.Access.weights`).
 ``source``
     The document and clause the category's figures come from.
 ``min_size_m2``

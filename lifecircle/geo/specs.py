@@ -22,6 +22,7 @@ __all__ = [
     "CandidateFile",
     "FacilityFile",
     "PopulationFile",
+    "PopulationGrid",
     "Read",
     "ResidentModel",
     "Spec",
@@ -59,6 +60,9 @@ class UnitsFile(Spec):
     population_col: str | None = None
     encoding: str | None = None
     crs: str | int | None = None
+    age_cols: dict[str, str] | None = None
+    """The planner's age groups and the columns holding them, ``{"3-5" = "3至5岁"}``
+    (:mod:`lifecircle.geo.ages`); columns named ``age_3_5`` or ``age_60+`` need none."""
 
 
 class FacilityFile(Spec):
@@ -118,6 +122,25 @@ class PopulationFile(Spec):
     encoding: str | None = None
     lon_col: str | None = None
     lat_col: str | None = None
+    age_cols: dict[str, str] | None = None
+    """The age groups and the columns holding each row's residents of them, as the units'
+    (:mod:`lifecircle.geo.ages`)."""
+
+
+class PopulationGrid(Spec):
+    """A raster of people per cell (GeoTIFF: WorldPop, GHS-POP or the office's own) read
+    as resident points (:mod:`lifecircle.geo.popgrid`).
+
+    Attributes
+    ----------
+    path
+        The GeoTIFF; it must say its coordinate system.
+    band
+        The band holding people per cell (1, the first, by default).
+    """
+
+    path: str
+    band: int = Field(1, ge=1)
 
 
 class CompoundsFile(Spec):

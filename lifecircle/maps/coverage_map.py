@@ -470,17 +470,16 @@ def _resident_layer(
     unc = ~acc.covered[:, k]
     if not unc.any():
         return
-    view = acc.demand
     d_ll = disp.frame(aligned_demand(acc, result.area.demand).loc[unc])
     dist = acc.distance_m[unc, k]
-    res = view.residents[unc]
+    res = acc.weights(cat_id)[unc]  # the category's age group where the study knows it
     name = (
         f"{tr('uncovered_residents', lang)}: "
         f"{result.area.catalog[cat_id].name(lang)} ({res.sum():,.0f})"
     )
     if points_max is not None and int(unc.sum()) > points_max:
         group = folium.FeatureGroup(name=name, show=True)
-        data = _resident_data(result, d_ll, unc, dist, float(acc.limits_m[k]))
+        data = _resident_data(result, d_ll, unc, dist, float(acc.limits_m[k]), cat_id)
         _Call("lcResidents", m, data).add_to(group)
         group.add_to(m)
         return
@@ -492,7 +491,7 @@ def _resident_layer(
             "limit": float(acc.limits_m[k]),
             "radius": round(float(min(14.0, 2.0 + math.sqrt(max(r, 0.0)) / 2.5)), 1),
         }
-        for r, u, d in zip(res, view.unit_id[unc], dist, strict=True)
+        for r, u, d in zip(res, acc.demand.unit_id[unc], dist, strict=True)
     ]
     folium.GeoJson(
         _features(d_ll, rprops),
@@ -539,15 +538,16 @@ def _resident_data(
     unc: np.ndarray,
     dist: np.ndarray,
     limit: float,
+    category: str,
 ) -> dict[str, Any]:
     """What ``lcResidents`` draws: per unit its uncovered residents' centre, the unit's
     residents and uncovered residents and its number of points; the points themselves, in
     unit order, as one integer stream (:mod:`lifecircle.maps.compact`)."""
-    view = result.access.demand
-    all_units = view.unit_id.astype(str)
-    total = pd.Series(view.residents).groupby(all_units).sum()
+    weights = result.access.weights(category)  # the category's age group where known
+    all_units = result.access.demand.unit_id.astype(str)
+    total = pd.Series(weights).groupby(all_units).sum()
     units = all_units[unc]
-    res = view.residents[unc]
+    res = weights[unc]
     xy = shapely.get_coordinates(d_ll.geometry.to_numpy())
     latlon = np.rint(xy[:, ::-1] * COORD_SCALE).astype(np.int64)
     order = np.lexsort((latlon[:, 1], latlon[:, 0], units))

@@ -77,7 +77,10 @@ def category_summary(result: PlanResult, *, lang: str = "en") -> pd.DataFrame:
         units with residents and ``units_covered`` (and their ``share_units``), the
         residents' median (``p50_m``) and 90th percentile (``p90_m``) walk to the nearest
         facility (inf when more than that share has none within reach; NaN without
-        residents), and the residents with no facility within reach.
+        residents), and the residents with no facility within reach. Where the category's
+        demand is an age group (:meth:`~lifecircle.coverage.access.Access.weights`), its
+        ``name`` says so ("Kindergarten (residents aged 3-5)") and the residents and
+        shares are that group's.
     """
     catalog = result.area.catalog
     overall = result.coverage.overall.set_index("category")
@@ -85,16 +88,21 @@ def category_summary(result: PlanResult, *, lang: str = "en") -> pd.DataFrame:
     rows = []
     for c in catalog:
         o: dict[str, Any] = {str(k): v for k, v in overall.loc[c.id].to_dict().items()}
+        group = o.get("age_group") or ""  # its shares are of this age group's residents
+        name = c.name(lang)
+        if group:
+            of = tr("age_group_residents", lang, group=group)
+            name += f"（{of}）" if lang == "zh" else f" ({of})"
         rows.append(
             {
                 "category": c.id,
-                "name": c.name(lang),
+                "name": name,
                 "level": c.level,
                 "level_name": catalog.level_name(c.level, lang),
                 "required": bool(c.required),
                 "threshold_m": float(o["threshold_m"]),
                 "facilities": int(counts.get(c.id, 0)),
-                "residents": float(o["residents"]),
+                "residents": float(o.get("demand", o["residents"])),
                 "covered_residents": float(o["covered_residents"]),
                 "share": float(o["share"]),
                 "units": int(o["units"]),

@@ -132,22 +132,24 @@ class WhatIf:
         return np.asarray(d[:, k] <= self.access.thresholds_m[k])
 
     def unit_shares(self, k: int) -> np.ndarray:
-        """Share of each unit's residents covered for category ``k`` (NaN: no residents)."""
-        res = self.access.demand.residents
+        """Share of each unit's residents covered for category ``k`` (NaN: no residents);
+        residents of the category's age group where the study knows it."""
+        res = self.access.weights(self.access.categories[k])
         ok = self.unit_code >= 0
-        cov = np.bincount(
-            self.unit_code[ok], weights=(res * self.covered(k))[ok], minlength=len(self.unit_ids)
-        )
+        n = len(self.unit_ids)
+        cov = np.bincount(self.unit_code[ok], weights=(res * self.covered(k))[ok], minlength=n)
+        total = np.bincount(self.unit_code[ok], weights=res[ok], minlength=n)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.unit_res > 0, cov / self.unit_res, np.nan)
+            return np.where(total > 0, cov / total, np.nan)
 
     def headline(self, k: int) -> dict[str, float]:
         """Residents and units covered for category ``k``, and complete life circles."""
-        res = self.access.demand.residents
+        res = self.access.weights(self.access.categories[k])  # the category's age group
+        everyone = self.access.demand.residents  # complete life circles: every resident
         total = float(res.sum())
         covered = float(res[self.covered(k)].sum())
         shares = self.unit_shares(k)
-        with_res = self.unit_res > 0
+        with_res = np.isfinite(shares)
         units_cov = int((shares[with_res] >= self.params.unit_share).sum())
         cov_all = self.distance <= self.access.thresholds_m[None, :]
         complete = (
@@ -160,8 +162,10 @@ class WhatIf:
             "units": int(with_res.sum()),
             "units_covered": units_cov,
             "share_units": units_cov / int(with_res.sum()) if with_res.any() else float("nan"),
-            "residents_complete": float(res[complete].sum()),
-            "share_complete": float(res[complete].sum()) / total if total > 0 else float("nan"),
+            "residents_complete": float(everyone[complete].sum()),
+            "share_complete": float(everyone[complete].sum()) / everyone.sum()
+            if everyone.sum() > 0
+            else float("nan"),
         }
 
     def facility_id(self, row: int) -> str:

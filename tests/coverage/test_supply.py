@@ -15,6 +15,7 @@ import pytest
 from lifecircle.cli import main
 from lifecircle.coverage.access import nearest_facilities
 from lifecircle.coverage.supply import SUPPLY_COLUMNS, supply_need
+from lifecircle.geo.ages import spread_age_groups, unit_age_groups
 from lifecircle.geo.catalog import Indicator, ServiceCatalog
 from tests.geo.osm_fixture import lonlat, write_osm
 from tests.oracle import split_graph
@@ -49,9 +50,21 @@ def study(helsinki_area, helsinki_network):
     units["街道"] = [f"S{int(u[1:3]) % 3}" for u in units["unit_id"]]
     units["households"] = rng.integers(50, 400, len(units)).astype(float)
     units["age_60+"] = rng.integers(0, 200, len(units)).astype(float)
-    fields = {**helsinki_area.__dict__, "facilities": fac, "catalog": catalog, "units": units}
+    # the units' 60+ spread to the resident points, as a study built from the file is
+    groups, bad = unit_age_groups(units, None, source="units")
+    assert not bad
+    demand, _ = spread_age_groups(helsinki_area.demand, units, groups)
+    fields = {
+        **helsinki_area.__dict__,
+        "facilities": fac,
+        "catalog": catalog,
+        "units": units,
+        "demand": demand,
+    }
     area = type(helsinki_area)(**fields)
     access = nearest_facilities(helsinki_network, area.demand, fac, catalog)
+    assert access.age_groups["elderly_day_care"] == "60+"
+    assert set(access.age_groups.values()) == {"60+"}  # the study knows no other group
     table = supply_need(access, area, helsinki_network, rollup="街道")
     return area, access, table
 
