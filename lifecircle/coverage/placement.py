@@ -7,11 +7,18 @@ point's weight (residents not yet covered by existing facilities, which always s
 Solving follows what makes large instances tractable:
 
 1. reduce: drop demand nobody can cover, merge demand points with identical coverage
-   sets, drop candidates whose set is contained in another's;
+   sets (their weights summed), drop candidates whose set equals or is contained in
+   another's; identical sets are found by a hash of each set checked against the set
+   itself, in vectorised passes;
 2. greedy (the best next site, again and again; within 1 - 1/e of the optimum);
 3. interchange: swap a chosen site for another while that covers more;
-4. an integer program solved by HiGHS from that start, with a time limit: the result says
-   "optimal" or gives the proven gap to the solver's bound.
+4. the LP relaxation (HiGHS): its optimum bounds what any ``p`` sites cover, and when the
+   greedy cover meets it the cover is proven optimal (method ``greedy+swap+lp bound``);
+5. otherwise an integer program solved by HiGHS from that start, with a time limit: the
+   result says "optimal" or gives the proven gap to the solver's bound.
+
+The demand weights are one number per demand point (:class:`CoverageProblem`'s
+``weights``), whatever they count (residents, or residents weighted by group).
 
 Each model is a small class whose ``solve()`` returns a :class:`PlacementResult`.
 """
