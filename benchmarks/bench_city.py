@@ -12,7 +12,8 @@ stage's time is the one the CLI itself measures and records in ``run.json``'s
 ``timings_s`` (``load``, ``network``, ``access``, ..., ``outputs`` and each output's
 ``outputs.<format>`` where the version records them), whichever OSM loader the installed
 lifecircle has; the wall time is the whole subprocess; the peak memory is the subprocess's
-peak resident set (``os.wait4``). Medians of ``--runs`` runs (min and max beside), one table
+peak resident set (``os.wait4``); each run's line gives the placement's status and proven
+gap (``run.json``'s ``placement``). Medians of ``--runs`` runs (min and max beside), one table
 per k; results go to ``results/bench_city.json``.
 
 Usage: python benchmarks/bench_city.py [--k 3 10] [--runs 3] [--data DIR] [--keep]
@@ -88,6 +89,7 @@ def run_once(osm: Path, out: Path, timeout_s: float) -> dict:
         "peak_gb": usage.ru_maxrss / 2**20,  # kB on Linux
         "outputs": run.get("outputs", []),
         "counts": run.get("counts"),
+        "placement": run.get("placement", {}),
     }
 
 
@@ -140,6 +142,8 @@ def main() -> None:
             r = run_once(osm, out, args.timeout)
             runs.append(r)
             msg = r["error"] if "error" in r else f"{r['wall_s']:.1f} s, {r['peak_gb']:.2f} GB"
+            for cat, p in r.get("placement", {}).items():  # the solver's proof
+                msg += f"; {cat}: {p['status']}, gap {p['gap']:.4%} ({p['method']})"
             print(f"  run {i + 1}: {msg}", flush=True)
             if args.keep and i == args.runs - 1 and "error" not in r:
                 print(f"  outputs kept in {out}")
