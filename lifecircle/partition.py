@@ -46,6 +46,7 @@ from lifecircle.coverage.sites import (
     network_candidates,
     placement_category,
     select_sites,
+    site_points,
     site_weights,
     snap_sites,
     solve_sites,
@@ -319,7 +320,7 @@ def _propose(
     else:  # a share of the part's own residents: the parts' choices together reach it
         idx, points = part.demand_index, part.area.demand.geometry.to_numpy()
     w = weights[idx]
-    pts = shapely.point_on_surface(cand.to_crs(net.crs).geometry.to_numpy())
+    pts = site_points(cand.to_crs(net.crs).geometry.to_numpy())
     visitors = not part.area.catalog[category].members_only
     snap, d_snap, walk = _snap_both(state, pts, points, params.max_snap_m, visitors)
     on = state.access.network_for(net, category)  # the category's walking profile

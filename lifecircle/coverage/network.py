@@ -957,23 +957,51 @@ class WalkNetwork:
         PairDistances
             The pairs within the limit, each once with its shortest walk.
         """
+        ss, tt, dd = self._raw_pairs(sources, targets, limit_m, max_bytes)
+        if len(ss):
+            order = np.lexsort((dd, tt, ss))
+            ss, tt, dd = ss[order], tt[order], dd[order]
+            first = np.ones(len(ss), bool)
+            first[1:] = (ss[1:] != ss[:-1]) | (tt[1:] != tt[:-1])
+            ss, tt, dd = ss[first], tt[first], dd[first]
+        return PairDistances(ss, tt, dd, len(sources), len(targets))
+
+    def within(
+        self, sources: Points, targets: Points, *, limit_m: float, max_bytes: float = 256e6
+    ) -> sp.csr_matrix:
+        """Which (source, target) pairs are within ``limit_m`` walking: the pattern of
+        :meth:`pair_distances` without the distances (no sort of the pairs: the sparse
+        matrix merges a pair found by several walks).
+
+        Parameters
+        ----------
+        sources, targets
+            Snapped (or located) points; unsnapped ones are in no pair.
+        limit_m
+            Pairs farther apart are left out.
+        max_bytes
+            Memory for one chunk of per-source searches.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            Boolean, sources x targets.
+        """
+        ss, tt, _ = self._raw_pairs(sources, targets, limit_m, max_bytes)
+        M = sp.csr_matrix(
+            (np.ones(len(ss), dtype=bool), (ss, tt)), shape=(len(sources), len(targets))
+        )
+        M.sum_duplicates()
+        return M
+
+    def _raw_pairs(
+        self, sources: Points, targets: Points, limit_m: float, max_bytes: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The pairs within ``limit_m`` and a walk's length for each: a pair may come more
+        than once (through either end of a chain, or along it)."""
         src = self.locate(sources)
         tgt = self.locate(targets)
-        t_ok = np.flatnonzero(tgt.chain >= 0)
-        c = tgt.chain[t_ok]
-        # junction -> attached targets, with the walk from the junction to the target
-        att_node = np.concatenate(
-            [self.search_id[self.chain_a[c]], self.search_id[self.chain_b[c]]]
-        )
-        att_target = np.concatenate([t_ok, t_ok])
-        s = tgt.s[t_ok]
-        att_cost = tgt.access[t_ok][None, :] + np.stack([s, self.chain_len[c] - s])
-        att_cost = att_cost.ravel()
-        live = att_node >= 0  # through live chain ends only
-        att_node, att_target, att_cost = att_node[live], att_target[live], att_cost[live]
-        order = np.argsort(att_node, kind="stable")
-        att_node, att_target, att_cost = att_node[order], att_target[order], att_cost[order]
-        att_ptr = np.searchsorted(att_node, np.arange(self.csr.shape[0] + 1))
+        att_target, att_cost, att_ptr = self._attachments(tgt)
         parts_s, parts_t, parts_d = [], [], []
         for idx, M in self._reach_each(src, limit_m, max_bytes):
             rows = np.repeat(np.arange(M.shape[0]), np.diff(M.indptr))
@@ -996,14 +1024,26 @@ class WalkNetwork:
         parts_d.append(direct[keep])
         ss = np.concatenate(parts_s).astype(np.int64)
         tt = np.concatenate(parts_t).astype(np.int64)
-        dd = np.concatenate(parts_d)
-        if len(ss):
-            order = np.lexsort((dd, tt, ss))
-            ss, tt, dd = ss[order], tt[order], dd[order]
-            first = np.ones(len(ss), bool)
-            first[1:] = (ss[1:] != ss[:-1]) | (tt[1:] != tt[:-1])
-            ss, tt, dd = ss[first], tt[first], dd[first]
-        return PairDistances(ss, tt, dd, len(sources), len(targets))
+        return ss, tt, np.concatenate(parts_d)
+
+    def _attachments(self, tgt: Located) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Search node -> attached targets, with the walk from the node to the target:
+        (targets, costs) sorted by node, and each node's first row."""
+        t_ok = np.flatnonzero(tgt.chain >= 0)
+        c = tgt.chain[t_ok]
+        att_node = np.concatenate(
+            [self.search_id[self.chain_a[c]], self.search_id[self.chain_b[c]]]
+        )
+        att_target = np.concatenate([t_ok, t_ok])
+        s = tgt.s[t_ok]
+        att_cost = tgt.access[t_ok][None, :] + np.stack([s, self.chain_len[c] - s])
+        att_cost = att_cost.ravel()
+        live = att_node >= 0  # through live chain ends only
+        att_node, att_target, att_cost = att_node[live], att_target[live], att_cost[live]
+        order = np.argsort(att_node, kind="stable")
+        att_node, att_target, att_cost = att_node[order], att_target[order], att_cost[order]
+        att_ptr = np.searchsorted(att_node, np.arange(self.csr.shape[0] + 1))
+        return att_target, att_cost, att_ptr
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,18 @@ point's weight (residents not yet covered by existing facilities, which always s
 Solving follows what makes large instances tractable:
 
 1. reduce: drop demand nobody can cover, merge demand points with identical coverage
-   sets, drop candidates whose set is contained in another's;
+   sets (their weights summed), drop candidates whose set equals or is contained in
+   another's; identical sets are found by a hash of each set checked against the set
+   itself, in vectorised passes;
 2. greedy (the best next site, again and again; within 1 - 1/e of the optimum);
 3. interchange: swap a chosen site for another while that covers more;
-4. an integer program solved by HiGHS from that start, with a time limit: the result says
-   "optimal" or gives the proven gap to the solver's bound.
+4. the LP relaxation (HiGHS): its optimum bounds what any ``p`` sites cover, and when the
+   greedy cover meets it the cover is proven optimal (method ``greedy+swap+lp bound``);
+5. otherwise an integer program solved by HiGHS from that start, with a time limit: the
+   result says "optimal" or gives the proven gap to the solver's bound.
+
+The demand weights are one number per demand point (:class:`CoverageProblem`'s
+``weights``), whatever they count (residents, or residents weighted by group).
 
 Each model is a small class whose ``solve()`` returns a :class:`PlacementResult`.
 """
@@ -101,32 +108,82 @@ class CoverageProblem:
         A = A[:, keep_cols]
         w = w[keep_cols]
         A.sort_indices()
-        # merge identical columns via a hash of their row patterns
-        keys = [A.indices[A.indptr[j] : A.indptr[j + 1]].tobytes() for j in range(A.shape[1])]
-        uniq: dict[bytes, int] = {}
-        group = np.empty(len(keys), dtype=np.int64)
-        for j, key in enumerate(keys):
-            group[j] = uniq.setdefault(key, len(uniq))
-        first = np.full(len(uniq), -1, dtype=np.int64)
-        first[group[::-1]] = np.arange(len(keys))[::-1]
-        merged_w = np.bincount(group, weights=w, minlength=len(uniq))
+        # merge identical columns (demand points that the same candidates cover)
+        group, first = _identical(A.indptr, A.indices)
+        merged_w = np.bincount(group, weights=w, minlength=len(first))
         B = sp.csr_matrix(A[:, first], dtype=bool)
         B.sort_indices()
         cand = np.arange(B.shape[0])
         nz = np.diff(B.indptr) > 0
         B, cand = B[nz], cand[nz]
         # candidates with identical sets (neighbouring street nodes often are): keep the first
-        seen: dict[bytes, int] = {}
-        for j in range(B.shape[0]):
-            seen.setdefault(B.indices[B.indptr[j] : B.indptr[j + 1]].tobytes(), j)
-        if len(seen) < B.shape[0]:
-            rows = np.fromiter(seen.values(), dtype=np.int64, count=len(seen))
+        _, rows = _identical(B.indptr, B.indices)
+        if len(rows) < B.shape[0]:
             B, cand = B[rows], cand[rows]
         # the containment test costs about sum(candidates per demand point ^ 2)
         work = float((np.diff(B.tocsc().indptr).astype(float) ** 2).sum())
         if dominance and B.shape[0] > 1 and work <= DOMINANCE_WORK:
             B, cand = _drop_dominated(B, cand)
         return CoverageProblem(B.tocsr(), merged_w), cand
+
+
+def _identical(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group the rows of a sparse pattern (sorted indices) that are identical.
+
+    Returns each row's group, groups numbered in the order of their first row, and each
+    group's first row. Rows are hashed (a sum of random 64-bit keys of their columns, with
+    their length) in one vectorised pass; every row is then compared with its group's first
+    row, so a hash collision (never seen) only sends the rows to the exact, slower path.
+    """
+    n = len(indptr) - 1
+    if n == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    count = np.diff(indptr).astype(np.int64)
+    col_key = (
+        np.random.default_rng(18)
+        .integers(1, np.iinfo(np.int64).max, int(indices.max(initial=0)) + 1, dtype=np.int64)
+        .astype(np.uint64)
+    )
+    key = np.zeros(n, np.uint64)
+    full = count > 0
+    if full.any():
+        sums = np.add.reduceat(col_key[indices[: indptr[-1]]], indptr[:-1][full].astype(np.int64))
+        key[full] = sums
+    key ^= count.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    _, first_sorted, inverse = np.unique(key, return_index=True, return_inverse=True)
+    # number the groups by their first row
+    order = np.argsort(first_sorted, kind="stable")
+    label = np.empty(len(order), np.int64)
+    label[order] = np.arange(len(order))
+    group = label[inverse.ravel()]
+    first = first_sorted[order].astype(np.int64)
+    rep = first[group]
+    same = count == count[rep]
+    if same.all():
+        row = np.repeat(np.arange(n), count)
+        offset = np.arange(len(indices)) - np.repeat(indptr[:-1].astype(np.int64), count)
+        same &= (
+            np.bincount(
+                row,
+                weights=(indices != indices[indptr[rep[row]].astype(np.int64) + offset]),
+                minlength=n,
+            )
+            == 0
+        )
+    if same.all():
+        return group, first
+    return _identical_exact(indptr, indices)
+
+
+def _identical_exact(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_identical` by the rows' bytes, one row at a time."""
+    uniq: dict[bytes, int] = {}
+    group = np.empty(len(indptr) - 1, dtype=np.int64)
+    for j in range(len(group)):
+        group[j] = uniq.setdefault(indices[indptr[j] : indptr[j + 1]].tobytes(), len(uniq))
+    first = np.full(len(uniq), -1, dtype=np.int64)
+    first[group[::-1]] = np.arange(len(group))[::-1]
+    return group, first
 
 
 DOMINANCE_WORK = 5e8
@@ -466,26 +523,8 @@ class MaximalCovering:
                 chosen = greedy_cover(red, p=p)
                 chosen = _swap_improve(red, chosen, deadline=t0 + self.time_limit_s / 2)
                 method_parts = ["greedy", "swap"]
-            best = red.covered_weight(chosen) if len(chosen) else 0.0
-            bound = float(red.weights.sum())
-            status = "heuristic"
-            if self.method in {"auto", "milp"} or self.bound:
-                # the whole solve keeps to the limit: the solver gets what is left, less a
-                # margin for ranking the sites afterwards
-                remaining = max(0.5, 0.97 * (self.time_limit_s - (time.perf_counter() - t0)) - 0.2)
-                lp_only = self.method == "greedy"
-                label, obj, dual, x = self._milp(red, p, chosen, remaining, lp_only=lp_only)
-                bound = min(bound, dual)
-                if not lp_only:
-                    method_parts.append("highs")
-                    sol = np.flatnonzero(x[: red.n_candidates] > 0.5)
-                    if obj > best + 1e-9 or len(chosen) == 0:
-                        chosen, best = sol, red.covered_weight(sol)
-                    status = label
-                else:
-                    method_parts.append("lp bound")
-            if best >= bound - 1e-9 * max(1.0, bound):
-                status = "optimal"
+            chosen, bound, status, more = self._prove(red, p, chosen, t0)
+            method_parts += more
             method = "+".join(method_parts)
         covered = red.covered_weight(chosen)
         bound = max(bound, covered)
@@ -505,6 +544,44 @@ class MaximalCovering:
             total,
             coverable,
         )
+
+    def _prove(
+        self, red: CoverageProblem, p: int, chosen: np.ndarray, t0: float
+    ) -> tuple[np.ndarray, float, str, list[str]]:
+        """Bound (and with the MILP improve) the heuristic ``chosen``: the sites, the bound,
+        the status and the steps taken.
+
+        The LP relaxation comes first: on reduced covering problems its optimum often equals
+        the greedy cover, which is then proven optimal without branching. Otherwise HiGHS
+        solves the integer program from the greedy start."""
+        best = red.covered_weight(chosen) if len(chosen) else 0.0
+        bound = float(red.weights.sum())
+        if not (self.method in {"auto", "milp"} or self.bound):
+            return chosen, bound, "heuristic", []
+
+        def remaining() -> float:
+            # the whole solve keeps to the limit: the solver gets what is left, less a
+            # margin for ranking the sites afterwards
+            return max(0.5, 0.97 * (self.time_limit_s - (time.perf_counter() - t0)) - 0.2)
+
+        parts = []
+        if len(chosen) and self.method in {"auto", "greedy"}:
+            _label, _obj, lp, _x = self._milp(red, p, chosen, remaining(), lp_only=True)
+            bound = min(bound, lp)
+            parts.append("lp bound")
+            if best >= bound * (1.0 - self.mip_gap) - 1e-9:
+                return chosen, bound, "optimal", parts
+            if self.method == "greedy":
+                return chosen, bound, "heuristic", parts
+        label, obj, dual, x = self._milp(red, p, chosen, remaining(), lp_only=False)
+        bound = min(bound, dual)
+        parts.append("highs")
+        sol = np.flatnonzero(x[: red.n_candidates] > 0.5)
+        if obj > best + 1e-9 or len(chosen) == 0:
+            chosen, best = sol, red.covered_weight(sol)
+        if best >= bound - 1e-9 * max(1.0, bound):
+            label = "optimal"
+        return chosen, bound, label, parts
 
     def _milp(
         self, red: CoverageProblem, p: int, start: np.ndarray, time_limit: float, *, lp_only: bool

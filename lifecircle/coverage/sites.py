@@ -36,6 +36,7 @@ __all__ = [
     "placement_category",
     "recommend_sites",
     "select_sites",
+    "site_points",
     "site_weights",
     "sites_frame",
     "snap_sites",
@@ -70,12 +71,12 @@ def network_candidates(
     else:
         lengths = network.length[ground]
         n = np.maximum(1, np.ceil(lengths / spacing_m).astype(int))
-        rep = np.repeat(np.arange(len(geoms)), n + 1)
-        frac = np.concatenate([np.linspace(0.0, 1.0, k + 1) for k in n]) if len(n) else np.empty(0)
-        pts = shapely.line_interpolate_point(geoms[rep], frac, normalized=True)
+        pts = shapely.line_interpolate_point(
+            geoms[np.repeat(np.arange(len(geoms)), n + 1)], _fractions(n), normalized=True
+        )
     xy = np.round(shapely.get_coordinates(pts), 1)
-    _, first = np.unique(xy, axis=0, return_index=True)
-    pts = pts[np.sort(first)]
+    # the first of each position (pandas hashes the pairs: no sort of all the points)
+    pts = pts[~pd.DataFrame(xy + 0.0).duplicated().to_numpy()]
     inside = (
         shapely.contains_xy(area, *shapely.get_coordinates(pts).T)
         if len(pts)
@@ -87,6 +88,30 @@ def network_candidates(
         geometry=pts,
         crs=network.crs,
     )
+
+
+def _fractions(n: np.ndarray) -> np.ndarray:
+    """``0, 1/k, ..., 1`` for each ``k`` in ``n``, one after another: the values
+    ``numpy.linspace(0, 1, k + 1)`` gives (``i * (1 / k)``, the last exactly 1), in one pass."""
+    if len(n) == 0:
+        return np.empty(0)
+    count = n + 1
+    starts = np.cumsum(count) - count
+    i = np.arange(int(count.sum())) - np.repeat(starts, count)
+    frac = i * np.repeat(1.0 / n, count)
+    frac[starts + n] = 1.0
+    return frac
+
+
+def site_points(geoms: np.ndarray) -> np.ndarray:
+    """A point for each site: points as they are, a point inside each other shape."""
+    geoms = np.asarray(geoms, dtype=object)
+    other = shapely.get_type_id(geoms) != 0
+    if not other.any():
+        return geoms
+    out = geoms.copy()
+    out[other] = shapely.point_on_surface(geoms[other])
+    return out
 
 
 @dataclass(frozen=True)
@@ -263,7 +288,7 @@ def recommend_sites(  # noqa: PLR0913, RUF100 (the frames, the category and the 
     threshold = float(access.thresholds_m[access.column(category)])
     weights = site_weights(access, category)
     network = access.network_for(network, category)  # the category's walking profile
-    pts = shapely.point_on_surface(candidates.to_crs(network.crs).geometry.to_numpy())
+    pts = site_points(candidates.to_crs(network.crs).geometry.to_numpy())
     c_snap, walk = snap_sites(network, access, pts, max_snap_m or access.max_snap_m, visitors)
     problem = CoverageProblem(
         coverage_sets(network, c_snap, access.demand_snap, weights, threshold, walk=walk),
@@ -375,11 +400,11 @@ def coverage_sets(
         pairs = walk.pairs(candidates, demand.take(live), threshold_m, target_rows=live)
         rows, cols = pairs.source, live[pairs.target]
     elif len(live) <= n_c:
-        pairs = network.pair_distances(demand.take(live), candidates, limit_m=threshold_m)
-        rows, cols = pairs.target, live[pairs.source]
+        near = network.within(demand.take(live), candidates, limit_m=threshold_m).tocoo()
+        rows, cols = near.col, live[near.row]
     else:
-        pairs = network.pair_distances(candidates, demand.take(live), limit_m=threshold_m)
-        rows, cols = pairs.source, live[pairs.target]
+        near = network.within(candidates, demand.take(live), limit_m=threshold_m).tocoo()
+        rows, cols = near.row, live[near.col]
     return sp.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(n_c, n_d))
 
 

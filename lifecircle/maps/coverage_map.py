@@ -13,7 +13,9 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from dataclasses import dataclass
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -107,6 +109,8 @@ class _Display:
     """How geometry is drawn: WGS84, or shifted to GCJ-02 to match Chinese commercial tiles."""
 
     gcj02: bool = False
+    catchments: gpd.GeoDataFrame | None = None
+    """The catchment rows the map draws, ready (:func:`_ready_catchments`)."""
 
     def frame(self, gdf: gpd.GeoDataFrame, *, simplify_m: float = 0.0) -> gpd.GeoDataFrame:
         """``gdf`` simplified (metres), in display coordinates, rounded to about 1 m."""
@@ -236,6 +240,7 @@ def coverage_map(
         raise ValueError(f"unknown map measure {measure!r}: use coverage or completeness")
     basemap = None if offline else base_map(tiles)
     disp = _Display(gcj02=bool(basemap and basemap.gcj02))
+    disp = replace(disp, catchments=_ready_catchments(result, cat_id, disp))
     m, extent_ll = _base_map(result, basemap, disp)
     if basemap is None:
         _street_layer(m, result, disp)
@@ -635,6 +640,38 @@ def _root(m: folium.Map) -> Figure:
     return root
 
 
+CATCHMENT_SIMPLIFY_M = 3.0
+"""How far a drawn catchment's outline may move when simplified (metres)."""
+
+
+def _ready_catchments(result: PlanResult, cat_id: str, disp: _Display) -> gpd.GeoDataFrame | None:
+    """The catchments the map draws (each category's at its threshold, the focus category's
+    bands), simplified and in display coordinates: :meth:`_Display.frame` of those rows,
+    with the simplification (the slow part, elementwise) one polygon per thread, as shapely
+    releases the GIL."""
+    frame = result.catchments
+    if frame is None or len(frame) == 0:
+        return None
+    access = result.access
+    threshold = dict(zip(access.categories, np.asarray(access.thresholds_m, float), strict=True))
+    at_threshold = frame["band_m"].to_numpy(float) == frame["category"].map(threshold).to_numpy(
+        float
+    )
+    bands = ((frame["category"] == cat_id) & (frame["kind"] == "existing")).to_numpy()
+    rows = np.flatnonzero(at_threshold | bands)
+    ready = frame.iloc[rows].copy()
+    geoms = frame.geometry.to_numpy()[rows]
+    if len(rows):
+        with ThreadPoolExecutor(max_workers=max(1, min(len(rows), os.cpu_count() or 1))) as pool:
+            ready.geometry = list(
+                pool.map(
+                    lambda g: shapely.simplify(g, CATCHMENT_SIMPLIFY_M, preserve_topology=True),
+                    geoms,
+                )
+            )
+    return disp.frame(ready)
+
+
 BAND_COLOURS = ["#08519c", "#3182bd", "#6baed6", "#bdd7e7"]
 
 
@@ -642,7 +679,7 @@ def _catchment(
     result: PlanResult, cat: str, kind: str, colour: str, lang: str, disp: _Display
 ) -> folium.GeoJson:
     """One category's catchment at its threshold, existing or proposed (empty if none)."""
-    frame = result.catchments
+    frame = disp.catchments if disp.catchments is not None else result.catchments
     k = result.access.column(cat)
     threshold = float(result.access.thresholds_m[k])
     if frame is not None and len(frame):
@@ -661,7 +698,7 @@ def _catchment(
     )
     props = [{"label": label} for _ in range(len(rows))]
     return folium.GeoJson(
-        _features(disp.frame(rows, simplify_m=3.0), props),
+        _features(_drawn(rows, disp), props),
         style_function=lambda f: {
             "fillColor": colour,
             "color": colour,
@@ -672,9 +709,16 @@ def _catchment(
     )
 
 
+def _drawn(rows: gpd.GeoDataFrame, disp: _Display) -> gpd.GeoDataFrame:
+    """Catchment rows as drawn: ready already (from ``disp.catchments``), or made so."""
+    if disp.catchments is not None and rows.crs == disp.catchments.crs:
+        return rows
+    return disp.frame(rows, simplify_m=CATCHMENT_SIMPLIFY_M)
+
+
 def _band_layer(m: folium.Map, result: PlanResult, cat_id: str, lang: str, disp: _Display) -> None:
     """The focus category's catchment in 5/10/15-minute bands, as a layer of its own."""
-    frame = result.catchments
+    frame = disp.catchments if disp.catchments is not None else result.catchments
     if frame is None or len(frame) == 0:
         return
     k = result.access.column(cat_id)
@@ -695,7 +739,7 @@ def _band_layer(m: folium.Map, result: PlanResult, cat_id: str, lang: str, disp:
         for i, (b, mn) in enumerate(zip(own["band_m"], minutes, strict=True))
     ]
     folium.GeoJson(
-        _features(disp.frame(own, simplify_m=3.0), props),
+        _features(_drawn(own, disp), props),
         name=f"{tr('catchments', lang)}: {result.area.catalog[cat_id].name(lang)} (5/10/15 min)",
         style_function=lambda f: {
             "fillColor": f["properties"]["colour"],

@@ -227,15 +227,16 @@ def _units(result: PlanResult, lang: str) -> dict[str, Any]:
     header = [tr("unit", lang)]
     header += [tr("col_unit_name", lang)] if show_name else []
     header += [tr("residents", lang), tr("col_missing_count", lang), tr("col_missing", lang)]
-    by_unit = dict(tuple(check.groupby("unit_id", sort=False)))
+    # each unit's rows (positions, in order), not a frame per unit: only the first are shown
+    by_unit = check.groupby("unit_id", sort=False).indices
+    category, distance = check["category"].to_numpy(), check["distance_m"].to_numpy()
     rows = []
     for uid in order.index[:UNIT_ROWS]:
         missing = by_unit[uid]
         parts = []
-        for _, r in missing.iterrows():
-            d = r["distance_m"]
+        for cat, d in zip(category[missing], distance[missing], strict=True):
             dist = f"{d:,.0f} m" if math.isfinite(d) else tr("col_none_in_reach", lang)
-            parts.append(f"{catalog[r['category']].name(lang)} ({dist})")
+            parts.append(f"{catalog[cat].name(lang)} ({dist})")
         row = [_text(uid)]
         row += [_text(names.get(str(uid)))] if show_name else []
         row += [_num(order[uid]), _num(len(missing)), _text(", ".join(parts))]

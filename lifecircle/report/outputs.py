@@ -32,6 +32,8 @@ __all__ = ["FORMATS", "write_outputs"]
 FORMATS = DEFAULT_FORMATS
 """The outputs a run can write besides ``run.json`` (which it always writes)."""
 
+_FILES = {"xlsx": "report.xlsx", "gpkg": "results.gpkg", "html": "report.html"}
+
 
 class _Steps:
     """Tells ``step(done, total)`` of each output written."""
@@ -46,6 +48,22 @@ class _Steps:
         self.count += 1
         if self.step is not None:
             self.step(self.count, self.total)
+
+
+class _Laps:
+    """Each output's own time, as ``outputs.<format>``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.restart()
+
+    def restart(self) -> None:
+        self.clock = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[f"outputs.{name}"] = round(now - self.clock, 3)
+        self.clock = now
 
 
 def _write_tables(result: PlanResult, folder: Path, lang: str) -> list[Path]:
@@ -103,7 +121,8 @@ def write_outputs(
 
     ``map`` is ``map.html``; ``csv`` the main tables as CSV (UTF-8 with a byte-order mark);
     ``xlsx`` is ``report.xlsx``; ``gpkg`` is ``results.gpkg``; ``html`` is ``report.html``
-    (with the map embedded). ``step(done, total)`` is told of each output written.
+    (with the map embedded). ``step(done, total)`` is told of each output written;
+    ``run.json``'s ``timings_s`` gets ``outputs`` and each output's ``outputs.<format>``.
 
     Parameters
     ----------
@@ -130,32 +149,36 @@ def write_outputs(
         raise ValueError(f"unknown output formats {unknown}: use some of {list(FORMATS)}")
     started = time.perf_counter()
     steps = _Steps(formats, step)
+    laps = _Laps()
     written: list[Path] = []
     if "csv" in formats:
         written += _write_tables(result, folder, lang)
+        laps("csv")
         steps.done()
     page = ""
     if "map" in formats or "html" in formats:
         page = _map_page(result, options)
+        laps("map")
         steps.done()
     if "map" in formats:
         (folder / "map.html").write_text(page, encoding="utf-8")
         written.append(folder / "map.html")
     record = run_record(result, command=command, plan_doc=plan_doc, input_files=input_files)
-    if "xlsx" in formats:
-        write_xlsx(result, folder / "report.xlsx", lang=lang, inputs=record["inputs"])
-        written.append(folder / "report.xlsx")
-        steps.done()
-    if "gpkg" in formats:
-        write_gpkg(result, folder / "results.gpkg")
-        written.append(folder / "results.gpkg")
-        steps.done()
-    if "html" in formats:
-        write_html(result, folder / "report.html", lang=lang, map_html=page, title=options.title)
-        written.append(folder / "report.html")
-        steps.done()
+    laps.restart()
+    writers: dict[str, Callable[[Path], object]] = {
+        "xlsx": lambda p: write_xlsx(result, p, lang=lang, inputs=record["inputs"]),
+        "gpkg": lambda p: write_gpkg(result, p),
+        "html": lambda p: write_html(result, p, lang=lang, map_html=page, title=options.title),
+    }
+    for name, write in writers.items():
+        if name in formats:
+            write(folder / _FILES[name])
+            written.append(folder / _FILES[name])
+            laps(name)
+            steps.done()
     record["outputs"] = [p.name for p in written]
     record["timings_s"]["outputs"] = round(time.perf_counter() - started, 3)
+    record["timings_s"].update(laps.seconds)  # each output's own time (the map page: map)
     written.append(_write_run_file(record, folder))
     return written
 

@@ -245,15 +245,18 @@ def _coverage_sheet(ws: Any, result: PlanResult, lang: str) -> None:
         tr("complete_share", lang),
     ]
     header += [catalog[c].name(lang) for c in catalog.ids]
+    ids = units["unit_id"].astype(str)
+    # every unit's shares in one lookup (a unit or category without any: NaN, written empty)
+    shares = share.reindex(index=ids.to_numpy(), columns=list(catalog.ids)).to_numpy()
     rows = []
-    for uid, name in zip(units["unit_id"].astype(str), units["name"].astype(str), strict=True):
+    for uid, name, values in zip(ids, units["name"].astype(str), shares, strict=True):
         row = [
             uid,
             name,
             res.get(uid),
             complete.at[uid, "share_complete_all"] if uid in complete.index else None,
         ]
-        row += [share.at[uid, c] if uid in share.index else None for c in catalog.ids]
+        row += list(values)
         rows.append(row)
     fmts = {3: COUNT, 4: PERCENT} | {5 + i: PERCENT for i in range(len(catalog.ids))}
     _write(ws, header, rows, fmts)
@@ -273,19 +276,22 @@ def _checklist_sheet(ws: Any, result: PlanResult, lang: str) -> None:
         tr("share_covered", lang),
         tr("col_nearest_m", lang),
     ]
+    check = result.coverage.checklist
+    columns = ("unit_id", "category", "level", "required", "share", "distance_m")
     rows = [
         [
-            r["unit_id"],
-            unit_name.get(str(r["unit_id"])),
-            catalog[r["category"]].name(lang),
-            catalog.level_name(r["level"], lang),
-            tr("yes" if r["required"] else "no", lang),
-            r["share"],
-            r["distance_m"] if math.isfinite(r["distance_m"]) else tr("col_none_in_reach", lang),
+            uid,
+            unit_name.get(str(uid)),
+            catalog[cat].name(lang),
+            catalog.level_name(level, lang),
+            tr("yes" if required else "no", lang),
+            share,
+            d if math.isfinite(d) else tr("col_none_in_reach", lang),
         ]
-        for _, r in result.coverage.checklist.iterrows()
+        for uid, cat, level, required, share, d in zip(
+            *(check[c].tolist() for c in columns), strict=True
+        )
     ]
-    check = result.coverage.checklist
     if "nearest_name" in check.columns:  # the facility nearest to most of the unit's residents
         header += [tr("col_nearest_facility", lang), tr("col_nearest_facility_m", lang)]
         for row, name, walk in zip(rows, check["nearest_name"], check["nearest_m"], strict=True):

@@ -335,3 +335,22 @@ def test_local_pair_searches_equal_whole_network_searches_and_are_symmetric(
     swapped = {(t, s): d for (s, t), d in _pairs(back).items()}
     assert swapped.keys() == whole.keys()
     np.testing.assert_allclose([swapped[k] for k in whole], list(whole.values()), atol=1e-9)
+
+
+def test_within_is_the_pattern_of_the_pair_distances(helsinki_area, helsinki_network) -> None:
+    """The coverage pattern (no distances, pairs merged by the sparse matrix) holds exactly
+    the pairs :meth:`pair_distances` finds within the limit, on the whole network and on
+    local subgraphs."""
+    net = helsinki_network
+    rng = np.random.default_rng(5)
+    minx, miny, maxx, maxy = helsinki_area.units.total_bounds
+    xy = np.column_stack([rng.uniform(minx, maxx, 300), rng.uniform(miny, maxy, 300)])
+    sources = net.snap(shapely.points(xy))
+    targets = net.snap(helsinki_area.demand.geometry.to_numpy())
+    pairs = net.pair_distances(sources, targets, limit_m=350.0)
+    near = net.within(sources, targets, limit_m=350.0)
+    assert near.shape == (300, len(helsinki_area.demand)) and near.dtype == bool
+    assert near.nnz == len(pairs.dist) > 500
+    assert (near != pairs.to_csr()).nnz == 0
+    local = net.within(sources, targets, limit_m=350.0, max_bytes=2e5)
+    assert (local != near).nnz == 0

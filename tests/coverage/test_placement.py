@@ -126,3 +126,88 @@ def test_maximal_covering_equals_spopt_with_cbc_on_helsinki(
     assert ours.status == "optimal"
     assert ours.covered == pytest.approx(pulp.value(model.problem.objective))
     assert problem.sets.nnz > 1000 and problem.n_candidates == 120  # a real instance, not a toy
+
+
+# A street-like hand-made case: neighbouring candidates with the same set (1 and 2), a
+# candidate inside another's reach (4 inside 3), demand points that the same candidates
+# reach (0 and 1; 4, 5 and 6), one already covered (weight 0: 7) and one nobody reaches (8).
+HAND_SETS = np.array(
+    [
+        # 0  1  2  3  4  5  6  7  8
+        [1, 1, 1, 0, 0, 0, 0, 0, 0],  # 0
+        [0, 0, 1, 1, 0, 0, 0, 1, 0],  # 1
+        [0, 0, 1, 1, 0, 0, 0, 1, 0],  # 2 = 1
+        [0, 0, 0, 1, 1, 1, 1, 0, 0],  # 3
+        [0, 0, 0, 0, 1, 1, 1, 0, 0],  # 4 inside 3
+        [1, 1, 0, 0, 0, 0, 0, 1, 0],  # 5 inside 0
+    ],
+    dtype=bool,
+)
+HAND_WEIGHTS = np.array([4.0, 6.0, 3.0, 7.0, 2.0, 5.0, 1.0, 0.0, 9.0])
+
+
+def test_reduction_of_a_hand_made_case() -> None:
+    """The reduced problem, worked out by hand: demand 7 (weight 0) and 8 (nobody) go;
+    0+1 merge (10), 4+5+6 merge (8); 2 = 1 keeps 1; 4 and 5 are dominated."""
+    prob = CoverageProblem(sp.csr_matrix(HAND_SETS), HAND_WEIGHTS)
+    red, cand = prob.reduce()
+    assert cand.tolist() == [0, 1, 3]
+    # columns in order of first appearance: {0,1} 10, {2} 3, {3} 7, {4,5,6} 8
+    assert red.weights.tolist() == [10.0, 3.0, 7.0, 8.0]
+    assert red.sets.toarray().astype(int).tolist() == [[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]]
+    # by hand: p = 1 takes 3 (7 + 8 = 15, against 13 and 10); p = 2 takes 0 and 3 (13 + 15)
+    for p, best in [(1, 15.0), (2, 28.0), (3, 28.0)]:
+        assert brute_force_max_cover(red.sets, red.weights, p) == best
+        assert brute_force_max_cover(prob.sets, prob.weights, p) == best
+        assert MaximalCovering(p).solve(prob).covered == best
+    assert red.total == prob.coverable == 28.0
+
+
+def street_like_problem(seed: int) -> CoverageProblem:
+    """A random problem with the redundancy of real ones: every candidate repeated or
+    shrunk a few times (neighbouring street points), demand points repeated (homes that
+    the same sites reach), some weights 0."""
+    rng = np.random.default_rng(seed)
+    base = rng.random((5, 12)) < 0.3
+    rows = [base]
+    for _ in range(2):
+        rows.append(base & (rng.random(base.shape) < 0.8))  # shrunk copies: dominated
+    dense = np.vstack([*rows, base[:2]])  # and exact copies
+    dense = dense[rng.permutation(len(dense))]
+    dense = np.hstack([dense, dense[:, rng.integers(0, 12, 8)]])  # repeated demand
+    weights = rng.integers(1, 100, dense.shape[1]).astype(float)
+    weights[rng.random(len(weights)) < 0.15] = 0.0
+    return CoverageProblem(sp.csr_matrix(dense), weights)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_reduction_keeps_the_optimum_against_brute_force(seed: int) -> None:
+    """Merging demand and dropping repeated and dominated candidates changes no optimum:
+    brute force on the reduced problem equals brute force on the whole one, for both
+    models; and the solver, which reduces, reaches it."""
+    prob = street_like_problem(seed)
+    red, _ = prob.reduce()
+    assert red.n_candidates < prob.n_candidates and len(red.weights) < len(prob.weights)
+    # the kept candidates are the original rows, restricted to the kept demand
+    assert np.array_equal(red.covered_weight(np.arange(red.n_candidates)), prob.coverable)
+    for p in (1, 2, 3):
+        best = brute_force_max_cover(prob.sets, prob.weights, p)
+        assert brute_force_max_cover(red.sets, red.weights, p) == pytest.approx(best)
+        result = MaximalCovering(p).solve(prob)
+        assert result.covered == pytest.approx(best) and result.status == "optimal"
+        assert prob.covered_weight(result.selected) == pytest.approx(best)
+    for share in (0.6, 1.0):
+        need = share * prob.coverable
+        fewest = brute_force_set_cover(prob.sets, prob.weights, need)
+        assert brute_force_set_cover(red.sets, red.weights, need) == fewest
+        assert SetCovering(share).solve(prob).objective == fewest
+
+
+def test_candidate_fractions_are_linspace_bit_for_bit() -> None:
+    """The points along each street, computed in one pass, are numpy.linspace's exactly."""
+    from lifecircle.coverage.sites import _fractions
+
+    n = np.random.default_rng(2).integers(1, 400, 5000)
+    expect = np.concatenate([np.linspace(0.0, 1.0, k + 1) for k in n])
+    assert np.array_equal(_fractions(n).view(np.int64), expect.view(np.int64))
+    assert len(_fractions(np.empty(0, dtype=int))) == 0
