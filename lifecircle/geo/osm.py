@@ -134,9 +134,13 @@ class OsmLayers:
     Attributes
     ----------
     edges
-        Walkable street segments: ``u``, ``v`` (OSM node ids), ``highway``, ``name``,
-        ``ground`` (False for bridges, tunnels and non-zero layers or levels), LineString
-        geometry from ``u`` to ``v``.
+        Walkable streets (:func:`is_walkable`) from junction to junction: ``u``, ``v`` (the
+        OSM nodes where the edge starts and ends: a node two walkable ways share, or a way's
+        end), ``osm_id`` (the way), the way's tags of ``highway``, ``name``, ``bridge``,
+        ``tunnel``, ``layer``, ``level``, ``foot``, ``access``, ``service``, ``area``
+        (``highway=steps`` marks steps), ``ground`` (False for bridges, tunnels and
+        non-zero layers or levels), LineString geometry from ``u`` to ``v`` through the
+        way's nodes. Coordinates are held to 1e-7 degrees, OSM's own precision.
     buildings
         ``osm_id``, ``building``, ``tags``, polygon geometry.
     features
@@ -328,6 +332,8 @@ def _normalise_edges(edges: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
+_RULE_TAGS = ("sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right", "footway")
+"""Tags :func:`is_walkable` reads beyond :data:`_EDGE_TAGS`."""
 _FOOT_OK = {"yes", "designated", "permissive"}
 _CLOSED = {"no", "private"}
 _SIDEWALK_SIDES = ("sidewalk:both", "sidewalk:left", "sidewalk:right")
@@ -705,7 +711,16 @@ def fetch_osm(
         polygon = box(*query)
     else:
         polygon = query
-    G = ox.graph_from_polygon(polygon, network_type="walk", simplify=False, retain_all=True)
+    # every highway, with the tags the pedestrian rule reads, then the same rule as a file
+    # (osmnx's "walk" filter would drop every cycleway)
+    saved = ox.settings.useful_tags_way
+    ox.settings.useful_tags_way = list(dict.fromkeys([*saved, *_EDGE_TAGS, *_RULE_TAGS]))
+    try:
+        G = ox.graph_from_polygon(
+            polygon, custom_filter='["highway"]', simplify=False, retain_all=True
+        )
+    finally:
+        ox.settings.useful_tags_way = saved
     edges = _normalise_edges(_graph_edges(G))
     filt = dict(feature_filter or {"amenity": True, "shop": True, "leisure": True})
     tags = _merge_filters({"building": True, "landuse": True}, filt)
