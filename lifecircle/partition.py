@@ -624,7 +624,9 @@ def _final_pass(
     threshold = float(access.thresholds_m[access.column(category)])
     xy_all = np.concatenate([q.xy for q in proposals]) if proposals else np.empty((0, 2))
     table = pd.concat([q.table for q in proposals], ignore_index=True)
-    xy, first = np.unique(np.round(xy_all, 2), axis=0, return_index=True)
+    # the same site proposed by two parts is one (to the centimetre), at its exact position
+    _xy, first = np.unique(np.round(xy_all, 2), axis=0, return_index=True)
+    xy = xy_all[first]
     table = table.iloc[first].reset_index(drop=True)
     pairs = runner.gather(
         [runner.submit(_cover, s, xy, weights, threshold, category, pure=False) for s in states]

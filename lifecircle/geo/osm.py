@@ -1,8 +1,10 @@
 """Read OpenStreetMap extracts into the layers a life-circle study needs.
 
-``.osm.pbf`` files are read with pyrosm; ``.osm``, ``.osm.xml`` and ``.osm.bz2`` files with
-osmnx. Both give the same :class:`OsmLayers`: walkable street edges, buildings, service
-features (POIs) and land use, in WGS84, with every OSM tag of a feature in a ``tags`` dict.
+``.osm.pbf``, ``.osm``, ``.osm.xml`` and ``.osm.bz2`` files are read alike, in one pass
+with pyosmium (:mod:`lifecircle.geo.osm_reader`), into :class:`OsmLayers`: walkable
+street edges from junction to junction (:func:`is_walkable` is the pedestrian rule),
+buildings, service features (POIs) and land use, in WGS84, with every OSM tag of a feature
+in a ``tags`` dict.
 A place name, bounding box or polygon can be fetched with osmnx when online
 (:func:`fetch_osm`); offline that fails at once and says to pass a file instead.
 """
@@ -14,9 +16,7 @@ import contextlib
 import json
 import logging
 import re
-import shutil
 import socket
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,13 +31,16 @@ from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 from lifecircle.errors import InputError, OfflineError, Problem
+from lifecircle.geo.osm_reader import OsmColumns, Shapes, file_format, read_columns, split_ways
 from lifecircle.i18n import Note
 
 __all__ = [
     "COMPOUND_FILTER",
     "OsmLayers",
     "fetch_osm",
+    "has_sidewalk",
     "is_ground_level",
+    "is_walkable",
     "load_admin_boundaries",
     "load_compound_features",
     "load_osm",
@@ -50,13 +53,12 @@ WGS84 = "EPSG:4326"
 PBF_SUFFIXES = (".osm.pbf", ".pbf")
 XML_SUFFIXES = (".osm", ".osm.xml", ".xml", ".osm.bz2", ".xml.bz2")
 
-# Highways nobody may walk on, following the usual walk-network filters.
+# Highways nobody may walk on, following the usual walk-network filters (osmnx's "walk").
 _NOT_WALKABLE = {
     "abandoned",
     "bus_guideway",
     "busway",
     "construction",
-    "cycleway",
     "motor",
     "motorway",
     "motorway_link",
@@ -66,12 +68,12 @@ _NOT_WALKABLE = {
     "proposed",
     "raceway",
     "razed",
-    "trunk",
-    "trunk_link",
     "services",
     "rest_area",
     "escape",
 }
+# Walked only where walkers are allowed or a sidewalk is on them (:func:`is_walkable`).
+_WALKABLE_IF_ALLOWED = {"cycleway", "trunk", "trunk_link"}
 _EDGE_TAGS = (
     "highway",
     "name",
@@ -132,9 +134,13 @@ class OsmLayers:
     Attributes
     ----------
     edges
-        Walkable street segments: ``u``, ``v`` (OSM node ids), ``highway``, ``name``,
-        ``ground`` (False for bridges, tunnels and non-zero layers or levels), LineString
-        geometry from ``u`` to ``v``.
+        Walkable streets (:func:`is_walkable`) from junction to junction: ``u``, ``v`` (the
+        OSM nodes where the edge starts and ends: a node two walkable ways share, or a way's
+        end), ``osm_id`` (the way), the way's tags of ``highway``, ``name``, ``bridge``,
+        ``tunnel``, ``layer``, ``level``, ``foot``, ``access``, ``service``, ``area``
+        (``highway=steps`` marks steps), ``ground`` (False for bridges, tunnels and
+        non-zero layers or levels), LineString geometry from ``u`` to ``v`` through the
+        way's nodes. Coordinates are held to 1e-7 degrees, OSM's own precision.
     buildings
         ``osm_id``, ``building``, ``tags``, polygon geometry.
     features
@@ -238,7 +244,7 @@ def load_osm(
     Parameters
     ----------
     path
-        ``.osm.pbf`` (pyrosm) or ``.osm`` / ``.osm.xml`` / ``.osm.bz2`` (osmnx).
+        ``.osm.pbf``, ``.osm``, ``.osm.xml`` or ``.osm.bz2``.
     clip
         A WGS84 polygon: keep only streets, buildings and features that intersect it. OSM
         XML exports declare ``<bounds>``; without ``clip`` the data is clipped to them.
@@ -258,33 +264,9 @@ def load_osm(
     """
     p = Path(path).expanduser()
     name = str(path)
-    if not p.is_file():
-        raise InputError(Problem.of("osm_not_found", name))
-    lower = p.name.lower()
-    filt = dict(
-        feature_filter or {"amenity": True, "shop": True, "leisure": True, "healthcare": True}
-    )
-    try:
-        if lower.endswith(PBF_SUFFIXES):
-            layers = _load_pbf(p, clip, filt)
-        elif lower.endswith(XML_SUFFIXES):
-            bounds = osm_bounds(p)
-            if clip is None and bounds is not None:
-                clip = bounds
-            layers = _load_xml(p, clip, filt)
-        else:
-            raise InputError(Problem.of("osm_unknown_type", name))
-    except InputError:
-        raise
-    except (OSError, ET.ParseError) as exc:
-        raise InputError(
-            Problem.of("osm_unreadable", name, error=f"{type(exc).__name__}: {exc}")
-        ) from exc
-    except Exception as exc:  # osmnx: InsufficientResponseError when the file has no data
-        if type(exc).__name__ != "InsufficientResponseError":
-            raise
-        raise InputError(Problem.of("osm_no_data", name)) from None
-    layers.source = name
+    filt = dict(feature_filter or _DEFAULT_FEATURES)
+    cols = _columns(p, name, filt)
+    layers = _layers(cols, _default_clip(p, cols, clip), name)
     if len(layers.edges) == 0:
         raise InputError(Problem.of("osm_no_streets", name))
     return layers
@@ -339,7 +321,7 @@ def _normalise_edges(edges: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     )
     for key in _EDGE_TAGS:
         out[key] = [t.get(key) for t in tags]
-    walkable = np.array([_walkable(t) for t in tags], dtype=bool)
+    walkable = np.array([is_walkable(t) for t in tags], dtype=bool)
     out["ground"] = [
         is_ground_level(
             t.get("bridge"), t.get("tunnel"), t.get("layer"), t.get("level"), t.get("highway")
@@ -350,89 +332,217 @@ def _normalise_edges(edges: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
-def _walkable(tags: Mapping[str, str]) -> bool:
+_RULE_TAGS = ("sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right", "footway")
+"""Tags :func:`is_walkable` reads beyond :data:`_EDGE_TAGS`."""
+_FOOT_OK = {"yes", "designated", "permissive"}
+_CLOSED = {"no", "private"}
+_SIDEWALK_SIDES = ("sidewalk:both", "sidewalk:left", "sidewalk:right")
+_ON_STREET_SIDEWALK = {"both", "left", "right", "yes"}
+
+
+def _values(value: str | None) -> set[str]:
+    """The values of a tag, several when separated by ``;``."""
+    return {v.strip() for v in value.split(";")} if value else set()
+
+
+def has_sidewalk(tags: Mapping[str, str]) -> bool:
+    """Whether a street carries a sidewalk on it (``sidewalk=both|left|right|yes`` or
+    ``sidewalk:both|left|right=yes``).
+
+    Examples
+    --------
+    >>> has_sidewalk({"sidewalk": "right"}), has_sidewalk({"sidewalk:left": "yes"})
+    (True, True)
+    >>> has_sidewalk({"sidewalk": "separate"}), has_sidewalk({"sidewalk": "no"})
+    (False, False)
+    """
+    if _values(tags.get("sidewalk")) & _ON_STREET_SIDEWALK:
+        return True
+    return any("yes" in _values(tags.get(k)) for k in _SIDEWALK_SIDES)
+
+
+def _sidewalk_separate(tags: Mapping[str, str]) -> bool:
+    """A sidewalk of the street is mapped as a way of its own, and none is on the street."""
+    keys = ("sidewalk", *_SIDEWALK_SIDES)
+    return not has_sidewalk(tags) and any("separate" in _values(tags.get(k)) for k in keys)
+
+
+def is_walkable(tags: Mapping[str, str]) -> bool:
+    """Whether a way with these OSM tags is part of the walking network.
+
+    The same rule for every file type:
+
+    - a ``highway`` is needed; motorways, ways not built (yet or any more), platforms,
+      raceways, bus-only ways and highway areas (``area=yes``) are never walked;
+    - cycleways and trunk roads only where walkers are allowed (``foot=yes|designated``) or
+      a sidewalk is on them (:func:`has_sidewalk`);
+    - ``foot=no|private`` closes a way; so does ``access=no|private`` (also
+      ``service=private``) unless ``foot=yes|permissive|designated`` opens it;
+    - a street whose sidewalk is mapped as a way of its own (``sidewalk=separate``, or
+      ``sidewalk:both|left|right=separate``) and that has no sidewalk on it is left out: its
+      walkers are on the separate ``footway=sidewalk`` ways, which are kept, so no sidewalk
+      is counted twice; the ``footway=crossing`` ways between them are kept too;
+    - ``highway=steps`` is walkable and stays marked by its ``highway`` value, which the
+      walking profiles weigh (:func:`lifecircle.coverage.network.edge_kinds`).
+
+    Examples
+    --------
+    >>> walk = is_walkable
+    >>> walk({"highway": "cycleway"}), walk({"highway": "cycleway", "foot": "designated"})
+    (False, True)
+    >>> walk({"highway": "trunk", "sidewalk": "both"}), walk({"highway": "motorway", "foot": "yes"})
+    (True, False)
+    >>> walk({"highway": "residential", "sidewalk": "separate"}), walk({"highway": "steps"})
+    (False, True)
+    >>> private = {"highway": "service", "access": "private"}
+    >>> walk(private), walk({**private, "foot": "yes"})
+    (False, True)
+    """
     hw = tags.get("highway")
-    if not hw or hw in _NOT_WALKABLE:
+    if not hw or hw in _NOT_WALKABLE or tags.get("area") == "yes":
         return False
-    if tags.get("foot") in {"no", "private"}:
+    foot = _values(tags.get("foot"))
+    if foot & _CLOSED:
         return False
-    if tags.get("access") in {"no", "private"} and tags.get("foot") not in {
-        "yes",
-        "designated",
-        "permissive",
-    }:
+    opened = bool(foot & _FOOT_OK)
+    closed = _values(tags.get("access")) & _CLOSED or tags.get("service") == "private"
+    if closed and not opened:
         return False
-    return tags.get("service") != "private"
+    if hw in _WALKABLE_IF_ALLOWED:
+        return bool(foot & {"yes", "designated"}) or has_sidewalk(tags)
+    return not _sidewalk_separate(tags)
 
 
-def _load_pbf(
-    path: Path, clip: BaseGeometry | None, filt: dict[str, bool | list[str]]
-) -> OsmLayers:
-    import pyrosm
+_GATE_FILTER: dict[str, bool | list[str]] = {
+    k: v for k, v in COMPOUND_FILTER.items() if k in {"barrier", "entrance"}
+}
+_AREA_FILTER: dict[str, bool | list[str]] = {
+    k: v for k, v in COMPOUND_FILTER.items() if k not in _GATE_FILTER
+}
+_DEFAULT_FEATURES: dict[str, bool | list[str]] = {
+    "amenity": True,
+    "shop": True,
+    "leisure": True,
+    "healthcare": True,
+}
+_LAST_READ: dict[tuple[Any, ...], tuple[Any, OsmColumns]] = {}
 
-    bbox = list(clip.bounds) if clip is not None else None
-    osm = pyrosm.OSM(str(path), bounding_box=bbox)
-    network = osm.get_network(network_type="walking", nodes=True)
-    if network is None or len(network[1]) == 0:
-        edges_n = _empty(["u", "v", "osm_id", *_EDGE_TAGS, "ground"])
-    else:
-        edges_n = _normalise_edges(network[1])
-    buildings = osm.get_buildings()
-    feats = osm.get_pois(custom_filter={k: v for k, v in filt.items()})
-    landuse = osm.get_landuse()
-    layers = OsmLayers(
-        edges=_clip(edges_n, clip),
-        buildings=_clip(_normalise_buildings(buildings), clip),
-        features=_clip(_normalise_features(feats), clip),
-        landuse=_clip(_normalise_landuse(landuse), clip),
-        extent=clip if clip is not None else _hull(edges_n),
-        source=str(path),
+
+def _filter_key(filt: Mapping[str, bool | list[str]]) -> tuple[Any, ...]:
+    return tuple(
+        sorted((k, v if isinstance(v, bool) else tuple(sorted(v))) for k, v in filt.items())
     )
-    return layers
 
 
-def _load_xml(
-    path: Path, clip: BaseGeometry | None, filt: dict[str, bool | list[str]]
-) -> OsmLayers:
-    import osmnx as ox
-
-    src = path
-    tmp: Path | None = None
-    if path.suffix == ".bz2":
-        # osmnx reads .bz2 itself, but only when the name ends in .osm.bz2 or .xml.bz2; a
-        # decompressed copy in a private temporary folder avoids depending on the name.
-        tmp = Path(tempfile.mkdtemp(prefix="lifecircle-osm-"))
-        src = tmp / "extract.osm"
-        with bz2.open(path, "rb") as fin, open(src, "wb") as fout:
-            shutil.copyfileobj(fin, fout)
+def _columns(p: Path, name: str, filt: Mapping[str, bool | list[str]] | None) -> OsmColumns:
+    """One pass over the file, kept for the file's next layers (compounds, boundaries): a
+    study reads its extract once. ``filt`` None takes whatever features the last pass kept."""
+    if not p.is_file():
+        raise InputError(Problem.of("osm_not_found", name))
+    if file_format(p) is None:
+        raise InputError(Problem.of("osm_unknown_type", name))
+    st = p.stat()
+    key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
+    hit = _LAST_READ.get(key)
+    want = _filter_key(filt if filt is not None else _DEFAULT_FEATURES)
+    if hit is not None and (filt is None or hit[0] == want):
+        return hit[1]
     try:
-        wanted = list(dict.fromkeys([*ox.settings.useful_tags_way, *_EDGE_TAGS]))
-        saved = ox.settings.useful_tags_way
-        ox.settings.useful_tags_way = wanted
-        try:
-            G = ox.graph_from_xml(src, bidirectional=True, simplify=False, retain_all=True)
-        finally:
-            ox.settings.useful_tags_way = saved
-        edges = _graph_edges(G)
-        tags = _merge_filters({"building": True, "landuse": True}, filt)
-        try:
-            feats = ox.features_from_xml(src, tags=tags)
-        except Exception as exc:  # osmnx raises its own InsufficientResponseError on no match
-            if type(exc).__name__ != "InsufficientResponseError":
-                raise
-            feats = _empty([])
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-    buildings, features, landuse = _split_features(feats, filt)
-    edges_n = _normalise_edges(edges)
+        cols = read_columns(
+            p,
+            features=filt if filt is not None else _DEFAULT_FEATURES,
+            compounds=_AREA_FILTER,
+            gates=_GATE_FILTER,
+            walkable=is_walkable,
+        )
+    except (OSError, RuntimeError) as exc:  # osmium: RuntimeError on a broken file
+        raise InputError(
+            Problem.of("osm_unreadable", name, error=f"{type(exc).__name__}: {exc}")
+        ) from exc
+    if cols.objects == 0:
+        raise InputError(Problem.of("osm_no_data", name))
+    _LAST_READ.clear()
+    _LAST_READ[key] = (want, cols)
+    return cols
+
+
+def _default_clip(p: Path, cols: OsmColumns, clip: BaseGeometry | None) -> BaseGeometry | None:
+    """The clip: the caller's, else an XML export's declared ``<bounds>``."""
+    if clip is not None or cols.bounds is None or file_format(p) == "pbf":
+        return clip
+    return box(*cols.bounds)
+
+
+def _shapes_frame(shapes: Shapes) -> gpd.GeoDataFrame:
+    geoms = np.asarray(shapes.geometry, dtype=object)
+    if len(geoms):
+        poly = shapely.get_type_id(geoms) >= 3
+        geoms = np.where(poly, shapely.make_valid(geoms), geoms)
+    return gpd.GeoDataFrame(
+        {
+            "osm_type": np.asarray(shapes.osm_type, dtype=object),
+            "osm_id": np.asarray(shapes.osm_id, dtype=np.int64),
+            "tags": list(shapes.tags),
+        },
+        geometry=gpd.GeoSeries(geoms, crs=WGS84).to_numpy() if len(geoms) else [],
+        crs=WGS84,
+    )
+
+
+def _edges_frame(cols: OsmColumns) -> gpd.GeoDataFrame:
+    """The walkable ways cut into edges (:func:`split_ways`), one row per edge."""
+    way, u, v, coords = split_ways(cols.way_refs, cols.way_xy)
+    if len(way) == 0:
+        return _empty(["u", "v", "osm_id", *_EDGE_TAGS, "ground"])
+    tags = [cols.way_tags[w] for w in way]
+    out = gpd.GeoDataFrame(
+        {"u": u, "v": v, "osm_id": np.asarray(cols.way_id, dtype=np.int64)[way]},
+        geometry=shapely.linestrings(
+            np.concatenate(coords),
+            indices=np.repeat(np.arange(len(coords)), [len(c) for c in coords]),
+        ),
+        crs=WGS84,
+    )
+    for key in _EDGE_TAGS:
+        out[key] = [t.get(key) for t in tags]
+    out["ground"] = [
+        is_ground_level(
+            t.get("bridge"), t.get("tunnel"), t.get("layer"), t.get("level"), t.get("highway")
+        )
+        for t in tags
+    ]
+    return out
+
+
+def _layers(cols: OsmColumns, clip: BaseGeometry | None, source: str) -> OsmLayers:
+    edges = _edges_frame(cols)
+    buildings = _shapes_frame(cols.buildings)
+    buildings = gpd.GeoDataFrame(
+        {
+            "osm_id": buildings["osm_id"].to_numpy(),
+            "building": [t.get("building", "yes") for t in buildings["tags"]],
+            "tags": buildings["tags"].tolist(),
+        },
+        geometry=buildings.geometry.to_numpy(),
+        crs=WGS84,
+    )
+    feats = _shapes_frame(cols.features)
+    feats.insert(
+        2, "name", [t.get("name:zh") or t.get("name") or t.get("name:en") for t in feats["tags"]]
+    )
+    landuse = _shapes_frame(cols.landuse)
+    landuse = gpd.GeoDataFrame(
+        {"landuse": [t["landuse"] for t in landuse["tags"]]},
+        geometry=landuse.geometry.to_numpy(),
+        crs=WGS84,
+    )
     return OsmLayers(
-        edges=_clip(edges_n, clip),
+        edges=_clip(edges, clip),
         buildings=_clip(buildings, clip),
-        features=_clip(features, clip),
+        features=_clip(feats, clip),
         landuse=_clip(landuse, clip),
-        extent=clip if clip is not None else _hull(edges_n),
-        source=str(path),
+        extent=clip if clip is not None else _hull(edges),
+        source=source,
     )
 
 
@@ -601,7 +711,16 @@ def fetch_osm(
         polygon = box(*query)
     else:
         polygon = query
-    G = ox.graph_from_polygon(polygon, network_type="walk", simplify=False, retain_all=True)
+    # every highway, with the tags the pedestrian rule reads, then the same rule as a file
+    # (osmnx's "walk" filter would drop every cycleway)
+    saved = ox.settings.useful_tags_way
+    ox.settings.useful_tags_way = list(dict.fromkeys([*saved, *_EDGE_TAGS, *_RULE_TAGS]))
+    try:
+        G = ox.graph_from_polygon(
+            polygon, custom_filter='["highway"]', simplify=False, retain_all=True
+        )
+    finally:
+        ox.settings.useful_tags_way = saved
     edges = _normalise_edges(_graph_edges(G))
     filt = dict(feature_filter or {"amenity": True, "shop": True, "leisure": True})
     tags = _merge_filters({"building": True, "landuse": True}, filt)
@@ -630,35 +749,16 @@ def load_admin_boundaries(
     """
     p = Path(path).expanduser()
     name = str(path)
-    lower = p.name.lower()
-    if lower.endswith(PBF_SUFFIXES):
-        import pyrosm
-
-        osm = pyrosm.OSM(str(p), bounding_box=list(clip.bounds) if clip is not None else None)
-        raw = osm.get_boundaries(boundary_type="administrative")
-    else:
-        import osmnx as ox
-
-        try:
-            raw = ox.features_from_xml(p, tags={"boundary": "administrative"}).reset_index()
-        except Exception as exc:
-            if type(exc).__name__ != "InsufficientResponseError":
-                raise
-            raw = None
-        if raw is not None:
-            raw = raw.rename(columns={"element": "osm_type", "id": "osm_id"})
-    if raw is None or len(raw) == 0:
+    raw = _shapes_frame(_columns(p, name, None).boundaries)
+    if len(raw) == 0:
         raise InputError(Problem.of("osm_no_boundaries", name))
-    raw = raw.loc[raw.geom_type.isin(["Polygon", "MultiPolygon"])]
-    tags = _with_tags(raw)
-    ids = raw["osm_id"] if "osm_id" in raw.columns else raw["id"]
     out = gpd.GeoDataFrame(
         {
-            "osm_id": pd.to_numeric(ids, errors="coerce").to_numpy(),
-            "name": [t.get("name:zh") or t.get("name") or "" for t in tags],
-            "admin_level": [t.get("admin_level") for t in tags],
+            "osm_id": raw["osm_id"].to_numpy(),
+            "name": [t.get("name:zh") or t.get("name") or "" for t in raw["tags"]],
+            "admin_level": [t.get("admin_level") for t in raw["tags"]],
         },
-        geometry=shapely.make_valid(raw.geometry.to_numpy()),
+        geometry=raw.geometry.to_numpy(),
         crs=WGS84,
     )
     return _clip(out, clip)
@@ -668,6 +768,9 @@ def load_compound_features(
     path: str | Path, *, clip: BaseGeometry | None = None
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """The areas that may be gated compounds, and the gate and entrance nodes, of a file.
+
+    Read in the same pass as :func:`load_osm` (a second call on the same file reads it
+    no more).
 
     Parameters
     ----------
@@ -679,48 +782,12 @@ def load_compound_features(
     Returns
     -------
     (areas, gates)
-        Polygons and nodes tagged as :data:`COMPOUND_FILTER` says, in WGS84, each with
-        ``osm_type``, ``osm_id`` and every OSM tag in ``tags``.
+        Polygons (closed ways and multipolygon relations) with the ``landuse`` and
+        ``amenity`` tags of :data:`COMPOUND_FILTER`, and nodes with its ``barrier`` or
+        ``entrance`` tags, in WGS84, each with ``osm_type``, ``osm_id`` and every OSM tag in
+        ``tags``.
     """
     p = Path(path).expanduser()
-    lower = p.name.lower()
-    if lower.endswith(PBF_SUFFIXES):
-        import pyrosm
-
-        osm = pyrosm.OSM(str(p), bounding_box=list(clip.bounds) if clip is not None else None)
-        raw = osm.get_data_by_custom_criteria(
-            custom_filter=dict(COMPOUND_FILTER), filter_type="keep"
-        )
-    else:
-        import osmnx as ox
-
-        if clip is None:
-            clip = osm_bounds(p)
-        try:
-            raw = ox.features_from_xml(p, tags=dict(COMPOUND_FILTER)).reset_index()
-        except Exception as exc:  # osmnx raises its own InsufficientResponseError on no match
-            if type(exc).__name__ != "InsufficientResponseError":
-                raise
-            raw = None
-        if raw is not None:
-            raw = raw.rename(columns={"element": "osm_type", "element_type": "osm_type"})
-    if raw is None or len(raw) == 0:
-        return _empty(["osm_type", "osm_id", "tags"]), _empty(["osm_type", "osm_id", "tags"])
-    raw = raw.loc[raw.geometry.notna()]
-    tags = _with_tags(raw)
-    ids = raw["osm_id"] if "osm_id" in raw.columns else raw["id"]
-    geoms = raw.geometry.to_numpy()
-    poly = shapely.get_type_id(geoms) >= 3
-    frame = gpd.GeoDataFrame(
-        {
-            "osm_type": raw["osm_type"].astype(str).to_numpy(),
-            "osm_id": pd.to_numeric(ids, errors="coerce").to_numpy(),
-            "tags": tags,
-        },
-        geometry=np.where(poly, shapely.make_valid(geoms), geoms),
-        crs=WGS84,
-    )
-    is_node = (frame["osm_type"] == "node").to_numpy() & (shapely.get_type_id(geoms) == 0)
-    areas = _clip(frame.loc[poly].reset_index(drop=True), clip)
-    gates = _clip(frame.loc[is_node].reset_index(drop=True), clip)
-    return areas, gates
+    cols = _columns(p, str(path), None)
+    clip = _default_clip(p, cols, clip)
+    return _clip(_shapes_frame(cols.compounds), clip), _clip(_shapes_frame(cols.gates), clip)

@@ -203,8 +203,10 @@ def load_edges(path: Path) -> gpd.GeoDataFrame:
 
 # ---------------------------------------------------------------------- the tests
 def _check(table: dict, hand: dict, ref: dict) -> None:
-    for key, want in hand.items():  # the file's coordinates are rounded: to the millimetre
-        assert table[key] == pytest.approx(want, abs=1e-3), key
+    # the reader holds coordinates to 1e-7 degrees, OSM's precision: a node moves by up
+    # to 6 mm, so walks agree with the hand's to 2 cm
+    for key, want in hand.items():
+        assert table[key] == pytest.approx(want, abs=2e-2), key
     for key, want in ref.items():
         assert table[key] == pytest.approx(want, abs=1e-6), ("oracle", key)
 
@@ -235,9 +237,11 @@ def test_a_point_near_the_wall_joins_its_own_compound(tmp_path: Path) -> None:
     i = list(RESIDENTS).index("wall")
     assert acc.demand_compound is not None
     assert acc.demand_compound.tolist() == [-1, 0, 0, -1, 0, -1]
-    assert acc.demand_snap.access_m[i] == pytest.approx(WALL)
+    assert acc.demand_snap.access_m[i] == pytest.approx(
+        WALL, abs=2e-2
+    )  # OSM holds coordinates to 1e-7 degrees: about 1 cm
     _open, (_e, acc_open) = access_table(path, gated=False)
-    assert acc_open.demand_snap.access_m[i] == pytest.approx(60.0)  # across the wall
+    assert acc_open.demand_snap.access_m[i] == pytest.approx(60.0, abs=2e-2)  # across the wall
 
 
 BUPT = SHARED_DATA / "beijing-bupt" / "map.osm"
@@ -334,5 +338,5 @@ def test_a_compound_without_ways_lets_its_residents_walk_from_outside(tmp_path: 
     assert [n.values for n in notes] == [{"n": 1, "points": 3}]
     # the member at (290, 160) joins the east link (350..400, 150) at its end
     assert acc.demand_snap.access_m[list(RESIDENTS).index("member")] == pytest.approx(
-        np.hypot(60, 10)
-    )
+        np.hypot(60, 10), abs=2e-2
+    )  # OSM holds coordinates to 1e-7 degrees: about 1 cm

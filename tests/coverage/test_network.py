@@ -219,7 +219,8 @@ def test_helsinki_snap_never_joins_tunnels_when_a_street_is_near(
     s = net.snap(helsinki_area.demand)
     assert s.ok.all()
     assert net.ground[s.edge].all()
-    assert (~net.ground).sum() > 500  # the extract is full of tunnels under the streets
+    # the extract is full of tunnels under the streets (edges run from junction to junction)
+    assert (~net.ground).sum() > 300
 
 
 def test_rings_loops_and_parallel_streets_equal_networkx() -> None:

@@ -146,16 +146,18 @@ def test_the_edges_kinds_come_from_their_tags(tmp_path: Path) -> None:
     ("steps", "bridge", "speed"),
     [(1.0, 1.0, None), (1.0, 1.0, 1.0), (3.0, 2.0, 1.0), (2.5, 1.0, None)],
 )
+# Walks agree to 2 cm: the reader holds coordinates to 1e-7 degrees, OSM's precision (a
+# node of the hand-made files moves by up to 6 mm).
 def test_an_elderly_walk_is_the_hand_computation_and_the_oracles(
     tmp_path: Path, steps: float, bridge: float, speed: float | None
 ) -> None:
     net, edges = _network(write_steps_osm(tmp_path / "s.osm"))
     profile = WalkProfile("p", speed_m_s=speed, steps_factor=steps, footbridge_factor=bridge)
     got = _walk(net, profile)
-    assert got == pytest.approx(_by_hand(steps, bridge, speed), abs=1e-3)
+    assert got == pytest.approx(_by_hand(steps, bridge, speed), abs=2e-2)
     ratio = 1.0 if speed is None else REFERENCE / speed
     factor = {"other": 1.0, "steps": steps, "footbridge": bridge}
-    assert got == pytest.approx(_oracle(edges, factor, ratio), abs=1e-3)
+    assert got == pytest.approx(_oracle(edges, factor, ratio), abs=2e-2)
 
 
 def test_the_neutral_profile_is_the_network_itself_and_todays_distance(tmp_path: Path) -> None:
@@ -163,7 +165,7 @@ def test_the_neutral_profile_is_the_network_itself_and_todays_distance(tmp_path:
     assert net.profiled(STANDARD_PROFILE, 4.0) is net  # no copy
     assert net.profiled(WalkProfile("same", speed_m_s=REFERENCE), 4.0) is not None
     assert _walk(net, STANDARD_PROFILE) == _walk(net, None)  # exactly today's distance
-    assert _walk(net, None) == pytest.approx(720.0, abs=1e-3)
+    assert _walk(net, None) == pytest.approx(720.0, abs=2e-2)
     elderly = net.profiled(ELDERLY_PROFILE, 4.0)
     assert elderly is net.profiled(ELDERLY_PROFILE, 4.0)  # built once
     assert np.array_equal(elderly.length, net.length * REFERENCE)
@@ -195,15 +197,15 @@ def test_coverage_of_the_elderly_changes_as_computed(tmp_path: Path) -> None:
     area = build_study_area(StudyInputs(osm=str(write_steps_osm(tmp_path / "s.osm"))))
     k = list(area.catalog.ids).index("elderly_care_home")
     plain = run_plan(area, PlanParams(profile="standard", placements=(), catchments=False))
-    assert plain.access.distance_m[0, k] == pytest.approx(720.0, abs=1e-3)
+    assert plain.access.distance_m[0, k] == pytest.approx(720.0, abs=2e-2)
     assert bool(plain.access.covered[0, k])
     auto = run_plan(area, PlanParams(placements=(), catchments=False))
-    assert auto.access.distance_m[0, k] == pytest.approx(_by_hand(1, 1, 1.0), abs=1e-3)
+    assert auto.access.distance_m[0, k] == pytest.approx(_by_hand(1, 1, 1.0), abs=2e-2)
     assert bool(auto.access.covered[0, k])  # 800 effective metres: still within 1000
     steep = dataclasses.replace(ELDERLY_PROFILE, steps_factor=3.0, footbridge_factor=2.0)
     params = PlanParams(placements=(), catchments=False, profiles=(steep,))
     hard = run_plan(area, params)
-    assert hard.access.distance_m[0, k] == pytest.approx(_by_hand(3, 2, 1.0), abs=1e-3)
+    assert hard.access.distance_m[0, k] == pytest.approx(_by_hand(3, 2, 1.0), abs=2e-2)
     assert not bool(hard.access.covered[0, k])  # 1044.4 effective metres
     for result, share in ((plain, 1.0), (auto, 1.0), (hard, 0.0)):
         row = result.coverage.overall.set_index("category").loc["elderly_care_home"]
@@ -266,7 +268,7 @@ def test_gated_walks_on_a_profile_are_the_hand_computed_walks_scaled(tmp_path: P
     for (cat, who), walk in GATED.items():
         got = acc.distance_m[rows[who], acc.column(cat)]
         ratio = REFERENCE / 1.0 if cat != "shop" else 1.0
-        assert got == pytest.approx(walk * ratio, abs=1e-3), (cat, who)
+        assert got == pytest.approx(walk * ratio, abs=2e-2), (cat, who)
     table = open_compounds_table(net, area, params, acc).set_index("category")
     assert table.loc["park", "gated_share"] == pytest.approx(0.5)  # the members' 190 m x 1.11
 

@@ -1,0 +1,353 @@
+"""One pass over an OSM extract (PBF or XML alike) with pyosmium.
+
+The pass keeps only what a plan needs, in plain columns: the walkable ways (their node ids,
+locations and tags), buildings, candidate service features (nodes, ways and multipolygon
+relations), land use, the areas that may be gated compounds with their gate and entrance
+nodes, and administrative boundaries. Multipolygon and boundary relations are assembled
+by osmium's area handler; closed ways become polygons here. Street ways are then cut into
+edges at the nodes they share and at their ends (:func:`split_ways`), so an edge runs from
+one junction or dead end to the next. :mod:`lifecircle.geo.osm` turns the columns into
+GeoDataFrames and clips them to the study area.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import osmium
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+__all__ = ["OsmColumns", "Shapes", "read_columns", "split_ways"]
+
+Filter = Mapping[str, "bool | list[str]"]
+
+_FORMATS = (
+    (".osm.pbf", "pbf"),
+    (".pbf", "pbf"),
+    (".osm.bz2", "osm.bz2"),
+    (".xml.bz2", "osm.bz2"),
+    (".osm.xml", "osm"),
+    (".osm", "osm"),
+    (".xml", "osm"),
+)
+
+_WKB = osmium.geom.WKBFactory()
+
+
+@dataclass
+class Shapes:
+    """Features of one kind as columns: OSM type and id, tags, geometry."""
+
+    osm_type: list[str] = field(default_factory=list)
+    osm_id: list[int] = field(default_factory=list)
+    tags: list[dict[str, str]] = field(default_factory=list)
+    geometry: list[BaseGeometry] = field(default_factory=list)
+
+    def add(self, osm_type: str, osm_id: int, tags: dict[str, str], geom: BaseGeometry) -> None:
+        """Append one feature.
+
+        Parameters
+        ----------
+        osm_type, osm_id
+            ``node``, ``way`` or ``relation``, and its OSM id.
+        tags
+            Every OSM tag of the object.
+        geom
+            Its geometry (WGS84).
+        """
+        self.osm_type.append(osm_type)
+        self.osm_id.append(osm_id)
+        self.tags.append(tags)
+        self.geometry.append(geom)
+
+
+@dataclass
+class OsmColumns:
+    """What one pass over an extract keeps (WGS84 coordinates)."""
+
+    way_id: list[int] = field(default_factory=list)
+    way_tags: list[dict[str, str]] = field(default_factory=list)
+    way_refs: list[np.ndarray] = field(default_factory=list)
+    way_xy: list[np.ndarray] = field(default_factory=list)
+    buildings: Shapes = field(default_factory=Shapes)
+    features: Shapes = field(default_factory=Shapes)
+    landuse: Shapes = field(default_factory=Shapes)
+    compounds: Shapes = field(default_factory=Shapes)
+    gates: Shapes = field(default_factory=Shapes)
+    boundaries: Shapes = field(default_factory=Shapes)
+    bounds: tuple[float, float, float, float] | None = None
+    objects: int = 0
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """Which tags put an object into which layer."""
+
+    features: Filter
+    compounds: Filter
+    gates: Filter
+    walkable: Callable[[Mapping[str, str]], bool]
+
+    def area_keys(self) -> list[str]:
+        keys = {"building", "landuse", "boundary", *self.features, *self.compounds}
+        return sorted(keys)
+
+
+def matches(tags: Mapping[str, str], filt: Filter) -> bool:
+    """Whether any key of ``filt`` is on ``tags`` with a wanted value (True: any value).
+
+    Examples
+    --------
+    >>> matches({"shop": "bakery"}, {"shop": True})
+    True
+    >>> matches({"leisure": "park"}, {"leisure": ["pitch"]})
+    False
+    """
+    for key, values in filt.items():
+        value = tags.get(key)
+        if value is None:
+            continue
+        if values is True or (not isinstance(values, bool) and value in values):
+            return True
+    return False
+
+
+def file_format(path: Path) -> str | None:
+    """The osmium format name of an extract from its file name, or None when unknown."""
+    lower = path.name.lower()
+    for suffix, fmt in _FORMATS:
+        if lower.endswith(suffix):
+            return fmt
+    return None
+
+
+def read_columns(
+    path: Path,
+    *,
+    features: Filter,
+    compounds: Filter,
+    gates: Filter,
+    walkable: Callable[[Mapping[str, str]], bool],
+) -> OsmColumns:
+    """Read an extract once and keep the layers a plan needs.
+
+    Parameters
+    ----------
+    path
+        An ``.osm.pbf``, ``.osm``, ``.osm.xml`` or ``.osm.bz2`` file.
+    features
+        Tags of candidate service features, ``{key: True | [values]}``.
+    compounds
+        Tags of the areas that may be gated compounds.
+    gates
+        Tags of the gate and entrance nodes.
+    walkable
+        Whether a way with these tags is a walkable street.
+
+    Returns
+    -------
+    OsmColumns
+        The kept objects; ``bounds`` is the file header's box, when it declares one.
+    """
+    fmt = file_format(path)
+    wanted = _Wanted(features, compounds, gates, walkable)
+    src = osmium.io.File(str(path), fmt) if fmt else str(path)
+    out = OsmColumns()
+    box = osmium.io.Reader(src, osmium.osm.osm_entity_bits.NOTHING)
+    try:
+        b = box.header().box()
+        if b.valid():
+            out.bounds = (b.bottom_left.lon, b.bottom_left.lat, b.top_right.lon, b.top_right.lat)
+    finally:
+        box.close()
+    try:
+        _pass(src, wanted, out)
+    except RuntimeError as exc:  # the area handler needs objects in id order
+        if "out of order" not in str(exc):
+            raise
+        with tempfile.TemporaryDirectory(prefix="lifecircle-osm-") as tmp:
+            bounds = out.bounds
+            out = OsmColumns(bounds=bounds)
+            _pass(_sorted_copy(src, Path(tmp) / "sorted.osm.pbf"), wanted, out)
+    return out
+
+
+def _pass(src: Any, wanted: _Wanted, out: OsmColumns) -> None:
+    """The one pass: node locations for ways, multipolygons assembled, tagged objects kept."""
+    proc = (
+        osmium.FileProcessor(src)
+        .with_locations()
+        .with_areas(osmium.filter.KeyFilter(*wanted.area_keys()))
+        .with_filter(osmium.filter.EmptyTagFilter())
+    )
+    objects: Iterable[Any] = proc  # pyosmium's union of object types: checked by kind below
+    for obj in objects:
+        out.objects += 1
+        if obj.is_node():
+            _node(obj, wanted, out)
+        elif obj.is_way():
+            _way(obj, wanted, out)
+        elif obj.is_area() and not obj.from_way():
+            _relation_area(obj, wanted, out)
+
+
+def _sorted_copy(src: Any, dest: Path) -> Path:
+    """A copy of a file whose objects are out of order (hand-edited files often are), with
+    nodes, then ways, then relations, each in id order. It is held in memory while sorted:
+    extracts from the usual tools are sorted already and never take this way."""
+    nodes: list[Any] = []
+    ways: list[Any] = []
+    rels: list[Any] = []
+    mut = osmium.osm.mutable
+    source: Iterable[Any] = osmium.FileProcessor(src)
+    for o in source:
+        tags = {t.k: t.v for t in o.tags}
+        if o.is_node() and o.location.valid():
+            nodes.append(mut.Node(id=o.id, location=(o.location.lon, o.location.lat), tags=tags))
+        elif o.is_way():
+            ways.append(mut.Way(id=o.id, nodes=[n.ref for n in o.nodes], tags=tags))
+        elif o.is_relation():
+            members = [(m.type, m.ref, m.role) for m in o.members]
+            rels.append(mut.Relation(id=o.id, members=members, tags=tags))
+    writer = osmium.SimpleWriter(str(dest))
+    try:
+        for n in sorted(nodes, key=lambda x: x.id):
+            writer.add_node(n)
+        for w in sorted(ways, key=lambda x: x.id):
+            writer.add_way(w)
+        for r in sorted(rels, key=lambda x: x.id):
+            writer.add_relation(r)
+    finally:
+        writer.close()
+    return dest
+
+
+def _node(node: Any, wanted: _Wanted, out: OsmColumns) -> None:
+    tags = {t.k: t.v for t in node.tags}
+    if not node.location.valid():
+        return
+    point: BaseGeometry | None = None
+    for shapes, filt in ((out.features, wanted.features), (out.gates, wanted.gates)):
+        if matches(tags, filt):
+            point = point or shapely.Point(node.location.lon, node.location.lat)
+            shapes.add("node", node.id, tags, point)
+
+
+def _way(way: Any, wanted: _Wanted, out: OsmColumns) -> None:
+    tags = {t.k: t.v for t in way.tags}
+    street = "highway" in tags and wanted.walkable(tags)
+    building = "building" in tags
+    feature = matches(tags, wanted.features)
+    landuse = "landuse" in tags
+    compound = matches(tags, wanted.compounds)
+    if not (street or building or feature or landuse or compound):
+        return
+    refs = np.fromiter((n.ref for n in way.nodes if n.location.valid()), dtype=np.int64)
+    xy = np.array([(n.lon, n.lat) for n in way.nodes if n.location.valid()], dtype=float).reshape(
+        -1, 2
+    )
+    if street and len(refs) >= 2:
+        out.way_id.append(way.id)
+        out.way_tags.append(tags)
+        out.way_refs.append(refs)
+        out.way_xy.append(xy)
+    # A closed way is a polygon; in an extract cut at its edge some of its nodes may be
+    # missing, and the polygon is made of those present (as pyrosm does).
+    nodes = way.nodes
+    closed = len(nodes) >= 4 and nodes[0].ref == nodes[-1].ref and len(set(refs.tolist())) >= 3
+    polygon = shapely.Polygon(xy) if closed else None
+    if polygon is not None and building:
+        out.buildings.add("way", way.id, tags, polygon)
+    if polygon is not None and landuse:
+        out.landuse.add("way", way.id, tags, polygon)
+    if polygon is not None and compound:
+        out.compounds.add("way", way.id, tags, polygon)
+    if feature and len(refs) >= 2:
+        line = polygon is None or tags.get("area") == "no"
+        out.features.add("way", way.id, tags, shapely.LineString(xy) if line else polygon)
+
+
+def _relation_area(area: Any, wanted: _Wanted, out: OsmColumns) -> None:
+    tags = {t.k: t.v for t in area.tags}
+    try:
+        geom = shapely.from_wkb(_WKB.create_multipolygon(area))
+    except RuntimeError:  # osmium could not build a valid polygon from the members
+        return
+    rid = area.orig_id()
+    if "building" in tags:
+        out.buildings.add("relation", rid, tags, geom)
+    if "landuse" in tags:
+        out.landuse.add("relation", rid, tags, geom)
+    if matches(tags, wanted.features):
+        out.features.add("relation", rid, tags, geom)
+    if matches(tags, wanted.compounds):
+        out.compounds.add("relation", rid, tags, geom)
+    if tags.get("boundary") == "administrative":
+        out.boundaries.add("relation", rid, tags, geom)
+
+
+def split_ways(
+    refs: list[np.ndarray], xy: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Cut ways into edges at the nodes two or more of them share, and at their ends.
+
+    A node shared twice by one way (a loop) also cuts it; a closed way is cut once more at
+    its middle node, so that no edge starts and ends at the same node.
+
+    Parameters
+    ----------
+    refs, xy
+        Per way, its node ids and their coordinates.
+
+    Returns
+    -------
+    (way, u, v, coords)
+        Per edge: the index of its way, its first and last node ids, its coordinates.
+
+    Examples
+    --------
+    >>> refs = [np.array([1, 2, 3]), np.array([4, 2, 5])]
+    >>> xy = [np.array([[0, 0], [1, 0], [2, 0]]), np.array([[1, 1], [1, 0], [1, -1]])]
+    >>> way, u, v, _ = split_ways(refs, xy)
+    >>> way.tolist(), u.tolist(), v.tolist()
+    ([0, 0, 1, 1], [1, 2, 4, 2], [2, 3, 2, 5])
+    """
+    if not refs:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, []
+    ids, counts = np.unique(np.concatenate(refs), return_counts=True)
+    way_of: list[int] = []
+    us: list[int] = []
+    vs: list[int] = []
+    coords: list[np.ndarray] = []
+    for w, (r, c) in enumerate(zip(refs, xy, strict=True)):
+        keep = np.ones(len(r), dtype=bool)
+        keep[1:] = r[1:] != r[:-1]  # a node repeated in a row is one vertex
+        r, c = r[keep], c[keep]
+        if len(r) < 2:
+            continue
+        cut = counts[np.searchsorted(ids, r)] >= 2
+        cut[0] = cut[-1] = True
+        at = np.flatnonzero(cut)
+        for a, b in itertools.pairwise(at):
+            pieces = (
+                [(a, b)] if r[a] != r[b] or b - a < 2 else [(a, (a + b) // 2), ((a + b) // 2, b)]
+            )
+            for p, q in pieces:
+                way_of.append(w)
+                us.append(int(r[p]))
+                vs.append(int(r[q]))
+                coords.append(c[p : q + 1])
+    return (
+        np.asarray(way_of, dtype=np.int64),
+        np.asarray(us, dtype=np.int64),
+        np.asarray(vs, dtype=np.int64),
+        coords,
+    )
