@@ -52,6 +52,7 @@ from lifecircle.geo.facilities import merge_facilities, read_facilities
 from lifecircle.geo.osm import (
     OsmLayers,
     fetch_osm,
+    forget_last_read,
     load_admin_boundaries,
     load_compound_features,
     load_osm,
@@ -208,6 +209,14 @@ def build_study_area(inputs: StudyInputs, *, layers: OsmLayers | None = None) ->
     InputError
         Listing every problem with every input, each with its file, row or field and fix.
     """
+    try:
+        return _build_study_area(inputs, layers)
+    finally:
+        forget_last_read()  # the file's layers were kept only for this study's own reads
+
+
+def _build_study_area(inputs: StudyInputs, layers: OsmLayers | None) -> StudyArea:
+    """:func:`build_study_area`'s steps."""
     catalog = (
         inputs.catalog
         if isinstance(inputs.catalog, ServiceCatalog)

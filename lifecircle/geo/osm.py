@@ -38,6 +38,7 @@ __all__ = [
     "COMPOUND_FILTER",
     "OsmLayers",
     "fetch_osm",
+    "forget_last_read",
     "has_sidewalk",
     "is_ground_level",
     "is_walkable",
@@ -426,6 +427,12 @@ _DEFAULT_FEATURES: dict[str, bool | list[str]] = {
     "healthcare": True,
 }
 _LAST_READ: dict[tuple[Any, ...], tuple[Any, OsmColumns]] = {}
+
+
+def forget_last_read() -> None:
+    """Drop the layers kept from the last file read (a study keeps what it needs itself;
+    a long-running server or batch should not hold a city's file twice)."""
+    _LAST_READ.clear()
 
 
 def _filter_key(filt: Mapping[str, bool | list[str]]) -> tuple[Any, ...]:
