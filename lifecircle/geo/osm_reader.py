@@ -181,11 +181,17 @@ def read_columns(
 
 def _pass(src: Any, wanted: _Wanted, out: OsmColumns) -> None:
     """The one pass: node locations for ways, multipolygons assembled, tagged objects kept."""
+    # The filters run in C++ after the node locations are stored and the areas assembled:
+    # only nodes and ways carrying a key some layer asks for reach the Python code.
+    node_keys = sorted({*wanted.features, *wanted.gates})
+    way_keys = sorted({"highway", "building", "landuse", *wanted.features, *wanted.compounds})
     proc = (
         osmium.FileProcessor(src)
         .with_locations()
         .with_areas(osmium.filter.KeyFilter(*wanted.area_keys()))
         .with_filter(osmium.filter.EmptyTagFilter())
+        .with_filter(osmium.filter.KeyFilter(*node_keys).enable_for(osmium.osm.NODE))
+        .with_filter(osmium.filter.KeyFilter(*way_keys).enable_for(osmium.osm.WAY))
     )
     objects: Iterable[Any] = proc  # pyosmium's union of object types: checked by kind below
     for obj in objects:
