@@ -39,18 +39,29 @@ _FORMATS = (
 )
 
 _WKB = osmium.geom.WKBFactory()
+POINT, LINE, POLYGON = 0, 1, 2
+"""The kinds of geometry :meth:`Shapes.add_coords` builds."""
 
 
 @dataclass
 class Shapes:
-    """Features of one kind as columns: OSM type and id, tags, geometry."""
+    """Features of one kind as columns: OSM type and id, tags, geometry.
+
+    Points, lines and polygons given as coordinates (:meth:`add_coords`) are built all at
+    once, vectorised, by :meth:`finish`, which the reader calls at the end of its pass.
+    """
 
     osm_type: list[str] = field(default_factory=list)
     osm_id: list[int] = field(default_factory=list)
     tags: list[dict[str, str]] = field(default_factory=list)
-    geometry: list[BaseGeometry] = field(default_factory=list)
+    geometry: list[BaseGeometry | None] = field(default_factory=list)
+    _pending: dict[int, tuple[list[int], list[np.ndarray]]] = field(
+        default_factory=dict, repr=False
+    )
 
-    def add(self, osm_type: str, osm_id: int, tags: dict[str, str], geom: BaseGeometry) -> None:
+    def add(
+        self, osm_type: str, osm_id: int, tags: dict[str, str], geom: BaseGeometry | None
+    ) -> None:
         """Append one feature.
 
         Parameters
@@ -66,6 +77,42 @@ class Shapes:
         self.osm_id.append(osm_id)
         self.tags.append(tags)
         self.geometry.append(geom)
+
+    def add_coords(
+        self, osm_type: str, osm_id: int, tags: dict[str, str], kind: int, xy: np.ndarray
+    ) -> None:
+        """Append one feature whose geometry :meth:`finish` builds from coordinates.
+
+        Parameters
+        ----------
+        osm_type, osm_id
+            ``node``, ``way`` or ``relation``, and its OSM id.
+        tags
+            Every OSM tag of the object.
+        kind
+            ``POINT``, ``LINE`` or ``POLYGON`` (a ring, closed if it is not).
+        xy
+            Its WGS84 coordinates, ``(n, 2)``.
+        """
+        rows, coords = self._pending.setdefault(kind, ([], []))
+        rows.append(len(self.geometry))
+        coords.append(xy)
+        self.add(osm_type, osm_id, tags, None)
+
+    def finish(self) -> None:
+        """Build the geometries given as coordinates, one vectorised call per kind."""
+        for kind, (rows, coords) in self._pending.items():
+            xy = np.concatenate(coords).reshape(-1, 2)
+            index = np.repeat(np.arange(len(coords)), [len(c) for c in coords])
+            if kind == POINT:
+                geoms = shapely.points(xy)
+            elif kind == LINE:
+                geoms = shapely.linestrings(xy, indices=index)
+            else:
+                geoms = shapely.polygons(shapely.linearrings(xy, indices=index))
+            for row, geom in zip(rows, geoms.tolist(), strict=True):
+                self.geometry[row] = geom
+        self._pending.clear()
 
 
 @dataclass
@@ -185,13 +232,17 @@ def _pass(src: Any, wanted: _Wanted, out: OsmColumns) -> None:
     # only nodes and ways carrying a key some layer asks for reach the Python code.
     node_keys = sorted({*wanted.features, *wanted.gates})
     way_keys = sorted({"highway", "building", "landuse", *wanted.features, *wanted.compounds})
+    node_filter = osmium.filter.KeyFilter(*node_keys)
+    node_filter.enable_for(osmium.osm.NODE)
+    way_filter = osmium.filter.KeyFilter(*way_keys)
+    way_filter.enable_for(osmium.osm.WAY)
     proc = (
         osmium.FileProcessor(src)
         .with_locations()
         .with_areas(osmium.filter.KeyFilter(*wanted.area_keys()))
         .with_filter(osmium.filter.EmptyTagFilter())
-        .with_filter(osmium.filter.KeyFilter(*node_keys).enable_for(osmium.osm.NODE))
-        .with_filter(osmium.filter.KeyFilter(*way_keys).enable_for(osmium.osm.WAY))
+        .with_filter(node_filter)
+        .with_filter(way_filter)
     )
     objects: Iterable[Any] = proc  # pyosmium's union of object types: checked by kind below
     for obj in objects:
@@ -202,6 +253,8 @@ def _pass(src: Any, wanted: _Wanted, out: OsmColumns) -> None:
             _way(obj, wanted, out)
         elif obj.is_area() and not obj.from_way():
             _relation_area(obj, wanted, out)
+    for shapes in (out.buildings, out.features, out.landuse, out.compounds, out.gates):
+        shapes.finish()
 
 
 def _sorted_copy(src: Any, dest: Path) -> Path:
@@ -236,18 +289,35 @@ def _sorted_copy(src: Any, dest: Path) -> Path:
 
 
 def _node(node: Any, wanted: _Wanted, out: OsmColumns) -> None:
-    tags = {t.k: t.v for t in node.tags}
-    if not node.location.valid():
+    loc = node.location
+    if not loc.valid():
         return
-    point: BaseGeometry | None = None
+    tags = dict(node.tags)
+    xy: np.ndarray | None = None
     for shapes, filt in ((out.features, wanted.features), (out.gates, wanted.gates)):
         if matches(tags, filt):
-            point = point or shapely.Point(node.location.lon, node.location.lat)
-            shapes.add("node", node.id, tags, point)
+            xy = np.array([loc.lon, loc.lat]) if xy is None else xy
+            shapes.add_coords("node", node.id, tags, POINT, xy)
+
+
+def _way_nodes(way: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A way's node ids and coordinates, of the nodes whose location is known."""
+    nodes = way.nodes
+    refs = [n.ref for n in nodes]
+    try:  # every location known: the coordinates in one call
+        wkb = _WKB.create_linestring(way, osmium.geom.ALL)
+    except (osmium.InvalidLocationError, RuntimeError):  # some missing, or a single node
+        valid = [n.location.valid() for n in nodes]
+        kept = [n for n, ok in zip(nodes, valid, strict=True) if ok]
+        xy = np.array([(n.lon, n.lat) for n in kept], dtype=float).reshape(-1, 2)
+        refs = [r for r, ok in zip(refs, valid, strict=True) if ok]
+        return np.array(refs, dtype=np.int64), xy
+    xy = np.frombuffer(bytes.fromhex(wkb), dtype="<f8", offset=9).reshape(-1, 2)
+    return np.array(refs, dtype=np.int64), xy
 
 
 def _way(way: Any, wanted: _Wanted, out: OsmColumns) -> None:
-    tags = {t.k: t.v for t in way.tags}
+    tags = dict(way.tags)
     street = "highway" in tags and wanted.walkable(tags)
     building = "building" in tags
     feature = matches(tags, wanted.features)
@@ -255,10 +325,7 @@ def _way(way: Any, wanted: _Wanted, out: OsmColumns) -> None:
     compound = matches(tags, wanted.compounds)
     if not (street or building or feature or landuse or compound):
         return
-    refs = np.fromiter((n.ref for n in way.nodes if n.location.valid()), dtype=np.int64)
-    xy = np.array([(n.lon, n.lat) for n in way.nodes if n.location.valid()], dtype=float).reshape(
-        -1, 2
-    )
+    refs, xy = _way_nodes(way)
     if street and len(refs) >= 2:
         out.way_id.append(way.id)
         out.way_tags.append(tags)
@@ -268,16 +335,14 @@ def _way(way: Any, wanted: _Wanted, out: OsmColumns) -> None:
     # missing, and the polygon is made of those present (as pyrosm does).
     nodes = way.nodes
     closed = len(nodes) >= 4 and nodes[0].ref == nodes[-1].ref and len(set(refs.tolist())) >= 3
-    polygon = shapely.Polygon(xy) if closed else None
-    if polygon is not None and building:
-        out.buildings.add("way", way.id, tags, polygon)
-    if polygon is not None and landuse:
-        out.landuse.add("way", way.id, tags, polygon)
-    if polygon is not None and compound:
-        out.compounds.add("way", way.id, tags, polygon)
+    for shapes, wants in ((out.buildings, building), (out.landuse, landuse)):
+        if closed and wants:
+            shapes.add_coords("way", way.id, tags, POLYGON, xy)
+    if closed and compound:
+        out.compounds.add_coords("way", way.id, tags, POLYGON, xy)
     if feature and len(refs) >= 2:
-        line = polygon is None or tags.get("area") == "no"
-        out.features.add("way", way.id, tags, shapely.LineString(xy) if line else polygon)
+        line = not closed or tags.get("area") == "no"
+        out.features.add_coords("way", way.id, tags, LINE if line else POLYGON, xy)
 
 
 def _relation_area(area: Any, wanted: _Wanted, out: OsmColumns) -> None:
