@@ -12,7 +12,6 @@ GeoDataFrames and clips them to the study area.
 
 from __future__ import annotations
 
-import itertools
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -390,35 +389,35 @@ def split_ways(
     >>> way.tolist(), u.tolist(), v.tolist()
     ([0, 0, 1, 1], [1, 2, 4, 2], [2, 3, 2, 5])
     """
+    empty = np.zeros(0, dtype=np.int64)
     if not refs:
-        empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty, []
-    ids, counts = np.unique(np.concatenate(refs), return_counts=True)
-    way_of: list[int] = []
-    us: list[int] = []
-    vs: list[int] = []
-    coords: list[np.ndarray] = []
-    for w, (r, c) in enumerate(zip(refs, xy, strict=True)):
-        keep = np.ones(len(r), dtype=bool)
-        keep[1:] = r[1:] != r[:-1]  # a node repeated in a row is one vertex
-        r, c = r[keep], c[keep]
-        if len(r) < 2:
-            continue
-        cut = counts[np.searchsorted(ids, r)] >= 2
-        cut[0] = cut[-1] = True
-        at = np.flatnonzero(cut)
-        for a, b in itertools.pairwise(at):
-            pieces = (
-                [(a, b)] if r[a] != r[b] or b - a < 2 else [(a, (a + b) // 2), ((a + b) // 2, b)]
-            )
-            for p, q in pieces:
-                way_of.append(w)
-                us.append(int(r[p]))
-                vs.append(int(r[q]))
-                coords.append(c[p : q + 1])
-    return (
-        np.asarray(way_of, dtype=np.int64),
-        np.asarray(us, dtype=np.int64),
-        np.asarray(vs, dtype=np.int64),
-        coords,
-    )
+    r = np.concatenate(refs).astype(np.int64, copy=False)
+    c = np.concatenate(xy).reshape(-1, 2)
+    w = np.repeat(np.arange(len(refs)), [len(x) for x in refs])
+    ids, counts = np.unique(r, return_counts=True)
+    keep = np.ones(len(r), dtype=bool)
+    keep[1:] = (r[1:] != r[:-1]) | (w[1:] != w[:-1])  # a node repeated in a row is one vertex
+    r, c, w = r[keep], c[keep], w[keep]
+    long = (np.bincount(w, minlength=len(refs)) >= 2)[w]  # a way of one vertex has no edge
+    r, c, w = r[long], c[long], w[long]
+    if len(r) == 0:
+        return empty, empty, empty, []
+    cut = counts[np.searchsorted(ids, r)] >= 2
+    ends = np.flatnonzero(w[1:] != w[:-1])
+    cut[0] = cut[-1] = True
+    cut[ends] = cut[ends + 1] = True
+    at = np.flatnonzero(cut)
+    a, b = at[:-1], at[1:]
+    same = w[a] == w[b]
+    a, b = a[same], b[same]
+    # a piece from a node back to itself is cut at its middle vertex
+    halve = (r[a] == r[b]) & (b - a >= 2)
+    mid = (a + b) // 2
+    pair = np.repeat(np.arange(len(a)), 1 + halve)
+    p, q = a[pair], b[pair]
+    first = np.cumsum(1 + halve) - (1 + halve)
+    q[first[halve]] = mid[halve]
+    p[first[halve] + 1] = mid[halve]
+    coords = [c[i : j + 1] for i, j in zip(p.tolist(), q.tolist(), strict=True)]
+    return w[p], r[p], r[q], coords
