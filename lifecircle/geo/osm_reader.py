@@ -156,11 +156,9 @@ def matches(tags: Mapping[str, str], filt: Filter) -> bool:
     >>> matches({"leisure": "park"}, {"leisure": ["pitch"]})
     False
     """
-    for key, values in filt.items():
-        value = tags.get(key)
-        if value is None:
-            continue
-        if values is True or (not isinstance(values, bool) and value in values):
+    for key in tags.keys() & filt.keys():  # an object has few tags, a filter many keys
+        values = filt[key]
+        if values is True or (not isinstance(values, bool) and tags[key] in values):
             return True
     return False
 
@@ -299,20 +297,30 @@ def _node(node: Any, wanted: _Wanted, out: OsmColumns) -> None:
             shapes.add_coords("node", node.id, tags, POINT, xy)
 
 
-def _way_nodes(way: Any) -> tuple[np.ndarray, np.ndarray]:
-    """A way's node ids and coordinates, of the nodes whose location is known."""
-    nodes = way.nodes
-    refs = [n.ref for n in nodes]
+def _way_nodes(way: Any, with_refs: bool) -> tuple[np.ndarray | None, np.ndarray]:
+    """A way's node ids (None unless ``with_refs``, or some node is missing) and
+    coordinates, of the nodes whose location is known."""
     try:  # every location known: the coordinates in one call
         wkb = _WKB.create_linestring(way, osmium.geom.ALL)
     except (osmium.InvalidLocationError, RuntimeError):  # some missing, or a single node
+        nodes = way.nodes
         valid = [n.location.valid() for n in nodes]
         kept = [n for n, ok in zip(nodes, valid, strict=True) if ok]
         xy = np.array([(n.lon, n.lat) for n in kept], dtype=float).reshape(-1, 2)
-        refs = [r for r, ok in zip(refs, valid, strict=True) if ok]
-        return np.array(refs, dtype=np.int64), xy
+        return np.array([n.ref for n in kept], dtype=np.int64), xy
     xy = np.frombuffer(bytes.fromhex(wkb), dtype="<f8", offset=9).reshape(-1, 2)
-    return np.array(refs, dtype=np.int64), xy
+    refs = np.array([n.ref for n in way.nodes], dtype=np.int64) if with_refs else None
+    return refs, xy
+
+
+def _three_nodes(way: Any, refs: np.ndarray | None, xy: np.ndarray) -> bool:
+    """Whether the kept nodes of a way are three or more different nodes (three different
+    locations are; else the ids tell)."""
+    if refs is None:
+        if len(set(map(tuple, xy.tolist()))) >= 3:
+            return True
+        refs = np.array([n.ref for n in way.nodes], dtype=np.int64)
+    return len(set(refs.tolist())) >= 3
 
 
 def _way(way: Any, wanted: _Wanted, out: OsmColumns) -> None:
@@ -324,22 +332,21 @@ def _way(way: Any, wanted: _Wanted, out: OsmColumns) -> None:
     compound = matches(tags, wanted.compounds)
     if not (street or building or feature or landuse or compound):
         return
-    refs, xy = _way_nodes(way)
-    if street and len(refs) >= 2:
+    refs, xy = _way_nodes(way, street)
+    if street and refs is not None and len(refs) >= 2:
         out.way_id.append(way.id)
         out.way_tags.append(tags)
         out.way_refs.append(refs)
         out.way_xy.append(xy)
     # A closed way is a polygon; in an extract cut at its edge some of its nodes may be
     # missing, and the polygon is made of those present (as pyrosm does).
-    nodes = way.nodes
-    closed = len(nodes) >= 4 and nodes[0].ref == nodes[-1].ref and len(set(refs.tolist())) >= 3
+    closed = len(way.nodes) >= 4 and way.is_closed() and _three_nodes(way, refs, xy)
     for shapes, wants in ((out.buildings, building), (out.landuse, landuse)):
         if closed and wants:
             shapes.add_coords("way", way.id, tags, POLYGON, xy)
     if closed and compound:
         out.compounds.add_coords("way", way.id, tags, POLYGON, xy)
-    if feature and len(refs) >= 2:
+    if feature and len(xy) >= 2:
         line = not closed or tags.get("area") == "no"
         out.features.add_coords("way", way.id, tags, LINE if line else POLYGON, xy)
 
