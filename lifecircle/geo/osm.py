@@ -683,7 +683,9 @@ def _normalise_landuse(lu: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
 def _hull(edges: gpd.GeoDataFrame) -> BaseGeometry:
     if len(edges) == 0:
         return Polygon()
-    return shapely.multipoints(shapely.get_coordinates(edges.geometry.to_numpy())).convex_hull
+    # one line through every vertex: GEOS takes the hull of the same distinct coordinates
+    # as from points, without making a point geometry per vertex
+    return shapely.linestrings(shapely.get_coordinates(edges.geometry.to_numpy())).convex_hull
 
 
 def _network_reachable(
