@@ -823,7 +823,9 @@ def _network_hull(edges: gpd.GeoDataFrame) -> BaseGeometry:
     if len(edges) == 0:
         return shapely.Polygon()
     coords = shapely.get_coordinates(edges.geometry.to_numpy())
-    return shapely.multipoints(coords).convex_hull
+    # one line through every vertex: GEOS takes the hull of the same distinct coordinates
+    # as from points, without making a point geometry per vertex
+    return shapely.linestrings(coords).convex_hull
 
 
 def _far_from_area(

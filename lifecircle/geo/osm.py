@@ -501,7 +501,7 @@ def _edges_frame(cols: OsmColumns) -> gpd.GeoDataFrame:
     way, u, v, coords = split_ways(cols.way_refs, cols.way_xy)
     if len(way) == 0:
         return _empty(["u", "v", "osm_id", *_EDGE_TAGS, "ground"])
-    tags = [cols.way_tags[w] for w in way]
+    tags = cols.way_tags
     out = gpd.GeoDataFrame(
         {"u": u, "v": v, "osm_id": np.asarray(cols.way_id, dtype=np.int64)[way]},
         geometry=shapely.linestrings(
@@ -510,14 +510,16 @@ def _edges_frame(cols: OsmColumns) -> gpd.GeoDataFrame:
         ),
         crs=WGS84,
     )
+    # the tags are read once per way, then repeated for its edges
     for key in _EDGE_TAGS:
-        out[key] = [t.get(key) for t in tags]
-    out["ground"] = [
+        out[key] = np.array([t.get(key) for t in tags], dtype=object)[way]
+    ground = [
         is_ground_level(
             t.get("bridge"), t.get("tunnel"), t.get("layer"), t.get("level"), t.get("highway")
         )
         for t in tags
     ]
+    out["ground"] = np.array(ground, dtype=bool)[way]
     return out
 
 
@@ -681,7 +683,9 @@ def _normalise_landuse(lu: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
 def _hull(edges: gpd.GeoDataFrame) -> BaseGeometry:
     if len(edges) == 0:
         return Polygon()
-    return shapely.multipoints(shapely.get_coordinates(edges.geometry.to_numpy())).convex_hull
+    # one line through every vertex: GEOS takes the hull of the same distinct coordinates
+    # as from points, without making a point geometry per vertex
+    return shapely.linestrings(shapely.get_coordinates(edges.geometry.to_numpy())).convex_hull
 
 
 def _network_reachable(

@@ -12,7 +12,6 @@ GeoDataFrames and clips them to the study area.
 
 from __future__ import annotations
 
-import itertools
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -39,18 +38,29 @@ _FORMATS = (
 )
 
 _WKB = osmium.geom.WKBFactory()
+POINT, LINE, POLYGON = 0, 1, 2
+"""The kinds of geometry :meth:`Shapes.add_coords` builds."""
 
 
 @dataclass
 class Shapes:
-    """Features of one kind as columns: OSM type and id, tags, geometry."""
+    """Features of one kind as columns: OSM type and id, tags, geometry.
+
+    Points, lines and polygons given as coordinates (:meth:`add_coords`) are built all at
+    once, vectorised, by :meth:`finish`, which the reader calls at the end of its pass.
+    """
 
     osm_type: list[str] = field(default_factory=list)
     osm_id: list[int] = field(default_factory=list)
     tags: list[dict[str, str]] = field(default_factory=list)
-    geometry: list[BaseGeometry] = field(default_factory=list)
+    geometry: list[BaseGeometry | None] = field(default_factory=list)
+    _pending: dict[int, tuple[list[int], list[np.ndarray]]] = field(
+        default_factory=dict, repr=False
+    )
 
-    def add(self, osm_type: str, osm_id: int, tags: dict[str, str], geom: BaseGeometry) -> None:
+    def add(
+        self, osm_type: str, osm_id: int, tags: dict[str, str], geom: BaseGeometry | None
+    ) -> None:
         """Append one feature.
 
         Parameters
@@ -66,6 +76,42 @@ class Shapes:
         self.osm_id.append(osm_id)
         self.tags.append(tags)
         self.geometry.append(geom)
+
+    def add_coords(
+        self, osm_type: str, osm_id: int, tags: dict[str, str], kind: int, xy: np.ndarray
+    ) -> None:
+        """Append one feature whose geometry :meth:`finish` builds from coordinates.
+
+        Parameters
+        ----------
+        osm_type, osm_id
+            ``node``, ``way`` or ``relation``, and its OSM id.
+        tags
+            Every OSM tag of the object.
+        kind
+            ``POINT``, ``LINE`` or ``POLYGON`` (a ring, closed if it is not).
+        xy
+            Its WGS84 coordinates, ``(n, 2)``.
+        """
+        rows, coords = self._pending.setdefault(kind, ([], []))
+        rows.append(len(self.geometry))
+        coords.append(xy)
+        self.add(osm_type, osm_id, tags, None)
+
+    def finish(self) -> None:
+        """Build the geometries given as coordinates, one vectorised call per kind."""
+        for kind, (rows, coords) in self._pending.items():
+            xy = np.concatenate(coords).reshape(-1, 2)
+            index = np.repeat(np.arange(len(coords)), [len(c) for c in coords])
+            if kind == POINT:
+                geoms = shapely.points(xy)
+            elif kind == LINE:
+                geoms = shapely.linestrings(xy, indices=index)
+            else:
+                geoms = shapely.polygons(shapely.linearrings(xy, indices=index))
+            for row, geom in zip(rows, geoms.tolist(), strict=True):
+                self.geometry[row] = geom
+        self._pending.clear()
 
 
 @dataclass
@@ -110,11 +156,9 @@ def matches(tags: Mapping[str, str], filt: Filter) -> bool:
     >>> matches({"leisure": "park"}, {"leisure": ["pitch"]})
     False
     """
-    for key, values in filt.items():
-        value = tags.get(key)
-        if value is None:
-            continue
-        if values is True or (not isinstance(values, bool) and value in values):
+    for key in tags.keys() & filt.keys():  # an object has few tags, a filter many keys
+        values = filt[key]
+        if values is True or (not isinstance(values, bool) and tags[key] in values):
             return True
     return False
 
@@ -185,16 +229,17 @@ def _pass(src: Any, wanted: _Wanted, out: OsmColumns) -> None:
     # only nodes and ways carrying a key some layer asks for reach the Python code.
     node_keys = sorted({*wanted.features, *wanted.gates})
     way_keys = sorted({"highway", "building", "landuse", *wanted.features, *wanted.compounds})
-    nodes, ways = osmium.filter.KeyFilter(*node_keys), osmium.filter.KeyFilter(*way_keys)
-    nodes.enable_for(osmium.osm.NODE)
-    ways.enable_for(osmium.osm.WAY)
+    node_filter = osmium.filter.KeyFilter(*node_keys)
+    node_filter.enable_for(osmium.osm.NODE)
+    way_filter = osmium.filter.KeyFilter(*way_keys)
+    way_filter.enable_for(osmium.osm.WAY)
     proc = (
         osmium.FileProcessor(src)
         .with_locations()
         .with_areas(osmium.filter.KeyFilter(*wanted.area_keys()))
         .with_filter(osmium.filter.EmptyTagFilter())
-        .with_filter(nodes)
-        .with_filter(ways)
+        .with_filter(node_filter)
+        .with_filter(way_filter)
     )
     objects: Iterable[Any] = proc  # pyosmium's union of object types: checked by kind below
     for obj in objects:
@@ -205,6 +250,8 @@ def _pass(src: Any, wanted: _Wanted, out: OsmColumns) -> None:
             _way(obj, wanted, out)
         elif obj.is_area() and not obj.from_way():
             _relation_area(obj, wanted, out)
+    for shapes in (out.buildings, out.features, out.landuse, out.compounds, out.gates):
+        shapes.finish()
 
 
 def _sorted_copy(src: Any, dest: Path) -> Path:
@@ -239,18 +286,45 @@ def _sorted_copy(src: Any, dest: Path) -> Path:
 
 
 def _node(node: Any, wanted: _Wanted, out: OsmColumns) -> None:
-    tags = {t.k: t.v for t in node.tags}
-    if not node.location.valid():
+    loc = node.location
+    if not loc.valid():
         return
-    point: BaseGeometry | None = None
+    tags = dict(node.tags)
+    xy: np.ndarray | None = None
     for shapes, filt in ((out.features, wanted.features), (out.gates, wanted.gates)):
         if matches(tags, filt):
-            point = point or shapely.Point(node.location.lon, node.location.lat)
-            shapes.add("node", node.id, tags, point)
+            xy = np.array([loc.lon, loc.lat]) if xy is None else xy
+            shapes.add_coords("node", node.id, tags, POINT, xy)
+
+
+def _way_nodes(way: Any, with_refs: bool) -> tuple[np.ndarray | None, np.ndarray]:
+    """A way's node ids (None unless ``with_refs``, or some node is missing) and
+    coordinates, of the nodes whose location is known."""
+    try:  # every location known: the coordinates in one call
+        wkb = _WKB.create_linestring(way, osmium.geom.ALL)
+    except (osmium.InvalidLocationError, RuntimeError):  # some missing, or a single node
+        nodes = way.nodes
+        valid = [n.location.valid() for n in nodes]
+        kept = [n for n, ok in zip(nodes, valid, strict=True) if ok]
+        xy = np.array([(n.lon, n.lat) for n in kept], dtype=float).reshape(-1, 2)
+        return np.array([n.ref for n in kept], dtype=np.int64), xy
+    xy = np.frombuffer(bytes.fromhex(wkb), dtype="<f8", offset=9).reshape(-1, 2)
+    refs = np.array([n.ref for n in way.nodes], dtype=np.int64) if with_refs else None
+    return refs, xy
+
+
+def _three_nodes(way: Any, refs: np.ndarray | None, xy: np.ndarray) -> bool:
+    """Whether the kept nodes of a way are three or more different nodes (three different
+    locations are; else the ids tell)."""
+    if refs is None:
+        if len(set(map(tuple, xy.tolist()))) >= 3:
+            return True
+        refs = np.array([n.ref for n in way.nodes], dtype=np.int64)
+    return len(set(refs.tolist())) >= 3
 
 
 def _way(way: Any, wanted: _Wanted, out: OsmColumns) -> None:
-    tags = {t.k: t.v for t in way.tags}
+    tags = dict(way.tags)
     street = "highway" in tags and wanted.walkable(tags)
     building = "building" in tags
     feature = matches(tags, wanted.features)
@@ -258,29 +332,23 @@ def _way(way: Any, wanted: _Wanted, out: OsmColumns) -> None:
     compound = matches(tags, wanted.compounds)
     if not (street or building or feature or landuse or compound):
         return
-    refs = np.fromiter((n.ref for n in way.nodes if n.location.valid()), dtype=np.int64)
-    xy = np.array([(n.lon, n.lat) for n in way.nodes if n.location.valid()], dtype=float).reshape(
-        -1, 2
-    )
-    if street and len(refs) >= 2:
+    refs, xy = _way_nodes(way, street)
+    if street and refs is not None and len(refs) >= 2:
         out.way_id.append(way.id)
         out.way_tags.append(tags)
         out.way_refs.append(refs)
         out.way_xy.append(xy)
     # A closed way is a polygon; in an extract cut at its edge some of its nodes may be
     # missing, and the polygon is made of those present (as pyrosm does).
-    nodes = way.nodes
-    closed = len(nodes) >= 4 and nodes[0].ref == nodes[-1].ref and len(set(refs.tolist())) >= 3
-    polygon = shapely.Polygon(xy) if closed else None
-    if polygon is not None and building:
-        out.buildings.add("way", way.id, tags, polygon)
-    if polygon is not None and landuse:
-        out.landuse.add("way", way.id, tags, polygon)
-    if polygon is not None and compound:
-        out.compounds.add("way", way.id, tags, polygon)
-    if feature and len(refs) >= 2:
-        line = polygon is None or tags.get("area") == "no"
-        out.features.add("way", way.id, tags, shapely.LineString(xy) if line else polygon)
+    closed = len(way.nodes) >= 4 and way.is_closed() and _three_nodes(way, refs, xy)
+    for shapes, wants in ((out.buildings, building), (out.landuse, landuse)):
+        if closed and wants:
+            shapes.add_coords("way", way.id, tags, POLYGON, xy)
+    if closed and compound:
+        out.compounds.add_coords("way", way.id, tags, POLYGON, xy)
+    if feature and len(xy) >= 2:
+        line = not closed or tags.get("area") == "no"
+        out.features.add_coords("way", way.id, tags, LINE if line else POLYGON, xy)
 
 
 def _relation_area(area: Any, wanted: _Wanted, out: OsmColumns) -> None:
@@ -328,35 +396,35 @@ def split_ways(
     >>> way.tolist(), u.tolist(), v.tolist()
     ([0, 0, 1, 1], [1, 2, 4, 2], [2, 3, 2, 5])
     """
+    empty = np.zeros(0, dtype=np.int64)
     if not refs:
-        empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty, []
-    ids, counts = np.unique(np.concatenate(refs), return_counts=True)
-    way_of: list[int] = []
-    us: list[int] = []
-    vs: list[int] = []
-    coords: list[np.ndarray] = []
-    for w, (r, c) in enumerate(zip(refs, xy, strict=True)):
-        keep = np.ones(len(r), dtype=bool)
-        keep[1:] = r[1:] != r[:-1]  # a node repeated in a row is one vertex
-        r, c = r[keep], c[keep]
-        if len(r) < 2:
-            continue
-        cut = counts[np.searchsorted(ids, r)] >= 2
-        cut[0] = cut[-1] = True
-        at = np.flatnonzero(cut)
-        for a, b in itertools.pairwise(at):
-            pieces = (
-                [(a, b)] if r[a] != r[b] or b - a < 2 else [(a, (a + b) // 2), ((a + b) // 2, b)]
-            )
-            for p, q in pieces:
-                way_of.append(w)
-                us.append(int(r[p]))
-                vs.append(int(r[q]))
-                coords.append(c[p : q + 1])
-    return (
-        np.asarray(way_of, dtype=np.int64),
-        np.asarray(us, dtype=np.int64),
-        np.asarray(vs, dtype=np.int64),
-        coords,
-    )
+    r = np.concatenate(refs).astype(np.int64, copy=False)
+    c = np.concatenate(xy).reshape(-1, 2)
+    w = np.repeat(np.arange(len(refs)), [len(x) for x in refs])
+    ids, counts = np.unique(r, return_counts=True)
+    keep = np.ones(len(r), dtype=bool)
+    keep[1:] = (r[1:] != r[:-1]) | (w[1:] != w[:-1])  # a node repeated in a row is one vertex
+    r, c, w = r[keep], c[keep], w[keep]
+    long = (np.bincount(w, minlength=len(refs)) >= 2)[w]  # a way of one vertex has no edge
+    r, c, w = r[long], c[long], w[long]
+    if len(r) == 0:
+        return empty, empty, empty, []
+    cut = counts[np.searchsorted(ids, r)] >= 2
+    ends = np.flatnonzero(w[1:] != w[:-1])
+    cut[0] = cut[-1] = True
+    cut[ends] = cut[ends + 1] = True
+    at = np.flatnonzero(cut)
+    a, b = at[:-1], at[1:]
+    same = w[a] == w[b]
+    a, b = a[same], b[same]
+    # a piece from a node back to itself is cut at its middle vertex
+    halve = (r[a] == r[b]) & (b - a >= 2)
+    mid = (a + b) // 2
+    pair = np.repeat(np.arange(len(a)), 1 + halve)
+    p, q = a[pair], b[pair]
+    first = np.cumsum(1 + halve) - (1 + halve)
+    q[first[halve]] = mid[halve]
+    p[first[halve] + 1] = mid[halve]
+    coords = [c[i : j + 1] for i, j in zip(p.tolist(), q.tolist(), strict=True)]
+    return w[p], r[p], r[q], coords

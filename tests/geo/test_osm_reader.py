@@ -371,3 +371,37 @@ def test_boundaries_and_multipolygons_are_assembled_from_relations(tmp_path: Pat
     units = load_admin_boundaries(path)
     assert units[["osm_id", "name", "admin_level"]].values.tolist() == [[20, "区", "8"]]
     assert units.geometry.iloc[0].area == pytest.approx(100e-8, rel=1e-6)
+
+
+def test_ways_with_nodes_missing_from_the_extract_keep_the_nodes_present(tmp_path: Path) -> None:
+    """An extract cut at its edge: node 9 is referenced but absent. The street keeps its
+    three located nodes, the building its ring of the four present corners (hand-drawn)."""
+    nodes = {1: (0.0, 0.0), 2: (0.001, 0.0), 3: (0.002, 0.0)}
+    nodes |= {4: (0.0, 0.001), 5: (0.001, 0.001), 6: (0.001, 0.002), 7: (0.0, 0.002)}
+    xml = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
+    xml += [f'<node id="{i}" version="1" lat="{y}" lon="{x}"/>' for i, (x, y) in nodes.items()]
+    ways = {
+        10: ([1, 9, 2, 3], 'k="highway" v="residential"'),
+        11: ([4, 5, 9, 6, 7, 4], 'k="building" v="yes"'),
+    }
+    for wid, (refs, tag) in ways.items():
+        nds = "".join(f'<nd ref="{r}"/>' for r in refs)
+        xml.append(f'<way id="{wid}" version="1">{nds}<tag {tag}/></way>')
+    path = tmp_path / "cut.osm"
+    path.write_text("\n".join([*xml, "</osm>"]), encoding="utf-8")
+    layers = _fresh(path)
+    edges = layers.edges
+    assert edges[["u", "v"]].to_numpy().tolist() == [[1, 3]]
+    assert shapely.get_coordinates(edges.geometry.iloc[0]).tolist() == [
+        [0.0, 0.0],
+        [0.001, 0.0],
+        [0.002, 0.0],
+    ]
+    ring = layers.buildings.geometry.iloc[0]
+    assert shapely.get_coordinates(ring.exterior).tolist() == [
+        [0.0, 0.001],
+        [0.001, 0.001],
+        [0.001, 0.002],
+        [0.0, 0.002],
+        [0.0, 0.001],
+    ]
