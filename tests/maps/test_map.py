@@ -17,6 +17,7 @@ from lifecircle.maps.coverage_map import (
     coverage_map,
     detail_zoom,
     map_html,
+    polygon_rings,
     save_map,
     simplify_by_ring,
 )
@@ -189,3 +190,26 @@ def test_ring_by_ring_simplification_is_the_whole_polygons() -> None:
     assert shapely.is_valid(got)
     assert shapely.equals_exact(got, shapely.simplify(pocket, 3.0, preserve_topology=True), 0)
     assert (50.0, -2.0) in got.exterior.coords
+
+
+def test_polygon_rings_hold_each_feature_ring_and_vertex() -> None:
+    # a square with a hole (a Polygon), and two triangles (a MultiPolygon), in 1e-5 degree
+    square = shapely.Polygon(
+        [(24.0, 60.0), (24.0001, 60.0), (24.0001, 60.0001), (24.0, 60.0001)],
+        [[(24.00002, 60.00002), (24.00003, 60.00002), (24.00003, 60.00003)]],
+    )
+    tri = shapely.Polygon([(25.0, 61.0), (25.00001, 61.0), (25.0, 61.00001)])
+    two = shapely.MultiPolygon([tri, shapely.affinity.translate(tri, 0.00005, 0)])
+    props = [{"label": "a", "colour": "#000000"}, {"label": "b", "colour": "#ffffff"}]
+    got = polygon_rings(np.array([square, two], dtype=object), props)
+    assert decode_ints(got["np"]) == [1, 2]  # polygons per feature
+    assert decode_ints(got["nr"]) == [2, 1, 1]  # rings per polygon, the outer one first
+    assert decode_ints(got["nv"]) == [5, 4, 4, 4]  # vertices per ring, closed
+    c = np.cumsum(np.array(decode_ints(got["c"])).reshape(-1, 2), axis=0)
+    assert c[:5].tolist() == [
+        [6000000, 2400000], [6000000, 2400010], [6000010, 2400010], [6000010, 2400000],
+        [6000000, 2400000],
+    ]  # fmt: skip
+    assert c[5].tolist() == [6000002, 2400002]
+    assert c[-4].tolist() == [6100000, 2500005] and c[-1].tolist() == [6100000, 2500005]
+    assert got["f"] == props
