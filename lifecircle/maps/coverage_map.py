@@ -349,26 +349,33 @@ def _unit_props(
     comp = result.coverage.completeness_by_unit.set_index("unit_id")
     comp_col = f"share_complete_{level}" if f"share_complete_{level}" in comp.columns else None
     ids = units["unit_id"].astype(str).tolist()
+    # every unit's row looked up at once (absent units: NaN, drawn as None as before)
+    shares = share.reindex(index=ids, columns=list(catalog.ids)).to_numpy(float)
+    p50s = p50.reindex(index=ids, columns=list(catalog.ids)).to_numpy(float)
+    res = residents.reindex(ids, fill_value=0.0).to_numpy(float)
+    nan = np.full(len(ids), np.nan)
+    if measure == "coverage":
+        values = share[cat_id].reindex(ids).to_numpy(float) if cat_id in share else nan
+    else:
+        values = comp[comp_col].reindex(ids).to_numpy(float) if comp_col else nan
+    complete = (
+        comp["share_complete_all"].reindex(ids).to_numpy(float)
+        if "share_complete_all" in comp.columns
+        else nan
+    )
     props = []
-    for uid, name in zip(ids, units["name"].astype(str), strict=True):
-        s_row = share.loc[uid] if uid in share.index else None
-        d_row = p50.loc[uid] if uid in p50.index else None
-        value = (
-            _num(share.at[uid, cat_id], 4) if measure == "coverage" and uid in share.index
-            else (_num(comp.at[uid, comp_col], 4) if comp_col and uid in comp.index else None)
-        )  # fmt: skip
+    for i, (uid, name) in enumerate(zip(ids, units["name"].astype(str), strict=True)):
+        value = _num(values[i], 4)
         props.append(
             {
                 "id": uid,
                 "name": name,
-                "res": _num(residents.get(uid, 0.0), 0),
+                "res": _num(res[i], 0),
                 "value": value,
                 "colour": share_colour(value),
-                "complete": _num(comp.at[uid, "share_complete_all"], 4)
-                if uid in comp.index and "share_complete_all" in comp.columns
-                else None,
-                "s": [_num(s_row[c], 4) if s_row is not None else None for c in catalog.ids],
-                "d": [_num(d_row[c], 0) if d_row is not None else None for c in catalog.ids],
+                "complete": _num(complete[i], 4),
+                "s": [_num(v, 4) for v in shares[i]],
+                "d": [_num(v, 0) for v in p50s[i]],
             }
         )
     return props
