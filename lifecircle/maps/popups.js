@@ -78,7 +78,6 @@ function lcBindSite(feature, layer) {
   layer.bindTooltip(LC.t.proposed_site.replace("{rank}", p.rank));
   layer.bindPopup(function () { return lcSitePopup(p); }, LC_POPUP);
 }
-function lcBindLabel(feature, layer) { layer.bindTooltip(lcEsc(feature.properties.label), {sticky: true}); }
 function lcGapPopup(p) {
   return "<div class='lc-popup'><b>" + LC.t.gap.replace("{rank}", p.rank) + "</b><br>" +
     LC.t.uncovered_residents + ": " + Math.round(p.res).toLocaleString() + "<br>" +
@@ -242,4 +241,32 @@ function lcStreets(map, parent, S) {
   map.on("zoomstart", function () { canvas.style.display = "none"; });
   map.on("moveend zoomend resize viewreset", later);
   later();
+}
+/* Polygons as compact rings (lifecircle.maps.coverage_map.polygon_rings): R.np polygons per
+   feature, R.nr rings per polygon (the outer one first), R.nv vertices per ring, R.c
+   [dlat, dlon] per vertex (1e-5 degree), R.f each feature's label and colour. Each feature is
+   one L.polygon, as L.geoJSON would make it, with its label on hover. */
+function lcRings(map, parent, R) {
+  var np = lcDecode(R.np), nr = lcDecode(R.nr), nv = lcDecode(R.nv), c = lcDecode(R.c);
+  var lat = 0, lon = 0, j = 0, p = 0, r = 0;
+  for (var f = 0; f < np.length; f++) {
+    var polys = [];
+    for (var a = 0; a < np[f]; a++, p++) {
+      var rings = [];
+      for (var b = 0; b < nr[p]; b++, r++) {
+        var ring = new Array(nv[r]);
+        for (var k = 0; k < nv[r]; k++, j++) {
+          lat += c[2 * j]; lon += c[2 * j + 1];
+          ring[k] = [lat / 1e5, lon / 1e5];
+        }
+        rings.push(ring);
+      }
+      polys.push(rings);
+    }
+    var props = R.f[f];
+    var layer = L.polygon(polys.length === 1 ? polys[0] : polys, {fillColor: props.colour,
+      color: props.colour, weight: 1, fillOpacity: 0.15});
+    layer.bindTooltip(lcEsc(props.label), {sticky: true});
+    parent.addLayer(layer);
+  }
 }

@@ -8,6 +8,7 @@ their contents and header rows are frozen.
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -58,28 +59,33 @@ def _write(
     ws: Any, header: list[str], rows: list[list[Any]], formats: dict[int, str] | None = None
 ) -> None:
     from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
 
     ws.append(header)
     for cell in ws[1]:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDEBF7")
         cell.alignment = Alignment(vertical="center", wrap_text=True)
-    for row in rows:
-        ws.append([_cell(v) for v in row])
+    values = [[_cell(v) for v in row] for row in rows]
+    for row in values:
+        ws.append(row)
     for col, fmt in (formats or {}).items():
         for cell in ws.iter_cols(min_col=col, max_col=col, min_row=2):
             for c in cell:
                 c.number_format = fmt
     ws.freeze_panes = "A2"
-    for column in ws.columns:
-        width = max(_width(c.value) for c in column)
-        ws.column_dimensions[column[0].column_letter].width = min(60, max(8, width + 2))
+    # the widths from the values written (not read back from the cells: fewer per-cell steps)
+    for col, column in enumerate(itertools.zip_longest(*[header, *values]), start=1):
+        width = max(_width(v) for v in column)
+        ws.column_dimensions[get_column_letter(col)].width = min(60, max(8, width + 2))
 
 
 def _width(value: Any) -> int:
     if value is None:
         return 0
     text = str(value)
+    if text.isascii():
+        return len(text)
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)  # CJK characters are double width
 
 

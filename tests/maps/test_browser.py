@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_FLAGS = [
@@ -250,4 +251,35 @@ def test_offline_page_draws_the_study_streets(tiled_k3, browser, tmp_path) -> No
         " let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n += 1; } return n; }"
     )
     assert inked > 10_000  # the streets are drawn, not only decoded
+    page.close()
+
+
+CATCHMENT_RINGS = (
+    "() => { const out = []; Object.values(window).forEach(g => {"
+    " if (!(g instanceof L.FeatureGroup)) return; g.eachLayer(l => {"
+    " if (l instanceof L.Polygon && l.options.fillOpacity === 0.15 && l.getTooltip()) {"
+    " const ll = l.getLatLngs(); const polys = Array.isArray(ll[0][0]) ? ll : [ll];"
+    " out.push(polys.map(p => p.map(r => r.length))); } }); }); return out; }"
+)
+
+
+def test_demo_catchments_are_drawn_ring_for_ring(demo_run, browser) -> None:
+    # every catchment the map draws (each category's reach, the bands, the proposed reach)
+    # arrives in the page as Leaflet polygons with the rings and vertices of the geometry
+    # written (Leaflet drops each ring's closing vertex)
+    from lifecircle.maps.coverage_map import _Display, _ready_catchments
+
+    result, out = demo_run
+    drawn = _ready_catchments(result, result.focus_category, _Display())
+    assert drawn is not None and len(drawn)
+    page, errors, blocked = open_page(browser, out / "map.html")
+    got = page.evaluate(CATCHMENT_RINGS)
+    assert errors == [] and blocked == []
+    expected = []
+    for geom in drawn.geometry:
+        polys = shapely.get_parts(geom)
+        expected.append([[len(r.coords) - 1 for r in (p.exterior, *p.interiors)] for p in polys])
+    # the drawn frame holds the rows the page shows, once each (the facility layers'
+    # reaches, the bands and the proposed reaches); a category without facilities has none
+    assert sorted(map(str, got)) == sorted(map(str, expected))
     page.close()

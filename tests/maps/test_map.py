@@ -7,12 +7,20 @@ import re
 
 import numpy as np
 import pytest
+import shapely
 
 from lifecircle.errors import InputError
 from lifecircle.geo.crs import wgs84_to_gcj02
 from lifecircle.maps.basemaps import base_map
 from lifecircle.maps.compact import decode_ints, encode_ints
-from lifecircle.maps.coverage_map import coverage_map, detail_zoom, map_html, save_map
+from lifecircle.maps.coverage_map import (
+    coverage_map,
+    detail_zoom,
+    map_html,
+    polygon_rings,
+    save_map,
+    simplify_by_ring,
+)
 from lifecircle.maps.offline import AssetError, inline_assets
 
 
@@ -161,3 +169,47 @@ def test_offline_pages_carry_the_study_streets(tiled_k3) -> None:
     assert 2 * len(counts) <= vertices
     online = map_html(coverage_map(result, tiles="osm"))
     assert "lcStreets(" not in online.split("</script>", 3)[-1]  # tiles: no street layer
+
+
+def test_ring_by_ring_simplification_is_the_whole_polygons() -> None:
+    # a 100 m square with a 2 m outward bump on its bottom edge (under the 3 m tolerance,
+    # so simplified away) and wiggles along a hole: ring by ring gives GEOS's own answer
+    wiggle = [(20 + 2 * i, 20 + (0.5 if i % 2 else 0.0)) for i in range(21)]
+    hole = [*wiggle, (60, 60), (20, 60)]
+    shell = [(0, 0), (40, 0), (50, -2), (60, 0), (100, 0), (100, 100), (0, 100)]
+    square = shapely.Polygon(shell, [hole])
+    far = shapely.affinity.translate(square, 300, 0)
+    for geom in (square, shapely.MultiPolygon([square, far])):
+        expected = shapely.simplify(geom, 3.0, preserve_topology=True)
+        assert shapely.equals_exact(simplify_by_ring(geom, 3.0), expected, 0)
+    assert len(simplify_by_ring(square, 3.0).exterior.coords) == 5  # the bump is gone
+    # a hole inside the bump: the shell alone would be simplified across it, so that
+    # polygon is simplified whole (keeping the bump), and the result stays valid
+    pocket = shapely.Polygon(shell, [[(49, -1.5), (51, -1.5), (50, -1)]])
+    got = simplify_by_ring(pocket, 3.0)
+    assert shapely.is_valid(got)
+    assert shapely.equals_exact(got, shapely.simplify(pocket, 3.0, preserve_topology=True), 0)
+    assert (50.0, -2.0) in got.exterior.coords
+
+
+def test_polygon_rings_hold_each_feature_ring_and_vertex() -> None:
+    # a square with a hole (a Polygon), and two triangles (a MultiPolygon), in 1e-5 degree
+    square = shapely.Polygon(
+        [(24.0, 60.0), (24.0001, 60.0), (24.0001, 60.0001), (24.0, 60.0001)],
+        [[(24.00002, 60.00002), (24.00003, 60.00002), (24.00003, 60.00003)]],
+    )
+    tri = shapely.Polygon([(25.0, 61.0), (25.00001, 61.0), (25.0, 61.00001)])
+    two = shapely.MultiPolygon([tri, shapely.affinity.translate(tri, 0.00005, 0)])
+    props = [{"label": "a", "colour": "#000000"}, {"label": "b", "colour": "#ffffff"}]
+    got = polygon_rings(np.array([square, two], dtype=object), props)
+    assert decode_ints(got["np"]) == [1, 2]  # polygons per feature
+    assert decode_ints(got["nr"]) == [2, 1, 1]  # rings per polygon, the outer one first
+    assert decode_ints(got["nv"]) == [5, 4, 4, 4]  # vertices per ring, closed
+    c = np.cumsum(np.array(decode_ints(got["c"])).reshape(-1, 2), axis=0)
+    assert c[:5].tolist() == [
+        [6000000, 2400000], [6000000, 2400010], [6000010, 2400010], [6000010, 2400000],
+        [6000000, 2400000],
+    ]  # fmt: skip
+    assert c[5].tolist() == [6000002, 2400002]
+    assert c[-4].tolist() == [6100000, 2500005] and c[-1].tolist() == [6100000, 2500005]
+    assert got["f"] == props
