@@ -40,7 +40,9 @@ them (a display simplification at a shared wall; residents themselves join their
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -54,8 +56,8 @@ from shapely.geometry.base import BaseGeometry
 from lifecircle.coverage.access import Access
 from lifecircle.coverage.exact_catchments import DEFAULT_WIDTH_M, exact_catchment, reached_pieces
 from lifecircle.coverage.gated import GatedNetwork
-from lifecircle.coverage.lattice import Lattice, neighbours, trace_outline
-from lifecircle.coverage.network import Located, Search, Snap, WalkNetwork
+from lifecircle.coverage.lattice import Lattice, LatticeNodes, trace_outline
+from lifecircle.coverage.network import Search, Snap, WalkNetwork
 from lifecircle.geo.study_area import StudyArea
 from lifecircle.params import DEFAULT_MAX_SNAP_M, DEFAULT_SPEED_KMH
 
@@ -171,16 +173,18 @@ def _grid_catchments(  # noqa: PLR0913, RUF100 (one search, its bands and the la
     clamp = _clamp(lattice)
     if lattice.reach_m < width_m + clamp:
         raise ValueError(f"the lattice reaches {lattice.reach_m} m: at least {width_m + clamp}")
-    i, j, snap, at = lattice.nodes(_reached_edges(network, sources, search, search.limit_m))
-    if len(i) == 0:
+    # every node is asked: one snapped to a street not reached, or farther than the width
+    # and the clamp, has a margin below -clamp, as the nodes not snapped at all
+    nodes = lattice.all_nodes(_reached_edges(network, sources, search, search.limit_m))
+    if len(nodes) == 0:
         return [shapely.Polygon() for _ in bands_m]
-    # a node snapped farther than width + clamp has a margin below -clamp: left out
-    walk, _ = search.to(at)
-    field = _Margin(network, search, width_m, lattice.cell_m, i, j, snap, at, walk)
+    field = _Margin(network, search, width_m, lattice.cell_m, nodes, search.walks(nodes.ends))
     out = []
     for band in bands_m:
         margin = np.clip(np.nan_to_num(field.at_band(float(band)), nan=-clamp), -clamp, clamp)
-        out.append(trace_outline(i, j, margin, lattice.cell_m, fill=-clamp))
+        out.append(
+            trace_outline(nodes.i, nodes.j, margin, lattice.cell_m, fill=-clamp, tiles=nodes.tiles)
+        )
     return out
 
 
@@ -200,39 +204,36 @@ class _Margin:
     search: Search
     width_m: float
     cell_m: float
-    i: np.ndarray
-    j: np.ndarray
-    snap: Snap
-    at: Located
+    nodes: LatticeNodes
     walk: np.ndarray
 
     def at_band(self, band: float) -> np.ndarray:
         """The margin of every node for a band, jumps placed."""
-        margin = np.minimum(self.width_m - self.at.access, band - self.walk)
-        p, q = neighbours(self.i, self.j)
-        flip = (margin[p] >= 0) != (margin[q] >= 0)
-        p, q = p[flip], q[flip]
+        at = self.nodes.ends.located
+        margin = np.minimum(self.width_m - at.access, band - self.walk)
+        p, q = self.nodes.flips(margin >= 0)
         inside_q = margin[q] >= 0  # the covered node first
         p, q = np.where(inside_q, q, p), np.where(inside_q, p, q)
-        chain, s = self.at.chain, self.at.s
+        chain, s, edge = at.chain, at.s, self.nodes.snap.edge
         apart = (chain[p] != chain[q]) | (np.abs(s[p] - s[q]) > 2 * self.cell_m)
-        apart &= self.snap.edge[q] >= 0
+        apart &= edge[q] >= 0
         p, q = p[apart], q[apart]
         if len(p) == 0:
             return margin
-        dist_q, margin_q = self._as_if_on(p, self.snap.edge[q], band)  # p beside q's street
-        dist_p, margin_p = self._as_if_on(q, self.snap.edge[p], band)  # q beside p's street
+        dist_q, margin_q = self._as_if_on(p, edge[q], band)  # p beside q's street
+        dist_p, margin_p = self._as_if_on(q, edge[p], band)  # q beside p's street
         jump = (margin_p > 0) & (margin_q < 0)
         p, q = p[jump], q[jump]
-        np.minimum.at(margin, p, (dist_q[jump] - self.at.access[p]) / 2.0)
-        np.maximum.at(margin, q, (self.at.access[q] - dist_p[jump]) / 2.0)
+        np.minimum.at(margin, p, (dist_q[jump] - at.access[p]) / 2.0)
+        np.maximum.at(margin, q, (at.access[q] - dist_p[jump]) / 2.0)
         return margin
 
     def _as_if_on(
         self, nodes: np.ndarray, edges: np.ndarray, band: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """The distance from nodes to given edges, and their margin were they snapped there."""
-        pts = shapely.points(np.column_stack([self.i[nodes], self.j[nodes]]) * self.cell_m)
+        ij = np.column_stack([self.nodes.i[nodes], self.nodes.j[nodes]])
+        pts = shapely.points(ij * self.cell_m)
         lines = self.network.geometry[edges]
         dist = shapely.distance(lines, pts)
         t = shapely.line_locate_point(lines, pts, normalized=True)
@@ -430,19 +431,49 @@ def study_catchments(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
     draw = partial(
         catchments, network, width_m=width_m, exact=exact, lattice=lattice, cell_m=cell_m or 5.0
     )
-    frames: list[pd.DataFrame] = []
+    jobs: list[tuple[int, Callable[[], pd.DataFrame]]] = []
     bands_of = _study_bands(access, next(iter(new_sites), None), speed_kmh)
     for k, cat in enumerate(access.categories):
-        if step is not None:
-            step(k, len(access.categories))
         pts, _, snaps = access.entrances(fac_cat == cat)
         if len(pts):
-            frames.append(_profiled_draw(draw, access, (snaps, pts), cat, bands_of[k]))
+            jobs.append((k, partial(_profiled_draw, draw, access, (snaps, pts), cat, bands_of[k])))
         if cat in new_sites and len(new_sites[cat]):
             new = new_sites[cat].geometry.to_numpy()
             src = (network.snap(new, max_snap_m=access.max_snap_m), new)
-            frames.append(_profiled_draw(draw, access, src, cat, bands_of[k][:1], kind="proposed"))
-    return _study_frame(frames, area.crs)
+            jobs.append(
+                (k, partial(_profiled_draw, draw, access, src, cat, bands_of[k][:1], "proposed"))
+            )
+    if lattice is not None:
+        _ready(lattice)
+    return _study_frame(_run(jobs, len(access.categories), step), area.crs)
+
+
+def _ready(lattice: Lattice) -> None:
+    """Snap the lattice around every street at once and find its nodes' neighbours and
+    tiles, before the categories are drawn side by side on them."""
+    nodes = lattice.all_nodes(np.ones(lattice.network.n_edges, dtype=bool))
+    _ = nodes.north, nodes.east, nodes.tiles
+
+
+def _run(
+    jobs: list[tuple[int, Callable[[], pd.DataFrame]]],
+    n_categories: int,
+    step: Callable[[int, int], None] | None,
+) -> list[pd.DataFrame]:
+    """Draw the categories' catchments on every core (numpy, GEOS and contourpy do the
+    work outside the GIL), and return them in order; ``step`` is told the category of each
+    as it is collected."""
+    if not jobs:
+        return []
+    workers = max(1, min(len(jobs), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(job) for _, job in jobs]
+        frames = []
+        for (k, _), future in zip(jobs, futures, strict=True):
+            if step is not None:
+                step(k, n_categories)
+            frames.append(future.result())
+    return frames
 
 
 def _profiled_draw(

@@ -18,6 +18,8 @@ asked of one lattice lands on the same nodes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, cast
 
 import contourpy
@@ -26,14 +28,14 @@ import shapely
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from lifecircle.coverage.network import Located, WalkNetwork
+from lifecircle.coverage.network import Ends, Located, WalkNetwork
 from lifecircle.coverage.snapping import Snap
 from lifecircle.params import DEFAULT_MAX_SNAP_M
 
 if TYPE_CHECKING:
     from contourpy._contourpy import FillReturn_ChunkCombinedOffsetOffset
 
-__all__ = ["BLOCK", "TILE", "Lattice", "neighbours", "trace_outline"]
+__all__ = ["BLOCK", "TILE", "Lattice", "LatticeNodes", "Tiles", "trace_outline"]
 
 BLOCK = 4
 """Nodes per side of a block: the lattice's neighbourhoods are made of whole blocks."""
@@ -91,11 +93,30 @@ class Lattice:
         self._keys = np.empty(0, dtype=np.int64)
         self._snap = Snap(np.empty(0, np.int64), np.empty(0), np.empty(0))
         self._at = network.locate(self._snap)
+        self._all: LatticeNodes | None = None
 
     @property
     def n_snapped(self) -> int:
         """How many nodes have been snapped so far."""
         return len(self._keys)
+
+    def cover(self, edges: np.ndarray) -> None:
+        """Snap the nodes within ``reach_m`` of ``edges`` (a mask) not snapped yet."""
+        edges = np.asarray(edges, dtype=bool)
+        new = edges & ~self._done
+        if new.any():
+            self._add(self._node_keys(self.network.geometry[new], self.reach_m))
+            self._done |= new
+
+    def all_nodes(self, edges: np.ndarray | None = None) -> LatticeNodes:
+        """Every node snapped so far (after covering ``edges``, a mask, when given), with
+        what every question asks of them looked up once: kept until more are snapped."""
+        if edges is not None:
+            self.cover(edges)
+        if self._all is None:
+            i, j = _unkey(self._keys)
+            self._all = LatticeNodes(i, j, self._snap, self.network.ends(self._at))
+        return self._all
 
     def nodes(self, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, Snap, Located]:
         """The nodes that snap to one of ``edges``, within ``reach_m`` of it, and the nodes
@@ -114,17 +135,17 @@ class Lattice:
             and the same located on the chains (:meth:`WalkNetwork.locate`).
         """
         edges = np.asarray(edges, dtype=bool)
-        new = edges & ~self._done
-        if new.any():
-            self._add(self._node_keys(self.network.geometry[new], self.reach_m))
-            self._done |= new
-        edge = self._snap.edge
-        ok = edge >= 0
-        sel = np.flatnonzero(ok & edges[np.where(ok, edge, 0)])
-        sel = self._with_around(sel[self._at.access[sel] <= self.reach_m])
-        i, j = _unkey(self._keys[sel])
-        at = self._at
-        return i, j, self._snap.take(sel), Located(at.chain[sel], at.s[sel], at.access[sel])
+        every = self.all_nodes(edges)
+        edge = every.snap.edge
+        at = every.ends.located
+        sel = (edge >= 0) & edges[np.where(edge >= 0, edge, 0)] & (at.access <= self.reach_m)
+        keep = np.flatnonzero(every.around(sel))
+        return (
+            every.i[keep],
+            every.j[keep],
+            every.snap.take(keep),
+            Located(at.chain[keep], at.s[keep], at.access[keep]),
+        )
 
     def _node_keys(self, lines: np.ndarray, within_m: float) -> np.ndarray:
         """Keys of the nodes of every block within ``within_m`` of the lines, sorted."""
@@ -157,18 +178,6 @@ class Lattice:
         nj = (cj[:, None, None] * BLOCK + offsets[None, None, :]).repeat(BLOCK, axis=1)
         return np.sort(_key(ni.ravel(), nj.ravel()))
 
-    def _with_around(self, sel: np.ndarray) -> np.ndarray:
-        """The known nodes ``sel`` and those known one cell from them, in key order."""
-        keys = self._keys[sel]
-        mark = np.zeros(len(self._keys), dtype=bool)
-        mark[sel] = True
-        for step in (2**32, -(2**32), 1, -1):
-            pos = np.searchsorted(self._keys, keys + step)
-            hit = pos < len(self._keys)
-            hit[hit] = self._keys[pos[hit]] == keys[hit] + step
-            mark[pos[hit]] = True
-        return np.flatnonzero(mark)
-
     def _add(self, keys: np.ndarray) -> None:
         """Snap the nodes of ``keys`` not snapped yet, and keep them."""
         pos = np.searchsorted(self._keys, keys)
@@ -185,6 +194,7 @@ class Lattice:
         self._keys = np.concatenate([self._keys, new])[order]
         self._snap = Snap.concat([self._snap, snap]).take(order)
         old = self._at
+        self._all = None
         self._at = Located(
             np.concatenate([old.chain, at.chain])[order],
             np.concatenate([old.s, at.s])[order],
@@ -192,32 +202,101 @@ class Lattice:
         )
 
 
-def neighbours(i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every pair of nodes one cell apart (east or north), as indices into ``i`` and ``j``.
+@dataclass(frozen=True)
+class LatticeNodes:
+    """A lattice's nodes, sorted by ``(i, j)``, with their snaps and chain ends, and the
+    neighbours and tiles that every catchment asks of them, found once.
 
-    Parameters
+    Attributes
     ----------
     i, j
-        Integer lattice coordinates, sorted by ``(i, j)``, each node once.
-
-    Returns
-    -------
-    (first, second)
-        For each pair, the node and its east or north neighbour.
+        Integer lattice coordinates (the node stands at ``(i, j) * cell_m``).
+    snap
+        Where each node joins the network.
+    ends
+        The same, located on the chains with their ends (:meth:`WalkNetwork.ends`).
     """
-    keys = _key(i, j)
-    firsts, seconds = [], []
-    for step in (2**32, 1):  # east: i + 1; north: j + 1
-        pos = np.searchsorted(keys, keys + step)
+
+    i: np.ndarray
+    j: np.ndarray
+    snap: Snap
+    ends: Ends
+
+    def __len__(self) -> int:
+        return len(self.i)
+
+    @cached_property
+    def north(self) -> np.ndarray:
+        """Whether the next node is this one's north neighbour ``(i, j + 1)`` (sorted by
+        ``(i, j)``, a north neighbour can only come next)."""
+        out = np.zeros(len(self.i), dtype=bool)
+        out[:-1] = (self.i[1:] == self.i[:-1]) & (self.j[1:] == self.j[:-1] + 1)
+        return out
+
+    @cached_property
+    def east(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every node that has an east neighbour ``(i + 1, j)``, and that neighbour."""
+        keys = _key(self.i, self.j)
+        pos = np.searchsorted(keys, keys + 2**32)
         hit = pos < len(keys)
-        hit[hit] = keys[pos[hit]] == keys[hit] + step
-        firsts.append(np.flatnonzero(hit))
-        seconds.append(pos[hit])
-    return np.concatenate(firsts), np.concatenate(seconds)
+        hit[hit] = keys[pos[hit]] == keys[hit] + 2**32
+        return np.flatnonzero(hit), pos[hit]
+
+    @cached_property
+    def tiles(self) -> Tiles:
+        """The nodes by traced tile."""
+        return Tiles.of(self.i, self.j)
+
+    def around(self, sel: np.ndarray) -> np.ndarray:
+        """The mask ``sel`` and the nodes one cell east, west, north or south of it."""
+        out = sel.copy()
+        north = self.north[:-1]
+        out[1:] |= sel[:-1] & north
+        out[:-1] |= sel[1:] & north
+        p, q = self.east
+        out[q[sel[p]]] = True
+        out[p[sel[q]]] = True
+        return out
+
+    def flips(self, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every pair of neighbours (east pairs, then north) of which exactly one node is
+        ``inside`` (a mask), as node indices: the west or south node first."""
+        p, q = self.east
+        east = inside[p] != inside[q]
+        north = np.flatnonzero(self.north[:-1] & (inside[:-1] != inside[1:]))
+        return np.concatenate([p[east], north]), np.concatenate([q[east], north + 1])
 
 
-def trace_outline(
-    i: np.ndarray, j: np.ndarray, z: np.ndarray, cell_m: float, *, fill: float
+@dataclass(frozen=True)
+class Tiles:
+    """Lattice nodes by traced tile: where each tile starts, and its nodes (as indices, and
+    in the tile's own coordinates). A node on a seam belongs to both tiles."""
+
+    base: list[tuple[int, int]]
+    index: list[np.ndarray]
+    li: list[np.ndarray]
+    lj: list[np.ndarray]
+
+    @staticmethod
+    def of(i: np.ndarray, j: np.ndarray) -> Tiles:
+        """The tiles of nodes ``(i, j)`` (each node once)."""
+        parts = _tiles(i, j, np.arange(len(i)))
+        return Tiles(
+            [(bi, bj) for bi, bj, _, _, _ in parts],
+            [idx for _, _, _, _, idx in parts],
+            [li for _, _, li, _, _ in parts],
+            [lj for _, _, _, lj, _ in parts],
+        )
+
+
+def trace_outline(  # noqa: PLR0913, RUF100 (the nodes, their field and how to read it)
+    i: np.ndarray,
+    j: np.ndarray,
+    z: np.ndarray,
+    cell_m: float,
+    *,
+    fill: float,
+    tiles: Tiles | None = None,
 ) -> shapely.Geometry:
     """The (multi)polygon where a field sampled at lattice nodes is at least zero.
 
@@ -231,6 +310,8 @@ def trace_outline(
         The lattice spacing: node ``(i, j)`` stands at ``(i * cell_m, j * cell_m)``.
     fill
         The value of the nodes not given.
+    tiles
+        The nodes' tiles, when found already (:attr:`LatticeNodes.tiles`).
 
     Returns
     -------
@@ -244,8 +325,10 @@ def trace_outline(
     if not pos.any():
         return shapely.Polygon()
     top = float(np.max(z)) + 1.0
+    tiles = tiles or Tiles.of(i, j)
     pieces = [
-        _trace_tile(bi, bj, li, lj, zz, cell_m, fill, top) for bi, bj, li, lj, zz in _tiles(i, j, z)
+        _trace_tile(base, li, lj, z[idx], cell_m, (fill, top))
+        for base, idx, li, lj in zip(tiles.base, tiles.index, tiles.li, tiles.lj, strict=True)
     ]
     polys = np.concatenate(pieces) if pieces else np.empty(0, object)
     if len(polys) == 0:
@@ -294,24 +377,27 @@ def _tiles(
     ]
 
 
-def _trace_tile(  # noqa: PLR0913, RUF100 (one tile's nodes, its place and the levels)
-    base_i: int,
-    base_j: int,
+def _trace_tile(
+    base: tuple[int, int],
     li: np.ndarray,
     lj: np.ndarray,
     z: np.ndarray,
     cell_m: float,
-    fill: float,
-    top: float,
+    levels: tuple[float, float],
 ) -> np.ndarray:
-    """The filled contours of one tile, as shapely polygons."""
-    if not (z >= 0).any():
+    """The filled contours of one tile (nodes in tile coordinates from ``base``) between
+    the ``levels`` (fill, top), as shapely polygons."""
+    fill, top = levels
+    pos = z >= 0
+    if not pos.any():
         return np.empty(0, dtype=object)
-    # the tile's nodes, cropped to their extent plus a node of fill, within the tile
-    a0, a1 = max(int(li.min()) - 1, 0), min(int(li.max()) + 1, TILE)
-    b0, b1 = max(int(lj.min()) - 1, 0), min(int(lj.max()) + 1, TILE)
+    # the tile's nodes, cropped to those at least zero plus a node around, within the tile
+    a0, a1 = max(int(li[pos].min()) - 1, 0), min(int(li[pos].max()) + 1, TILE)
+    b0, b1 = max(int(lj[pos].min()) - 1, 0), min(int(lj[pos].max()) + 1, TILE)
     grid = np.full((b1 - b0 + 1, a1 - a0 + 1), fill, dtype=float)
-    grid[lj - b0, li - a0] = z
+    crop = (li >= a0) & (li <= a1) & (lj >= b0) & (lj <= b1)
+    grid[lj[crop] - b0, li[crop] - a0] = z[crop]
+    base_i, base_j = base
     xs = (base_i + np.arange(a0, a1 + 1)) * cell_m
     ys = (base_j + np.arange(b0, b1 + 1)) * cell_m
     gen = contourpy.contour_generator(

@@ -37,6 +37,7 @@ from lifecircle.params import DEFAULT_MAX_SNAP_M, WalkProfile
 __all__ = [
     "DEFAULT_MAX_SNAP_M",
     "EDGE_KINDS",
+    "Ends",
     "Located",
     "NodeReach",
     "PairDistances",
@@ -97,6 +98,26 @@ class Located:
 
 
 Points = Snap | Located
+
+
+@dataclass(frozen=True)
+class Ends:
+    """Located points with their chains' ends looked up once, for the walks of many
+    searches to the same points (:meth:`Search.walks`; the catchments' lattice, asked by
+    every category)."""
+
+    located: Located
+    a: np.ndarray
+    """The junction at each point's chain's ``a`` end (0 where not located)."""
+    b: np.ndarray
+    """The junction at its ``b`` end (0 where not located)."""
+    to_a: np.ndarray
+    """The walk along the chain to ``a`` (infinite where not located)."""
+    to_b: np.ndarray
+    """The walk along the chain to ``b`` (infinite where not located)."""
+
+    def __len__(self) -> int:
+        return len(self.a)
 
 
 EDGE_KINDS: tuple[str, ...] = ("other", "steps", "footbridge", "underpass")
@@ -783,20 +804,41 @@ class WalkNetwork:
             use_a = via_a <= via_b
             out[ok] = tgt.access[ok] + np.where(use_a, via_a, via_b)
             which[ok] = np.where(use_a, jsrc[a], jsrc[b])
-            si, tj, direct = self._same_chain(src, tgt)
-            if len(si):
-                order = np.lexsort((direct, tj))
-                si, tj, direct = si[order], tj[order], direct[order]
-                first = np.ones(len(tj), bool)
-                first[1:] = tj[1:] != tj[:-1]
-                si, tj, direct = si[first], tj[first], direct[first]
-                better = direct < out[tj]
-                out[tj[better]] = direct[better]
-                which[tj[better]] = si[better]
+            self._shortcut(src, tgt, out, which)
         beyond = ~(out <= limit_m)
         out[beyond] = np.inf
         which[beyond] = -1
         return out, which
+
+    def _shortcut(
+        self, src: Located, tgt: Located, out: np.ndarray, which: np.ndarray | None
+    ) -> None:
+        """Lower the walks ``out`` (and set ``which`` source) of the targets that a source
+        on their own chain reaches more directly along it."""
+        si, tj, direct = self._same_chain(src, tgt)
+        if len(si) == 0:
+            return
+        order = np.lexsort((direct, tj))
+        si, tj, direct = si[order], tj[order], direct[order]
+        first = np.ones(len(tj), bool)
+        first[1:] = tj[1:] != tj[:-1]
+        si, tj, direct = si[first], tj[first], direct[first]
+        better = direct < out[tj]
+        out[tj[better]] = direct[better]
+        if which is not None:
+            which[tj[better]] = si[better]
+
+    def ends(self, points: Points) -> Ends:
+        """Points located on their chains with the chains' ends looked up, for
+        :meth:`Search.walks`."""
+        at = self.locate(points)
+        ok = at.chain >= 0
+        c = np.where(ok, at.chain, 0)
+        a = np.where(ok, self.chain_a[c], 0)
+        b = np.where(ok, self.chain_b[c], 0)
+        to_a = np.where(ok, at.s, np.inf)
+        to_b = np.where(ok, self.chain_len[c] - at.s, np.inf)
+        return Ends(at, a, b, to_a, to_b)
 
     def _same_chain(self, src: Located, tgt: Located) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All (source, target) pairs on the same chain, with their direct walk along it."""
@@ -1066,6 +1108,16 @@ class Search:
             net.locate(targets),
             self.limit_m,
         )
+
+    def walks(self, ends: Ends) -> np.ndarray:
+        """Walking distance from the nearest source to points whose ends are looked up
+        (:meth:`WalkNetwork.ends`): the distances of :meth:`to`, without the sources."""
+        jd = self.junction_dist
+        out = np.minimum(jd[ends.a] + ends.to_a, jd[ends.b] + ends.to_b)
+        out = ends.located.access + out
+        self.network._shortcut(self.sources, ends.located, out, None)
+        out[~(out <= self.limit_m)] = np.inf
+        return out
 
     def nodes(self) -> NodeReach:
         """Walking distance from the nearest source to every node."""

@@ -329,6 +329,54 @@ def test_lattice_nodes_are_those_snapped_to_the_edges_asked_and_snapped_once() -
     )
 
 
+def test_lattice_nodes_neighbours_and_flips_against_brute_force() -> None:
+    """Every node's east and north neighbours, the nodes around a mask and the pairs that
+    flip, as a set of coordinates would find them one by one."""
+    rows = [
+        (1, 2, [(X0, Y0), (X0 + 180, Y0 + 35)]),
+        (2, 3, [(X0 + 180, Y0 + 35), (X0 + 150, Y0 + 160)]),
+        (4, 5, [(X0 - 60, Y0 + 120), (X0 + 20, Y0 + 130)]),
+    ]
+    net = WalkNetwork.from_edges(lines(rows))
+    nodes = Lattice(net, cell_m=GRID_CELL_M, reach_m=30.0).all_nodes(np.ones(3, dtype=bool))
+    where = {
+        (a, b): k for k, (a, b) in enumerate(zip(nodes.i.tolist(), nodes.j.tolist(), strict=True))
+    }
+    east = {(k, where[(a + 1, b)]) for (a, b), k in where.items() if (a + 1, b) in where}
+    north = {(k, where[(a, b + 1)]) for (a, b), k in where.items() if (a, b + 1) in where}
+    p, q = nodes.east
+    assert set(zip(p.tolist(), q.tolist(), strict=True)) == east and len(east) > 1000
+    got_north = np.flatnonzero(nodes.north)
+    assert {(k, k + 1) for k in got_north.tolist()} == north
+    rng = np.random.default_rng(7)
+    sel = rng.random(len(nodes)) < 0.05
+    around = set(np.flatnonzero(sel).tolist())
+    around |= {b for a, b in east | north if sel[a]} | {a for a, b in east | north if sel[b]}
+    assert set(np.flatnonzero(nodes.around(sel)).tolist()) == around
+    fp, fq = nodes.flips(sel)
+    flips = {(a, b) for a, b in east | north if sel[a] != sel[b]}
+    assert set(zip(fp.tolist(), fq.tolist(), strict=True)) == flips and len(flips) > 100
+
+
+def test_search_walks_are_the_search_distances(helsinki_network) -> None:
+    """The walks of points whose chain ends are looked up once are the search's own
+    distances, for points not snapped, far beyond the limit and on a source's chain."""
+    net = helsinki_network
+    rng = np.random.default_rng(3)
+    minx, miny, maxx, maxy = shapely.total_bounds(net.geometry)
+    xy = np.column_stack([rng.uniform(minx, maxx, 20_000), rng.uniform(miny, maxy, 20_000)])
+    snap = net.snap(xy, max_snap_m=60.0)
+    assert 0 < int((~snap.ok).sum()) < len(snap)
+    sources = snap.take(np.flatnonzero(snap.ok)[:8])
+    search = net.search(sources, limit_m=400.0)
+    want, _ = search.to(snap)
+    got = search.walks(net.ends(snap))
+    np.testing.assert_array_equal(got, want)
+    assert np.isfinite(want).sum() > 500 and np.isinf(want).sum() > 5000
+    # the sources' own points: walked straight along their chain, there and back
+    np.testing.assert_allclose(got[np.flatnonzero(snap.ok)[:8]], 2 * sources.access_m)
+
+
 def test_trace_outline_of_a_disc_and_across_tile_seams(monkeypatch) -> None:
     """z = 30 - distance to a point off the lattice: a disc of 30 m (inscribed by straight
     pieces between nodes); traced in one tile or in tiles of 8 nodes, the same shape."""
