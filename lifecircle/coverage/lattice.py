@@ -35,7 +35,7 @@ from lifecircle.params import DEFAULT_MAX_SNAP_M
 if TYPE_CHECKING:
     from contourpy._contourpy import FillReturn_ChunkCombinedOffsetOffset
 
-__all__ = ["BLOCK", "TILE", "Lattice", "LatticeNodes", "Tiles", "trace_outline"]
+__all__ = ["BLOCK", "TILE", "Lattice", "LatticeNodes", "Tile", "Tiles", "trace_outline"]
 
 BLOCK = 4
 """Nodes per side of a block: the lattice's neighbourhoods are made of whole blocks."""
@@ -268,25 +268,47 @@ class LatticeNodes:
 
 
 @dataclass(frozen=True)
-class Tiles:
-    """Lattice nodes by traced tile: where each tile starts, and its nodes (as indices, and
-    in the tile's own coordinates). A node on a seam belongs to both tiles."""
+class Tile:
+    """One traced tile: its nodes, and the grid they fill.
 
-    base: list[tuple[int, int]]
-    index: list[np.ndarray]
-    li: list[np.ndarray]
-    lj: list[np.ndarray]
+    Attributes
+    ----------
+    index
+        The tile's nodes, as indices (None: every node, in order).
+    origin
+        The lattice coordinates of the grid's first row and column.
+    shape
+        The grid's size, one row per ``i`` and one column per ``j``: the nodes' extent
+        within the tile and a row and column of fill around, where the tile has room.
+    flat
+        Each node's place in the flattened grid.
+    """
+
+    index: np.ndarray | None
+    origin: tuple[int, int]
+    shape: tuple[int, int]
+    flat: np.ndarray
+
+
+@dataclass(frozen=True)
+class Tiles:
+    """Lattice nodes by traced tile (a node on a seam belongs to both tiles)."""
+
+    tiles: list[Tile]
 
     @staticmethod
     def of(i: np.ndarray, j: np.ndarray) -> Tiles:
         """The tiles of nodes ``(i, j)`` (each node once)."""
         parts = _tiles(i, j, np.arange(len(i)))
-        return Tiles(
-            [(bi, bj) for bi, bj, _, _, _ in parts],
-            [idx for _, _, _, _, idx in parts],
-            [li for _, _, li, _, _ in parts],
-            [lj for _, _, _, lj, _ in parts],
-        )
+        out = []
+        for base_i, base_j, li, lj, idx in parts:
+            a0, a1 = max(int(li.min()) - 1, 0), min(int(li.max()) + 1, TILE)
+            b0, b1 = max(int(lj.min()) - 1, 0), min(int(lj.max()) + 1, TILE)
+            shape = (a1 - a0 + 1, b1 - b0 + 1)
+            flat = (li - a0) * shape[1] + (lj - b0)
+            whole = len(parts) == 1  # one tile: every node, in order
+            out.append(Tile(None if whole else idx, (base_i + a0, base_j + b0), shape, flat))
+        return Tiles(out)
 
 
 def trace_outline(  # noqa: PLR0913, RUF100 (the nodes, their field and how to read it)
@@ -324,19 +346,23 @@ def trace_outline(  # noqa: PLR0913, RUF100 (the nodes, their field and how to r
     pos = z >= 0
     if not pos.any():
         return shapely.Polygon()
+    # no node exactly on the outline (a ten-millionth of a cell off it): every outline vertex
+    # lies strictly between two nodes, so no two rings can meet
+    eps = 1e-7 * cell_m
+    z = np.where(np.abs(z) < eps, np.where(pos, eps, -eps), z)
     top = float(np.max(z)) + 1.0
     tiles = tiles or Tiles.of(i, j)
-    pieces = [
-        _trace_tile(base, li, lj, z[idx], cell_m, (fill, top))
-        for base, idx, li, lj in zip(tiles.base, tiles.index, tiles.li, tiles.lj, strict=True)
-    ]
+    pieces = [_trace_tile(tile, z, cell_m, (fill, top)) for tile in tiles.tiles]
     polys = np.concatenate(pieces) if pieces else np.empty(0, object)
     if len(polys) == 0:
         return shapely.Polygon()
     if len(pieces) == 1:
-        # one tile: contourpy's polygons are disjoint already
+        # one tile: marching squares' polygons cover disjoint parts of the cells, and with
+        # no node on the outline their rings never meet; a ring that crosses itself all
+        # the same (a check far cheaper than full validity) is mended by the union
         out = polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
-        return out if shapely.is_valid(out) else shapely.union_all(polys)
+        rings = shapely.get_rings(polys)
+        return out if shapely.is_simple(rings).all() else shapely.union_all(polys)
     # tiles meet along shared seams, whose vertices both tiles compute alike
     return shapely.union_all(polys)
 
@@ -378,30 +404,30 @@ def _tiles(
 
 
 def _trace_tile(
-    base: tuple[int, int],
-    li: np.ndarray,
-    lj: np.ndarray,
-    z: np.ndarray,
-    cell_m: float,
-    levels: tuple[float, float],
+    tile: Tile, z: np.ndarray, cell_m: float, levels: tuple[float, float]
 ) -> np.ndarray:
-    """The filled contours of one tile (nodes in tile coordinates from ``base``) between
-    the ``levels`` (fill, top), as shapely polygons."""
+    """The filled contours of one tile of the field ``z`` (at every node) between the
+    ``levels`` (fill, top), as shapely polygons."""
     fill, top = levels
-    pos = z >= 0
-    if not pos.any():
+    zz = z if tile.index is None else z[tile.index]
+    if not (zz >= 0).any():
         return np.empty(0, dtype=object)
-    # the tile's nodes, cropped to those at least zero plus a node around, within the tile
-    a0, a1 = max(int(li[pos].min()) - 1, 0), min(int(li[pos].max()) + 1, TILE)
-    b0, b1 = max(int(lj[pos].min()) - 1, 0), min(int(lj[pos].max()) + 1, TILE)
-    grid = np.full((b1 - b0 + 1, a1 - a0 + 1), fill, dtype=float)
-    crop = (li >= a0) & (li <= a1) & (lj >= b0) & (lj <= b1)
-    grid[lj[crop] - b0, li[crop] - a0] = z[crop]
-    base_i, base_j = base
-    xs = (base_i + np.arange(a0, a1 + 1)) * cell_m
-    ys = (base_j + np.arange(b0, b1 + 1)) * cell_m
+    grid = np.full(tile.shape[0] * tile.shape[1], fill, dtype=float)
+    grid[tile.flat] = zz
+    grid = grid.reshape(tile.shape)
+    # cropped to the rows and columns with a node at least zero, and one around
+    pos = grid >= 0
+    rows, cols = np.flatnonzero(pos.any(axis=1)), np.flatnonzero(pos.any(axis=0))
+    r0, r1 = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 1, tile.shape[0] - 1)
+    c0, c1 = max(int(cols[0]) - 1, 0), min(int(cols[-1]) + 1, tile.shape[1] - 1)
+    xs = (tile.origin[0] + np.arange(r0, r1 + 1)) * cell_m
+    ys = (tile.origin[1] + np.arange(c0, c1 + 1)) * cell_m
     gen = contourpy.contour_generator(
-        xs, ys, grid, name="serial", fill_type=contourpy.FillType.ChunkCombinedOffsetOffset
+        xs,
+        ys,
+        np.ascontiguousarray(grid[r0 : r1 + 1, c0 : c1 + 1].T),
+        name="serial",
+        fill_type=contourpy.FillType.ChunkCombinedOffsetOffset,
     )
     filled = cast("FillReturn_ChunkCombinedOffsetOffset", gen.filled(0.0, top))
     points, offsets, outer = filled[0][0], filled[1][0], filled[2][0]
