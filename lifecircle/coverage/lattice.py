@@ -114,7 +114,8 @@ class Lattice:
         if edges is not None:
             self.cover(edges)
         if self._all is None:
-            i, j = _unkey(self._keys)
+            # lattice coordinates, and indices below, fit 32 bits: half the memory
+            i, j = (c.astype(np.int32) for c in _unkey(self._keys))
             self._all = LatticeNodes(i, j, self._snap, self.network.ends(self._at))
         return self._all
 
@@ -141,8 +142,8 @@ class Lattice:
         sel = (edge >= 0) & edges[np.where(edge >= 0, edge, 0)] & (at.access <= self.reach_m)
         keep = np.flatnonzero(every.around(sel))
         return (
-            every.i[keep],
-            every.j[keep],
+            every.i[keep].astype(np.int64),
+            every.j[keep].astype(np.int64),
             every.snap.take(keep),
             Located(at.chain[keep], at.s[keep], at.access[keep]),
         )
@@ -240,7 +241,8 @@ class LatticeNodes:
         pos = np.searchsorted(keys, keys + 2**32)
         hit = pos < len(keys)
         hit[hit] = keys[pos[hit]] == keys[hit] + 2**32
-        return np.flatnonzero(hit), pos[hit]
+        small = np.int32 if len(keys) < 2**31 else np.int64
+        return np.flatnonzero(hit).astype(small), pos[hit].astype(small)
 
     @cached_property
     def tiles(self) -> Tiles:
@@ -305,7 +307,7 @@ class Tiles:
             a0, a1 = max(int(li.min()) - 1, 0), min(int(li.max()) + 1, TILE)
             b0, b1 = max(int(lj.min()) - 1, 0), min(int(lj.max()) + 1, TILE)
             shape = (a1 - a0 + 1, b1 - b0 + 1)
-            flat = (li - a0) * shape[1] + (lj - b0)
+            flat = ((li - a0) * shape[1] + (lj - b0)).astype(np.int32)  # under 4098**2
             whole = len(parts) == 1  # one tile: every node, in order
             out.append(Tile(None if whole else idx, (base_i + a0, base_j + b0), shape, flat))
         return Tiles(out)

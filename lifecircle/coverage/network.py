@@ -834,8 +834,9 @@ class WalkNetwork:
         at = self.locate(points)
         ok = at.chain >= 0
         c = np.where(ok, at.chain, 0)
-        a = np.where(ok, self.chain_a[c], 0)
-        b = np.where(ok, self.chain_b[c], 0)
+        small = np.int32 if self.n_junctions < 2**31 else np.int64
+        a = np.where(ok, self.chain_a[c], 0).astype(small)
+        b = np.where(ok, self.chain_b[c], 0).astype(small)
         to_a = np.where(ok, at.s, np.inf)
         to_b = np.where(ok, self.chain_len[c] - at.s, np.inf)
         return Ends(at, a, b, to_a, to_b)
