@@ -8,15 +8,18 @@ the same stages part by part.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 import geopandas as gpd
 import pandas as pd
 
 from lifecircle.coverage.access import Access, access_notes, plan_access
-from lifecircle.coverage.catchments import study_catchments
+from lifecircle.coverage.catchments import ready_lattice, study_catchments
 from lifecircle.coverage.fca import capacity_by_unit
 from lifecircle.coverage.gaps import gaps_by_category
+from lifecircle.coverage.lattice import Lattice
 from lifecircle.coverage.network import WalkNetwork
 from lifecircle.coverage.scenario import Comparison, scenario_coverage
 from lifecircle.coverage.sites import (
@@ -80,6 +83,21 @@ def run_plan(
         access = plan_access(network, area, params)
         notes += access_notes(access, area, int(network.component_size.max(initial=0)))
     walls = _walls(network, access, area, params, stages, notes)
+    with _lattice_ahead(network, access, params) as lattice:
+        return _from_access(area, params, stages, (network, access, walls), notes, lattice)
+
+
+def _from_access(  # noqa: PLR0913, RUF100 (the study, where it stands and what comes ahead)
+    area: StudyArea,
+    params: PlanParams,
+    stages: Stages,
+    walked: tuple[WalkNetwork, Access, Walls | None],
+    notes: list[Note],
+    lattice: Future[Lattice] | None,
+) -> PlanResult:
+    """The stages after access: coverage, placement, gaps, capacity, supply, scenario and
+    catchments (on ``lattice``, made meanwhile, when given)."""
+    network, access, walls = walked
     with stages("coverage"):
         coverage = coverage_tables(
             access,
@@ -100,7 +118,9 @@ def run_plan(
         supply, rolled = _supply(access, area, network, params, coverage)
     new_sites = {cat: rec.sites for cat, rec in sites.items()}
     scenario = _scenario(network, access, area, params, new_sites, coverage, stages)
-    catchment_frame = _catchments(network, access, area, params, new_sites, stages, notes)
+    catchment_frame = _catchments(
+        network, access, area, params, (new_sites, lattice), stages, notes
+    )
     return PlanResult(
         area=area,
         params=params,
@@ -190,12 +210,14 @@ def _catchments(
     access: Access,
     area: StudyArea,
     params: PlanParams,
-    new_sites: dict[str, gpd.GeoDataFrame],
+    sites_lattice: tuple[dict[str, gpd.GeoDataFrame], Future[Lattice] | None],
     stages: Stages,
     notes: list[Note],
 ) -> gpd.GeoDataFrame | None:
     """The catchments when asked for, on a network of any size (the old size limit,
-    ``catchments_max_edges``, is ignored with a note in ``notes``)."""
+    ``catchments_max_edges``, is ignored with a note in ``notes``), from the proposed
+    sites and the lattice made meanwhile (when one is)."""
+    new_sites, lattice = sites_lattice
     if params.catchments_max_edges is not None:
         notes.append(
             Note("note_catchments_max_edges_ignored", {"limit": params.catchments_max_edges})
@@ -211,7 +233,26 @@ def _catchments(
             speed_kmh=params.speed_kmh,
             width_m=params.catchment_width_m,
             step=lambda i, n: stages.step("catchments", i, n),
+            lattice=lattice.result() if lattice is not None else None,
         )
+
+
+@contextmanager
+def _lattice_ahead(
+    network: WalkNetwork, access: Access, params: PlanParams
+) -> Iterator[Future[Lattice] | None]:
+    """The catchments' lattice, snapped in the background while coverage, placement, gaps
+    and the scenario run (its snapping is most of the catchments' time on a city, and
+    needs only the network and the snap distance); None when no lattice is drawn on
+    (no catchments, or gated compounds, whose lattices are their own)."""
+    if not params.catchments or access.gated is not None:
+        yield None
+        return
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lattice")
+    try:
+        yield pool.submit(ready_lattice, network, access, width_m=params.catchment_width_m)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _placement(

@@ -68,6 +68,7 @@ __all__ = [
     "catchments",
     "grid_lattice",
     "reached_pieces",
+    "ready_lattice",
     "study_catchments",
 ]
 
@@ -387,6 +388,7 @@ def study_catchments(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
     exact: bool = False,
     cell_m: float | None = None,
     step: Callable[[int, int], None] | None = None,
+    lattice: Lattice | None = None,
 ) -> gpd.GeoDataFrame:
     """A study's catchments: each category's at its threshold; the first category of
     ``new_sites`` also at 5/10/15 minutes; and what the proposed sites of each category in
@@ -412,6 +414,9 @@ def study_catchments(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
         categories), or with ``exact`` the side of the consistency cells (default 5 m).
     step
         Called with (categories done, categories) as the drawing goes.
+    lattice
+        The grid construction's lattice when made already (:func:`ready_lattice`, for
+        this network, ``access``, ``width_m`` and ``cell_m``; not with gated compounds).
 
     Returns
     -------
@@ -421,13 +426,10 @@ def study_catchments(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
     if access.gated is not None:
         return _gated_study(access, area, new_sites, (speed_kmh, width_m), exact, cell_m)
     fac_cat = area.facilities["category"].to_numpy()
-    lattice = (
-        None
-        if exact
-        else grid_lattice(
-            network, cell_m=cell_m or GRID_CELL_M, width_m=width_m, max_snap_m=access.max_snap_m
-        )
-    )
+    if exact:
+        lattice = None
+    else:
+        lattice = lattice or ready_lattice(network, access, width_m=width_m, cell_m=cell_m)
     draw = partial(
         catchments, network, width_m=width_m, exact=exact, lattice=lattice, cell_m=cell_m or 5.0
     )
@@ -443,16 +445,42 @@ def study_catchments(  # noqa: PLR0913, RUF100 (keyword-only drawing options)
             jobs.append(
                 (k, partial(_profiled_draw, draw, access, src, cat, bands_of[k][:1], "proposed"))
             )
-    if lattice is not None:
-        _ready(lattice)
     return _study_frame(_run(jobs, len(access.categories), step), area.crs)
 
 
-def _ready(lattice: Lattice) -> None:
-    """Snap the lattice around every street at once and find its nodes' neighbours and
-    tiles, before the categories are drawn side by side on them."""
-    nodes = lattice.all_nodes(np.ones(lattice.network.n_edges, dtype=bool))
+def ready_lattice(
+    network: WalkNetwork,
+    access: Access,
+    *,
+    width_m: float = DEFAULT_WIDTH_M,
+    cell_m: float | None = None,
+) -> Lattice:
+    """The lattice a study's catchments are drawn on, snapped around every street at once
+    (as the residents are, with ``access.max_snap_m``), with its nodes' neighbours and
+    tiles found, so that the categories can be drawn side by side on it.
+
+    Parameters
+    ----------
+    network
+        The walk network.
+    access
+        The study's access (its snap distance).
+    width_m
+        The catchments' width.
+    cell_m
+        The lattice spacing (default ``GRID_CELL_M``).
+
+    Returns
+    -------
+    Lattice
+        Ready for :func:`study_catchments`.
+    """
+    lattice = grid_lattice(
+        network, cell_m=cell_m or GRID_CELL_M, width_m=width_m, max_snap_m=access.max_snap_m
+    )
+    nodes = lattice.all_nodes(np.ones(network.n_edges, dtype=bool))
     _ = nodes.north, nodes.east, nodes.tiles
+    return lattice
 
 
 def _run(
