@@ -13,6 +13,7 @@ Distances are weighted by residents throughout.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,7 @@ __all__ = [
     "completeness",
     "coverage_by_unit",
     "coverage_tables",
+    "grouped_quantiles",
     "missing_checklist",
     "residents_served",
     "weighted_quantile",
@@ -71,6 +73,49 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
     cum = np.cumsum(w[order])
     pos = np.searchsorted(cum, q * cum[-1] - 1e-9 * cum[-1], side="left")
     return float(v[order][min(pos, len(v) - 1)])
+
+
+def grouped_quantiles(
+    values: np.ndarray, weights: np.ndarray, groups: np.ndarray, n_groups: int, qs: Sequence[float]
+) -> np.ndarray:
+    """:func:`weighted_quantile` of each group's values, for every quantile, at once.
+
+    Parameters
+    ----------
+    values, weights
+        As for :func:`weighted_quantile`, one per point.
+    groups
+        Each point's group, from 0 to ``n_groups - 1`` (-1: in none).
+    n_groups
+        How many groups.
+    qs
+        The quantiles.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_groups, len(qs))``: the same values as :func:`weighted_quantile` on each
+        group's points in their order (the cumulative weights are summed in the same order,
+        one group at a time); NaN for a group with no positive weight.
+    """
+    out = np.full((n_groups, len(qs)), np.nan)
+    w = np.asarray(weights, float)
+    keep = (w > 0) & (groups >= 0)
+    if not keep.any():
+        return out
+    v, w, g = np.asarray(values, float)[keep], w[keep], np.asarray(groups)[keep]
+    order = np.lexsort((v, g))  # stable: ties keep the points' order, as argsort's
+    v, w, g = v[order], w[order], g[order]
+    cum = pd.Series(w).groupby(g, sort=False).cumsum().to_numpy()  # one group at a time
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    ends = np.r_[starts[1:], len(g)] - 1
+    total = cum[ends]
+    at = np.arange(len(g))
+    for c, q in enumerate(qs):
+        target = np.repeat(q * total - 1e-9 * total, ends - starts + 1)
+        first = np.minimum.reduceat(np.where(cum >= target, at, len(g)), starts)
+        out[g[starts], c] = v[np.minimum(first, ends)]
+    return out
 
 
 @dataclass(frozen=True)
@@ -120,7 +165,14 @@ def coverage_by_unit(
     n = len(access.demand)
     groups = pd.Series(np.arange(n)).groupby(unit_of).indices if n else {}
     weights = [access.weights(cat) for cat in access.categories]
-    for uid in unit_ids:
+    code = np.full(n, -1, dtype=np.int64)
+    for u, uid in enumerate(unit_ids):
+        code[groups.get(uid, np.empty(0, dtype=int))] = u
+    quantiles = [
+        grouped_quantiles(access.distance_m[:, k], weights[k], code, len(unit_ids), (0.5, 0.9))
+        for k in range(len(access.categories))
+    ]
+    for u, uid in enumerate(unit_ids):
         idx = groups.get(uid, np.empty(0, dtype=int))
         residents = float(access.demand.residents[idx].sum())
         for k, cat in enumerate(access.categories):
@@ -136,8 +188,8 @@ def coverage_by_unit(
                     total,
                     covered,
                     share,
-                    weighted_quantile(access.distance_m[idx, k], res, 0.5),
-                    weighted_quantile(access.distance_m[idx, k], res, 0.9),
+                    quantiles[k][u, 0],
+                    quantiles[k][u, 1],
                     (share >= unit_share) if total > 0 else np.nan,
                 )
             )

@@ -17,6 +17,7 @@ from lifecircle.coverage.network import Snap, WalkNetwork
 from lifecircle.coverage.tables import (
     aligned_demand,
     coverage_tables,
+    grouped_quantiles,
     residents_served,
     weighted_quantile,
 )
@@ -226,3 +227,22 @@ def test_residents_served_reads_the_access_results_own_demand() -> None:
     assert aligned_demand(access, demand) is demand
     with pytest.raises(ValueError, match="not the demand frame's points"):
         aligned_demand(access, demand.iloc[::-1])
+
+
+def test_grouped_quantiles_are_each_groups_weighted_quantile() -> None:
+    """All groups at once give, value for value, what weighted_quantile gives one group at a
+    time: with tied values, unreachable (inf) points, zero weights and points in no group."""
+    rng = np.random.default_rng(5)
+    n, n_groups = 20_000, 300
+    values = rng.integers(0, 40, n).astype(float) * 25.0  # many ties
+    values[rng.random(n) < 0.1] = np.inf
+    weights = rng.choice([0.0, 0.5, 1.0, 3.25, 17.0], n)
+    groups = rng.integers(-1, n_groups, n)
+    groups[groups == 7] = 8  # a group with no point
+    got = grouped_quantiles(values, weights, groups, n_groups, (0.5, 0.9, 1.0))
+    for g in range(n_groups):
+        mine = groups == g
+        for c, q in enumerate((0.5, 0.9, 1.0)):
+            want = weighted_quantile(values[mine], weights[mine], q)
+            assert got[g, c] == want or (np.isnan(want) and np.isnan(got[g, c]))
+    assert np.isnan(got[7]).all() and np.isinf(got[:, 1]).any()
