@@ -56,7 +56,7 @@ from shapely.geometry.base import BaseGeometry
 from lifecircle.coverage.access import Access
 from lifecircle.coverage.exact_catchments import DEFAULT_WIDTH_M, exact_catchment, reached_pieces
 from lifecircle.coverage.gated import GatedNetwork
-from lifecircle.coverage.lattice import Lattice, LatticeNodes, trace_outline
+from lifecircle.coverage.lattice import EdgeSegments, Lattice, LatticeNodes, trace_outline
 from lifecircle.coverage.network import Search, Snap, WalkNetwork
 from lifecircle.geo.study_area import StudyArea
 from lifecircle.params import DEFAULT_MAX_SNAP_M, DEFAULT_SPEED_KMH
@@ -179,7 +179,8 @@ def _grid_catchments(  # noqa: PLR0913, RUF100 (one search, its bands and the la
     nodes = lattice.all_nodes(_reached_edges(network, sources, search, search.limit_m))
     if len(nodes) == 0:
         return [shapely.Polygon() for _ in bands_m]
-    field = _Margin(network, search, width_m, lattice.cell_m, nodes, search.walks(nodes.ends))
+    walk = search.walks(nodes.ends)
+    field = _Margin(network, search, width_m, lattice.cell_m, nodes, walk, lattice.segments)
     out = []
     for band in bands_m:
         margin = np.clip(np.nan_to_num(field.at_band(float(band)), nan=-clamp), -clamp, clamp)
@@ -207,6 +208,7 @@ class _Margin:
     cell_m: float
     nodes: LatticeNodes
     walk: np.ndarray
+    segments: EdgeSegments
 
     def at_band(self, band: float) -> np.ndarray:
         """The margin of every node for a band, jumps placed."""
@@ -233,11 +235,8 @@ class _Margin:
         self, nodes: np.ndarray, edges: np.ndarray, band: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """The distance from nodes to given edges, and their margin were they snapped there."""
-        ij = np.column_stack([self.nodes.i[nodes], self.nodes.j[nodes]])
-        pts = shapely.points(ij * self.cell_m)
-        lines = self.network.geometry[edges]
-        dist = shapely.distance(lines, pts)
-        t = shapely.line_locate_point(lines, pts, normalized=True)
+        xy = np.column_stack([self.nodes.i[nodes], self.nodes.j[nodes]]) * self.cell_m
+        dist, t = self.segments.measure(xy, edges)
         walk, _ = self.search.to(Snap(edges, t, dist))
         return dist, np.minimum(self.width_m - dist, band - walk)
 
@@ -479,7 +478,7 @@ def ready_lattice(
         network, cell_m=cell_m or GRID_CELL_M, width_m=width_m, max_snap_m=access.max_snap_m
     )
     nodes = lattice.all_nodes(np.ones(network.n_edges, dtype=bool))
-    _ = nodes.north, nodes.east, nodes.tiles
+    _ = nodes.north, nodes.east, nodes.tiles, lattice.segments
     return lattice
 
 

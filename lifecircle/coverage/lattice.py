@@ -35,7 +35,16 @@ from lifecircle.params import DEFAULT_MAX_SNAP_M
 if TYPE_CHECKING:
     from contourpy._contourpy import FillReturn_ChunkCombinedOffsetOffset
 
-__all__ = ["BLOCK", "TILE", "Lattice", "LatticeNodes", "Tile", "Tiles", "trace_outline"]
+__all__ = [
+    "BLOCK",
+    "TILE",
+    "EdgeSegments",
+    "Lattice",
+    "LatticeNodes",
+    "Tile",
+    "Tiles",
+    "trace_outline",
+]
 
 BLOCK = 4
 """Nodes per side of a block: the lattice's neighbourhoods are made of whole blocks."""
@@ -94,6 +103,11 @@ class Lattice:
         self._snap = Snap(np.empty(0, np.int64), np.empty(0), np.empty(0))
         self._at = network.locate(self._snap)
         self._all: LatticeNodes | None = None
+
+    @cached_property
+    def segments(self) -> EdgeSegments:
+        """The network's edges' segments, to measure nodes against given edges."""
+        return EdgeSegments.of(self.network.geometry)
 
     @property
     def n_snapped(self) -> int:
@@ -201,6 +215,74 @@ class Lattice:
             np.concatenate([old.s, at.s])[order],
             np.concatenate([old.access, at.access])[order],
         )
+
+
+@dataclass(frozen=True)
+class EdgeSegments:
+    """The straight segments of every edge of a network, to measure points against given
+    edges (as ``shapely.distance`` and ``shapely.line_locate_point`` do, in one pass).
+
+    Attributes
+    ----------
+    first, count
+        Each edge's first segment and how many it has.
+    ax, ay, dx, dy
+        Each segment's start and its vector.
+    start
+        Each segment's distance along its edge from the edge's start.
+    length
+        Each edge's length.
+    """
+
+    first: np.ndarray
+    count: np.ndarray
+    ax: np.ndarray
+    ay: np.ndarray
+    dx: np.ndarray
+    dy: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+
+    @staticmethod
+    def of(geometry: np.ndarray) -> EdgeSegments:
+        """The segments of LineStrings ``geometry``."""
+        xy, gi = shapely.get_coordinates(geometry, return_index=True)
+        same = gi[1:] == gi[:-1]
+        a, b, g = xy[:-1][same], xy[1:][same], gi[:-1][same]
+        seg_len = np.hypot(b[:, 0] - a[:, 0], b[:, 1] - a[:, 1])
+        count = np.bincount(g, minlength=len(geometry))
+        first = np.cumsum(count) - count
+        length = np.bincount(g, weights=seg_len, minlength=len(geometry))
+        before = np.cumsum(seg_len) - seg_len
+        start = before - np.repeat(before[first[count > 0]], count[count > 0])
+        d = b - a
+        return EdgeSegments(first, count, a[:, 0], a[:, 1], d[:, 0], d[:, 1], start, length)
+
+    def measure(self, xy: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The distance from each point to its edge, and the fraction of the edge's length
+        from its start to the nearest point on it (the first segment of the nearest, on a
+        tie)."""
+        cnt = self.count[edges]
+        if len(edges) == 0 or (cnt == 0).any():
+            if len(edges) == 0:
+                return np.empty(0), np.empty(0)
+            raise ValueError("an edge without segments")
+        starts = np.cumsum(cnt) - cnt
+        pair = np.repeat(np.arange(len(edges)), cnt)
+        seg = np.repeat(self.first[edges], cnt) + (np.arange(len(pair)) - starts[pair])
+        px, py = xy[pair, 0] - self.ax[seg], xy[pair, 1] - self.ay[seg]
+        dx, dy = self.dx[seg], self.dy[seg]
+        l2 = dx * dx + dy * dy
+        u = np.divide(px * dx + py * dy, l2, out=np.zeros_like(l2), where=l2 > 0)
+        np.clip(u, 0.0, 1.0, out=u)
+        d = np.hypot(px - u * dx, py - u * dy)
+        best = np.minimum.reduceat(d, starts)
+        at = np.minimum.reduceat(np.where(d == best[pair], np.arange(len(d)), len(d)), starts)
+        s = seg[at]
+        along = self.start[s] + u[at] * np.hypot(self.dx[s], self.dy[s])
+        size = self.length[edges]
+        t = np.divide(along, size, out=np.zeros_like(along), where=size > 0)
+        return best, np.clip(t, 0.0, 1.0)
 
 
 @dataclass(frozen=True)

@@ -363,6 +363,25 @@ def test_lattice_nodes_neighbours_and_flips_against_brute_force() -> None:
     assert set(zip(fp.tolist(), fq.tolist(), strict=True)) == flips and len(flips) > 100
 
 
+def test_edge_segments_measure_as_shapely(helsinki_network) -> None:
+    """Points measured against given edges, all at once: the distance and the fraction
+    along the edge that GEOS finds (shapely.distance and line_locate_point)."""
+    net = helsinki_network
+    rng = np.random.default_rng(11)
+    edges = rng.integers(0, net.n_edges, 30_000)
+    lines = net.geometry[edges]
+    near = shapely.get_coordinates(
+        shapely.line_interpolate_point(lines, rng.random(30_000), normalized=True)
+    )
+    xy = near + rng.normal(0.0, 30.0, (30_000, 2))
+    dist, t = lattice_module.EdgeSegments.of(net.geometry).measure(xy, edges)
+    pts = shapely.points(xy)
+    np.testing.assert_allclose(dist, shapely.distance(lines, pts), rtol=0, atol=1e-7)
+    np.testing.assert_allclose(
+        t * shapely.length(lines), shapely.line_locate_point(lines, pts), rtol=0, atol=1e-6
+    )
+
+
 def test_search_walks_are_the_search_distances(helsinki_network) -> None:
     """The walks of points whose chain ends are looked up once are the search's own
     distances, for points not snapped, far beyond the limit and on a source's chain."""
