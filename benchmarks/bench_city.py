@@ -16,7 +16,12 @@ peak resident set (``os.wait4``); each run's line gives the placement's status a
 gap (``run.json``'s ``placement``). Medians of ``--runs`` runs (min and max beside), one table
 per k; results go to ``results/bench_city.json``.
 
+With ``--before REF`` the code at that git ref (a temporary worktree) runs the same command
+on the same files, each of its runs right after one of today's: e.g. ``--before 894d477``,
+the last commit whose loader was pyrosm's, gives the old loader's time in the same run.
+
 Usage: python benchmarks/bench_city.py [--k 3 10] [--runs 3] [--data DIR] [--keep]
+[--before REF]
 """
 
 from __future__ import annotations
@@ -56,12 +61,13 @@ def city_file(k: int, data: Path) -> tuple[Path, float]:
     return path, time.perf_counter() - t0
 
 
-def run_once(osm: Path, out: Path, timeout_s: float) -> dict:
-    """One ``lifecircle plan`` subprocess: its stage timings, wall time and peak memory."""
+def run_once(osm: Path, out: Path, timeout_s: float, root: Path = ROOT) -> dict:
+    """One ``lifecircle plan`` subprocess of the code in ``root``: its stage timings, wall
+    time and peak memory."""
     cmd = [sys.executable, "-m", "lifecircle", "plan", "--osm", str(osm), "--out", str(out)]
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
     }
     log = out.parent / "stderr.txt"  # a file, not a pipe: a full pipe would stall the run
     t0 = time.perf_counter()
@@ -102,6 +108,32 @@ def _cell(values: list[float], digits: int = 2) -> str:
     return f"{med:.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
+def before_tree(ref: str) -> Path:
+    """A checkout of the repository at ``ref`` (a temporary git worktree), to run the code
+    as it was on the same files in the same run."""
+    where = Path(tempfile.mkdtemp(prefix="bench_city_before_")) / "tree"
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(where), ref], check=True
+    )
+    return where
+
+
+def drop_tree(where: Path) -> None:
+    """Remove a checkout made by :func:`before_tree`."""
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(where)], check=False
+    )
+    shutil.rmtree(where.parent, ignore_errors=True)
+
+
+def run_line(r: dict) -> str:
+    """One run, in a line: its wall time and peak memory, and the placement's proof."""
+    msg = r["error"] if "error" in r else f"{r['wall_s']:.1f} s, {r['peak_gb']:.2f} GB"
+    for cat, p in r.get("placement", {}).items():
+        msg += f"; {cat}: {p['status']}, gap {p['gap']:.4%} ({p['method']})"
+    return msg
+
+
 def table(k: int, runs: list[dict]) -> str:
     """A Markdown table of one k's runs: each stage, the wall time and the peak memory."""
     ok = [r for r in runs if "error" not in r]
@@ -125,7 +157,24 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=HERE / "results" / "city", help="tiled files")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
     ap.add_argument("--keep", action="store_true", help="keep the last run's output folder")
+    ap.add_argument(
+        "--before",
+        metavar="REF",
+        help="also run the code at this git ref (e.g. 894d477, the last commit with the old "
+        "pyrosm loader) on the same files, each of its runs right after one of today's",
+    )
     args = ap.parse_args()
+    before = before_tree(args.before) if args.before else None
+    try:
+        _measure(args, before)
+    finally:
+        if before is not None:
+            drop_tree(before)
+
+
+def _measure(args: argparse.Namespace, before: Path | None) -> None:
+    """Run every k ``args.runs`` times (and the code ``before``, when given), print the
+    tables and write ``results/bench_city.json``."""
     args.data.mkdir(parents=True, exist_ok=True)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
@@ -136,21 +185,28 @@ def main() -> None:
         size_mb = osm.stat().st_size / 1e6
         note = f"written in {built_s:.1f} s" if built_s else "cached"
         print(f"\nk = {k}: {osm} ({size_mb:.1f} MB, {note})", flush=True)
-        runs = []
+        runs, old = [], []
         for i in range(args.runs):
             out = Path(tempfile.mkdtemp(prefix=f"bench_city_{k}_")) / "out"
             r = run_once(osm, out, args.timeout)
             runs.append(r)
-            msg = r["error"] if "error" in r else f"{r['wall_s']:.1f} s, {r['peak_gb']:.2f} GB"
-            for cat, p in r.get("placement", {}).items():  # the solver's proof
-                msg += f"; {cat}: {p['status']}, gap {p['gap']:.4%} ({p['method']})"
-            print(f"  run {i + 1}: {msg}", flush=True)
+            print(f"  run {i + 1}: {run_line(r)}", flush=True)
             if args.keep and i == args.runs - 1 and "error" not in r:
                 print(f"  outputs kept in {out}")
             else:
                 shutil.rmtree(out.parent, ignore_errors=True)
+            if before is not None:
+                out = Path(tempfile.mkdtemp(prefix=f"bench_city_{k}_before_")) / "out"
+                old.append(run_once(osm, out, args.timeout, before))
+                print(f"  run {i + 1}, {args.before}: {run_line(old[-1])}", flush=True)
+                shutil.rmtree(out.parent, ignore_errors=True)
         print(table(k, runs))
-        results.append({"k": k, "file": str(osm), "file_mb": size_mb, "runs": runs})
+        entry = {"k": k, "file": str(osm), "file_mb": size_mb, "runs": runs}
+        if before is not None:
+            print(f"\n{args.before}, the same file, the same run:")
+            print(table(k, old))
+            entry["before"] = {"ref": args.before, "runs": old}
+        results.append(entry)
     dest = HERE / "results"
     dest.mkdir(exist_ok=True)
     record = {
