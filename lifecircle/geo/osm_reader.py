@@ -224,34 +224,126 @@ def read_columns(
 
 
 def _pass(src: Any, wanted: _Wanted, out: OsmColumns) -> None:
-    """The one pass: node locations for ways, multipolygons assembled, tagged objects kept."""
-    # The filters run in C++ after the node locations are stored and the areas assembled:
-    # only nodes and ways carrying a key some layer asks for reach the Python code.
-    node_keys = sorted({*wanted.features, *wanted.gates})
-    way_keys = sorted({"highway", "building", "landuse", *wanted.features, *wanted.compounds})
-    node_filter = osmium.filter.KeyFilter(*node_keys)
-    node_filter.enable_for(osmium.osm.NODE)
-    way_filter = osmium.filter.KeyFilter(*way_keys)
-    way_filter.enable_for(osmium.osm.WAY)
-    proc = (
-        osmium.FileProcessor(src)
-        .with_locations()
-        .with_areas(osmium.filter.KeyFilter(*wanted.area_keys()))
-        .with_filter(osmium.filter.EmptyTagFilter())
-        .with_filter(node_filter)
-        .with_filter(way_filter)
-    )
-    objects: Iterable[Any] = proc  # pyosmium's union of object types: checked by kind below
-    for obj in objects:
-        out.objects += 1
-        if obj.is_node():
-            _node(obj, wanted, out)
-        elif obj.is_way():
-            _way(obj, wanted, out)
-        elif obj.is_area() and not obj.from_way():
-            _relation_area(obj, wanted, out)
+    """The one pass: node locations for ways, multipolygons assembled, tagged objects kept.
+
+    It reads as :class:`osmium.FileProcessor` does, every filter in C++, so that only the
+    nodes and ways some layer asks for and the areas osmium assembles from relations reach
+    the Python code (osmium also makes an area of each closed way, which the ways give
+    already: the relations' areas are picked by id). The first reading, of the relations
+    for the area handler, also takes the nodes wanted for a key's value only (a filter
+    passes either any value of some keys or some values, not both at once).
+    """
+    keys, pairs = _node_keys(wanted)
+    # every handler and filter is held here while osmium uses it (it does not hold them)
+    areas = osmium.area.AreaManager()
+    area_keys = osmium.filter.KeyFilter(*wanted.area_keys())
+    area_keys.enable_for(osmium.osm.RELATION)
+    by_value = osmium.filter.TagFilter(*sorted(pairs)) if pairs else None
+    if by_value is not None:
+        by_value.enable_for(osmium.osm.NODE)
+    first_kinds = osmium.osm.RELATION | (osmium.osm.NODE if by_value else osmium.osm.NOTHING)
+    chain = [area_keys, areas.first_pass_handler(), *([by_value] if by_value else [])]
+    area_ids: list[int] = []
+    early: list[tuple[int, float, float, dict[str, str]]] = []
+    with osmium.io.Reader(src, first_kinds) as reader:
+        first: Iterable[Any] = osmium.OsmFileIterator(reader, *chain)
+        for obj in first:
+            if obj.is_relation():
+                area_ids.append(_area_id(obj.id))
+            elif obj.location.valid() and not any(k in obj.tags for k in keys):
+                loc = obj.location
+                early.append((obj.id, loc.lon, loc.lat, _all_tags(obj)))
+    of_relations = osmium.filter.IdFilter(area_ids)
+    relation_areas = osmium.BufferIterator(of_relations)
+    second = areas.second_pass_to_buffer(relation_areas)
+    store = osmium.index.create_map("flex_mem")
+    locations = osmium.NodeLocationsForWays(store)
+    locations.ignore_errors()
+    filters = _filters(keys, wanted)
+    at = 0  # the nodes read early join the others in the file's order
+    with osmium.io.Reader(src) as reader:
+        objects: Iterable[Any] = osmium.OsmFileIterator(reader, locations, second, *filters)
+        for obj in objects:
+            out.objects += 1
+            if obj.is_node():
+                at = _early_nodes(early, at, obj.id, wanted, out)
+                loc = obj.location
+                if loc.valid():
+                    _node(obj.id, loc.lon, loc.lat, _all_tags(obj), wanted, out)
+            else:
+                at = _early_nodes(early, at, None, wanted, out)
+                _way(obj, wanted, out)
+            if relation_areas:  # (an empty buffer is slow to iterate)
+                for area in relation_areas:
+                    _relation_area(area, wanted, out)
+    _early_nodes(early, at, None, wanted, out)
+    for area in relation_areas:
+        _relation_area(area, wanted, out)
     for shapes in (out.buildings, out.features, out.landuse, out.compounds, out.gates):
         shapes.finish()
+
+
+def _early_nodes(
+    early: list[tuple[int, float, float, dict[str, str]]],
+    at: int,
+    before: int | None,
+    wanted: _Wanted,
+    out: OsmColumns,
+) -> int:
+    """Keep the nodes read early from ``at`` on whose id is below ``before`` (all when it is
+    None); returns where the next are."""
+    while at < len(early) and (before is None or early[at][0] < before):
+        _node(*early[at], wanted, out)
+        out.objects += 1
+        at += 1
+    return at
+
+
+def _all_tags(obj: Any) -> dict[str, str]:
+    """Every tag of an object (read through pyosmium's own accessors, when it has them:
+    it is much the slowest step of the reader else)."""
+    data = getattr(obj, "_pyosmium_data", None)
+    if data is None or not hasattr(data, "tags_next"):
+        return {t.k: t.v for t in obj.tags}
+    it = data.tags_begin()
+    step = data.tags_next
+    return dict([step(it) for _ in range(data.tags_size())])
+
+
+def _area_id(relation_id: int) -> int:
+    """The id osmium gives the area of a relation (that of a way is even)."""
+    area = abs(relation_id) * 2 + 1
+    return area if relation_id >= 0 else -area
+
+
+def _filters(node_keys: set[str], wanted: _Wanted) -> list[Any]:
+    """The C++ filters an object passes to be read: nodes with one of ``node_keys`` (any
+    value), ways with a key some layer asks for, no relations (the area handler reads them)."""
+    way_keys = sorted({"highway", "building", "landuse", *wanted.features, *wanted.compounds})
+    kinds = osmium.osm.WAY | (osmium.osm.NODE if node_keys else osmium.osm.NOTHING)
+    out: list[Any] = [osmium.filter.EntityFilter(kinds), osmium.filter.EmptyTagFilter()]
+    if node_keys:
+        nodes = osmium.filter.KeyFilter(*sorted(node_keys))
+        nodes.enable_for(osmium.osm.NODE)
+        out.append(nodes)
+    ways = osmium.filter.KeyFilter(*way_keys)
+    ways.enable_for(osmium.osm.WAY)
+    out.append(ways)
+    return out
+
+
+def _node_keys(wanted: _Wanted) -> tuple[set[str], set[tuple[str, str]]]:
+    """The keys a node is wanted for whatever their value, and the (key, value) pairs it is
+    wanted for, of the feature and gate filters."""
+    keys: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
+    for filt in (wanted.features, wanted.gates):
+        for key, values in filt.items():
+            if values is True:
+                keys.add(key)
+            elif not isinstance(values, bool):
+                pairs.update((key, str(v)) for v in values)
+    return keys, {(k, v) for k, v in pairs if k not in keys}
 
 
 def _sorted_copy(src: Any, dest: Path) -> Path:
@@ -285,16 +377,14 @@ def _sorted_copy(src: Any, dest: Path) -> Path:
     return dest
 
 
-def _node(node: Any, wanted: _Wanted, out: OsmColumns) -> None:
-    loc = node.location
-    if not loc.valid():
-        return
-    tags = dict(node.tags)
+def _node(
+    node_id: int, lon: float, lat: float, tags: dict[str, str], wanted: _Wanted, out: OsmColumns
+) -> None:
     xy: np.ndarray | None = None
     for shapes, filt in ((out.features, wanted.features), (out.gates, wanted.gates)):
         if matches(tags, filt):
-            xy = np.array([loc.lon, loc.lat]) if xy is None else xy
-            shapes.add_coords("node", node.id, tags, POINT, xy)
+            xy = np.array([lon, lat]) if xy is None else xy
+            shapes.add_coords("node", node_id, tags, POINT, xy)
 
 
 def _way_nodes(way: Any, with_refs: bool) -> tuple[np.ndarray | None, np.ndarray]:
@@ -324,7 +414,7 @@ def _three_nodes(way: Any, refs: np.ndarray | None, xy: np.ndarray) -> bool:
 
 
 def _way(way: Any, wanted: _Wanted, out: OsmColumns) -> None:
-    tags = dict(way.tags)
+    tags = _all_tags(way)
     street = "highway" in tags and wanted.walkable(tags)
     building = "building" in tags
     feature = matches(tags, wanted.features)
@@ -352,7 +442,7 @@ def _way(way: Any, wanted: _Wanted, out: OsmColumns) -> None:
 
 
 def _relation_area(area: Any, wanted: _Wanted, out: OsmColumns) -> None:
-    tags = {t.k: t.v for t in area.tags}
+    tags = _all_tags(area)
     try:
         geom = shapely.from_wkb(_WKB.create_multipolygon(area))
     except RuntimeError:  # osmium could not build a valid polygon from the members
