@@ -461,6 +461,7 @@ def _columns(p: Path, name: str, filt: Mapping[str, bool | list[str]] | None) ->
             compounds=_AREA_FILTER,
             gates=_GATE_FILTER,
             walkable=is_walkable,
+            street_tags=(*_EDGE_TAGS, *_RULE_TAGS),
         )
     except (OSError, RuntimeError) as exc:  # osmium: RuntimeError on a broken file
         raise InputError(
