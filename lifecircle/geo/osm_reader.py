@@ -23,7 +23,7 @@ import osmium
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["OsmColumns", "Shapes", "read_columns", "split_ways"]
+__all__ = ["Edges", "OsmColumns", "Shapes", "read_columns", "split_edges", "split_ways"]
 
 Filter = Mapping[str, "bool | list[str]"]
 
@@ -437,10 +437,23 @@ def _street_tags(way: Any, wanted: _Wanted) -> dict[str, str] | None:
     return tags
 
 
+def _street(way: Any, tags: dict[str, str], out: OsmColumns) -> None:
+    """Keep a way that is a walkable street and nothing else."""
+    refs, xy = _way_nodes(way, True)
+    if refs is not None and len(refs) >= 2:
+        out.way_id.append(way.id)
+        out.way_tags.append(tags)
+        out.way_refs.append(refs)
+        out.way_xy.append(xy)
+
+
 def _way(way: Any, wanted: _Wanted, out: OsmColumns) -> None:
     tags = _street_tags(way, wanted)
-    if tags is None:
-        tags = _all_tags(way)
+    if tags is not None:  # a street or nothing
+        if "highway" in tags and wanted.walkable(tags):
+            _street(way, tags, out)
+        return
+    tags = _all_tags(way)
     street = "highway" in tags and wanted.walkable(tags)
     building = "building" in tags
     feature = matches(tags, wanted.features)
@@ -454,6 +467,8 @@ def _way(way: Any, wanted: _Wanted, out: OsmColumns) -> None:
         out.way_tags.append(tags)
         out.way_refs.append(refs)
         out.way_xy.append(xy)
+    if not (building or feature or landuse or compound):
+        return  # a street only
     # A closed way is a polygon; in an extract cut at its edge some of its nodes may be
     # missing, and the polygon is made of those present (as pyrosm does).
     closed = len(way.nodes) >= 4 and way.is_closed() and _three_nodes(way, refs, xy)
@@ -512,9 +527,37 @@ def split_ways(
     >>> way.tolist(), u.tolist(), v.tolist()
     ([0, 0, 1, 1], [1, 2, 4, 2], [2, 3, 2, 5])
     """
+    edges = split_edges(refs, xy)
+    ends = zip(edges.first.tolist(), edges.last.tolist(), strict=True)
+    coords = [edges.xy[i : j + 1] for i, j in ends]
+    return edges.way, edges.u, edges.v, coords
+
+
+@dataclass(frozen=True)
+class Edges:
+    """Ways cut into edges (:func:`split_edges`): per edge its way's index, first and last
+    node ids, and the range ``first..last`` (inclusive) of its vertices in ``xy``."""
+
+    way: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    xy: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+
+    def lines(self) -> np.ndarray:
+        """The edges' LineStrings, built in one vectorised call."""
+        n = self.last - self.first + 1
+        edge = np.repeat(np.arange(len(n)), n)
+        vertex = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n) + self.first[edge]
+        return shapely.linestrings(self.xy[vertex], indices=edge)
+
+
+def split_edges(refs: list[np.ndarray], xy: list[np.ndarray]) -> Edges:
+    """:func:`split_ways` with the edges' vertices as ranges of one coordinate array."""
     empty = np.zeros(0, dtype=np.int64)
     if not refs:
-        return empty, empty, empty, []
+        return Edges(empty, empty, empty, np.zeros((0, 2)), empty, empty)
     r = np.concatenate(refs).astype(np.int64, copy=False)
     c = np.concatenate(xy).reshape(-1, 2)
     w = np.repeat(np.arange(len(refs)), [len(x) for x in refs])
@@ -525,7 +568,7 @@ def split_ways(
     long = (np.bincount(w, minlength=len(refs)) >= 2)[w]  # a way of one vertex has no edge
     r, c, w = r[long], c[long], w[long]
     if len(r) == 0:
-        return empty, empty, empty, []
+        return Edges(empty, empty, empty, c, empty, empty)
     cut = counts[np.searchsorted(ids, r)] >= 2
     ends = np.flatnonzero(w[1:] != w[:-1])
     cut[0] = cut[-1] = True
@@ -542,5 +585,4 @@ def split_ways(
     first = np.cumsum(1 + halve) - (1 + halve)
     q[first[halve]] = mid[halve]
     p[first[halve] + 1] = mid[halve]
-    coords = [c[i : j + 1] for i, j in zip(p.tolist(), q.tolist(), strict=True)]
-    return w[p], r[p], r[q], coords
+    return Edges(w[p], r[p], r[q], c, p, q)

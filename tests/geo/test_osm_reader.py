@@ -31,7 +31,7 @@ from lifecircle.geo.osm import (
     load_osm,
     osm_bounds,
 )
-from lifecircle.geo.osm_reader import split_ways
+from lifecircle.geo.osm_reader import split_edges, split_ways
 from tests.geo import osm_oracle as oracle
 
 BUPT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "beijing-bupt"
@@ -280,6 +280,16 @@ def test_ways_are_cut_at_shared_nodes_and_loops_in_two() -> None:
         (2, 7, 4),
     ]
     assert [len(c) for c in coords] == [2, 3, 2, 2, 2, 3]
+    # the edges' lines, built at once from their vertex ranges, run through those vertices
+    lines = split_edges(refs, xy).lines()
+    assert [shapely.get_coordinates(g).tolist() for g in lines] == [
+        [[0, 0], [1, 0]],
+        [[1, 0], [2, 0], [3, 0]],
+        [[1, 1], [1, 0]],
+        [[1, 0], [1, -1]],
+        [[3, 0], [4, 0]],
+        [[4, 0], [4, 1], [3, 0]],
+    ]
 
 
 def test_a_crossing_joins_the_sidewalks_of_a_street_mapped_with_separate_sidewalks(
