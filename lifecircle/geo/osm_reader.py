@@ -434,11 +434,11 @@ def _street_tags(way: Any, wanted: _Wanted) -> dict[str, str] | None:
     data = getattr(way, "_pyosmium_data", None)
     if wanted.street_tags is None or data is None or not hasattr(data, "tags_has_key"):
         return None
-    has = data.tags_has_key
-    if any(has(k) for k in wanted.other_keys):
+    if any(map(data.tags_has_key, wanted.other_keys)):
         return None
-    get = data.tags_get_value_by_key
-    tags = {k: v for k in wanted.street_tags if (v := get(k, None)) is not None}
+    keys = wanted.street_tags
+    values = map(data.tags_get_value_by_key, keys, repeat(None))
+    tags = {k: v for k, v in zip(keys, values, strict=True) if v is not None}
     if matches(tags, wanted.features) or matches(tags, wanted.compounds):
         return None  # a feature by a street key's value (``highway=bus_stop``)
     return tags
