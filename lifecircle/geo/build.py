@@ -243,7 +243,8 @@ def _build_study_area(inputs: StudyInputs, layers: OsmLayers | None) -> StudyAre
         else metric_crs_for((area_wgs or layers.extent).centroid)
     )
     data_extent = gpd.GeoSeries([layers.extent], crs="EPSG:4326").to_crs(metric).iloc[0]
-    network_hull = _network_hull(layers.edges.to_crs(metric))
+    edges = layers.edges.to_crs(metric)  # projected once, for the hull and the study
+    network_hull = _network_hull(edges)
     units = _units(inputs, files, clip, metric, data_extent)
     boundary_m = shapely.union_all(units.geometry.to_numpy())
     notes = list(files.notes)
@@ -263,7 +264,6 @@ def _build_study_area(inputs: StudyInputs, layers: OsmLayers | None) -> StudyAre
     if problems:
         raise InputError(problems)
     notes += _edge_notes(units, network_hull, max_threshold)
-    edges = layers.edges.to_crs(metric)
     compounds = _compounds(inputs, osm_areas, edges, centre)
     return StudyArea(
         crs=metric,

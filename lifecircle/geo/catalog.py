@@ -293,17 +293,41 @@ class TagRule:
 
 def _contains(values: pd.Series, pattern: str) -> np.ndarray:
     """Whether ``pattern`` is found (``re.search``) in each value, missing ones never; the
-    pattern is tried once per distinct value (features share few tag values).
+    pattern is tried once per distinct value (features share few tag values; a categorical
+    column has them already).
 
     Examples
     --------
     >>> _contains(pd.Series(["a;b", None, "c", "a;b"]), r"(?:^|;)b(?:;|$)").tolist()
     [True, False, False, True]
     """
-    codes, distinct = pd.factorize(values)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, distinct = values.cat.codes.to_numpy(), values.cat.categories
+    else:
+        codes, distinct = pd.factorize(values)
     rx = re.compile(pattern)
     hit = np.array([rx.search(str(v)) is not None for v in distinct], dtype=bool)
     return np.append(hit, False)[codes]  # code -1 (missing) takes the appended False
+
+
+def _categorical(values: list[str | None], index: pd.Index) -> pd.Series:
+    """Strings (or None) as a categorical column: each distinct value once."""
+    codes, distinct = pd.factorize(np.array(values, dtype=object))
+    categories = pd.Index(distinct, dtype=object)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=index)
+
+
+def _tag_table(tags: list[Any], keys: list[str], index: pd.Index) -> pd.DataFrame:
+    """One categorical column per tag key (missing where a feature lacks the key), read in
+    one walk over the features' few tags."""
+    columns: dict[str, list[str | None]] = {k: [None] * len(tags) for k in keys}
+    wanted = set(keys)
+    for i, t in enumerate(tags):
+        if not t:
+            continue
+        for key in wanted.intersection(t):
+            columns[key][i] = _tag_value(t, key)
+    return pd.DataFrame({k: _categorical(v, index) for k, v in columns.items()}, index=index)
 
 
 @dataclass(frozen=True)
@@ -482,13 +506,10 @@ class ServiceCatalog:
             return pd.DataFrame({"feature": [], "category": []})
         keys = sorted({k for c in self.categories for r in c.rules for k in r.keys})
         tag_dicts = features["tags"].tolist()
-        table = pd.DataFrame(
-            {k: [_tag_value(t, k) for t in tag_dicts] for k in keys}, index=features.index
-        )
-        names = pd.Series(
+        table = _tag_table(tag_dicts, keys, features.index)
+        names = _categorical(
             ["\n".join(str(t[n]) for n in NAME_TAGS if t and t.get(n)) for t in tag_dicts],
-            index=features.index,
-            dtype="string",
+            features.index,
         )
         rows: list[pd.DataFrame] = []
         for c in self.categories:

@@ -31,7 +31,13 @@ from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 from lifecircle.errors import InputError, OfflineError, Problem
-from lifecircle.geo.osm_reader import OsmColumns, Shapes, file_format, read_columns, split_ways
+from lifecircle.geo.osm_reader import (
+    OsmColumns,
+    Shapes,
+    file_format,
+    read_columns,
+    split_edges,
+)
 from lifecircle.i18n import Note
 
 __all__ = [
@@ -461,6 +467,7 @@ def _columns(p: Path, name: str, filt: Mapping[str, bool | list[str]] | None) ->
             compounds=_AREA_FILTER,
             gates=_GATE_FILTER,
             walkable=is_walkable,
+            street_tags=(*_EDGE_TAGS, *_RULE_TAGS),
         )
     except (OSError, RuntimeError) as exc:  # osmium: RuntimeError on a broken file
         raise InputError(
@@ -497,22 +504,26 @@ def _shapes_frame(shapes: Shapes) -> gpd.GeoDataFrame:
 
 
 def _edges_frame(cols: OsmColumns) -> gpd.GeoDataFrame:
-    """The walkable ways cut into edges (:func:`split_ways`), one row per edge."""
-    way, u, v, coords = split_ways(cols.way_refs, cols.way_xy)
+    """The walkable ways cut into edges (:func:`split_edges`), one row per edge."""
+    edges = split_edges(cols.way_refs, cols.way_xy)
+    way = edges.way
     if len(way) == 0:
         return _empty(["u", "v", "osm_id", *_EDGE_TAGS, "ground"])
-    tags = cols.way_tags
     out = gpd.GeoDataFrame(
-        {"u": u, "v": v, "osm_id": np.asarray(cols.way_id, dtype=np.int64)[way]},
-        geometry=shapely.linestrings(
-            np.concatenate(coords),
-            indices=np.repeat(np.arange(len(coords)), [len(c) for c in coords]),
-        ),
+        {"u": edges.u, "v": edges.v, "osm_id": np.asarray(cols.way_id, dtype=np.int64)[way]},
+        geometry=edges.lines(),
         crs=WGS84,
     )
-    # the tags are read once per way, then repeated for its edges
+    # the tags are read once per way (in one walk over its few tags), then repeated for its
+    # edges
+    tags = cols.way_tags
+    columns: dict[str, list[str | None]] = {k: [None] * len(tags) for k in _EDGE_TAGS}
+    keys = set(_EDGE_TAGS)
+    for i, t in enumerate(tags):
+        for key in keys.intersection(t):
+            columns[key][i] = t[key]
     for key in _EDGE_TAGS:
-        out[key] = np.array([t.get(key) for t in tags], dtype=object)[way]
+        out[key] = np.array(columns[key], dtype=object)[way]
     ground = [
         is_ground_level(
             t.get("bridge"), t.get("tunnel"), t.get("layer"), t.get("level"), t.get("highway")

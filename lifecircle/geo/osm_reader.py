@@ -15,6 +15,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import osmium
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["OsmColumns", "Shapes", "read_columns", "split_ways"]
+__all__ = ["Edges", "OsmColumns", "Shapes", "read_columns", "split_edges", "split_ways"]
 
 Filter = Mapping[str, "bool | list[str]"]
 
@@ -40,6 +41,10 @@ _FORMATS = (
 _WKB = osmium.geom.WKBFactory()
 POINT, LINE, POLYGON = 0, 1, 2
 """The kinds of geometry :meth:`Shapes.add_coords` builds."""
+_DENSE_IDS = 1 << 30
+"""Area ids below which osmium's id filter is used: measured here, 12,000 ids below 4e7
+take it 0.01 s, the 8,600 of the tiled Helsinki k=10 file (near 2e12) 0.4 s and 600 MB. A
+relation's area id is twice its id plus one; OSM's relation ids are far below this."""
 
 
 @dataclass
@@ -140,6 +145,8 @@ class _Wanted:
     compounds: Filter
     gates: Filter
     walkable: Callable[[Mapping[str, str]], bool]
+    street_tags: tuple[str, ...] | None = None
+    other_keys: tuple[str, ...] = ()
 
     def area_keys(self) -> list[str]:
         keys = {"building", "landuse", "boundary", *self.features, *self.compounds}
@@ -179,6 +186,7 @@ def read_columns(
     compounds: Filter,
     gates: Filter,
     walkable: Callable[[Mapping[str, str]], bool],
+    street_tags: Iterable[str] | None = None,
 ) -> OsmColumns:
     """Read an extract once and keep the layers a plan needs.
 
@@ -194,6 +202,9 @@ def read_columns(
         Tags of the gate and entrance nodes.
     walkable
         Whether a way with these tags is a walkable street.
+    street_tags
+        The tags ``walkable`` and the edges read: a way that is a street only keeps these
+        (and they are read faster); None keeps every tag of every street.
 
     Returns
     -------
@@ -201,7 +212,9 @@ def read_columns(
         The kept objects; ``bounds`` is the file header's box, when it declares one.
     """
     fmt = file_format(path)
-    wanted = _Wanted(features, compounds, gates, walkable)
+    street = tuple(dict.fromkeys(street_tags)) if street_tags is not None else None
+    others = {"building", "landuse", *features, *compounds} - set(street or ())
+    wanted = _Wanted(features, compounds, gates, walkable, street, tuple(sorted(others)))
     src = osmium.io.File(str(path), fmt) if fmt else str(path)
     out = OsmColumns()
     box = osmium.io.Reader(src, osmium.osm.osm_entity_bits.NOTHING)
@@ -224,34 +237,128 @@ def read_columns(
 
 
 def _pass(src: Any, wanted: _Wanted, out: OsmColumns) -> None:
-    """The one pass: node locations for ways, multipolygons assembled, tagged objects kept."""
-    # The filters run in C++ after the node locations are stored and the areas assembled:
-    # only nodes and ways carrying a key some layer asks for reach the Python code.
-    node_keys = sorted({*wanted.features, *wanted.gates})
-    way_keys = sorted({"highway", "building", "landuse", *wanted.features, *wanted.compounds})
-    node_filter = osmium.filter.KeyFilter(*node_keys)
-    node_filter.enable_for(osmium.osm.NODE)
-    way_filter = osmium.filter.KeyFilter(*way_keys)
-    way_filter.enable_for(osmium.osm.WAY)
-    proc = (
-        osmium.FileProcessor(src)
-        .with_locations()
-        .with_areas(osmium.filter.KeyFilter(*wanted.area_keys()))
-        .with_filter(osmium.filter.EmptyTagFilter())
-        .with_filter(node_filter)
-        .with_filter(way_filter)
-    )
-    objects: Iterable[Any] = proc  # pyosmium's union of object types: checked by kind below
-    for obj in objects:
-        out.objects += 1
-        if obj.is_node():
-            _node(obj, wanted, out)
-        elif obj.is_way():
-            _way(obj, wanted, out)
-        elif obj.is_area() and not obj.from_way():
-            _relation_area(obj, wanted, out)
+    """The one pass: node locations for ways, multipolygons assembled, tagged objects kept.
+
+    It reads as :class:`osmium.FileProcessor` does, every filter in C++, so that only the
+    nodes and ways some layer asks for and the areas osmium assembles from relations reach
+    the Python code (osmium also makes an area of each closed way, which the ways give
+    already: the relations' areas are picked by id). The first reading, of the relations
+    for the area handler, also takes the nodes wanted for a key's value only (a filter
+    passes either any value of some keys or some values, not both at once).
+    """
+    keys, pairs = _node_keys(wanted)
+    # every handler and filter is held here while osmium uses it (it does not hold them)
+    areas = osmium.area.AreaManager()
+    area_keys = osmium.filter.KeyFilter(*wanted.area_keys())
+    area_keys.enable_for(osmium.osm.RELATION)
+    by_value = osmium.filter.TagFilter(*sorted(pairs)) if pairs else None
+    if by_value is not None:
+        by_value.enable_for(osmium.osm.NODE)
+    first_kinds = osmium.osm.RELATION | (osmium.osm.NODE if by_value else osmium.osm.NOTHING)
+    chain = [area_keys, areas.first_pass_handler(), *([by_value] if by_value else [])]
+    area_ids: list[int] = []
+    early: list[tuple[int, float, float, dict[str, str]]] = []
+    with osmium.io.Reader(src, first_kinds) as reader:
+        first: Iterable[Any] = osmium.OsmFileIterator(reader, *chain)
+        for obj in first:
+            if obj.is_relation():
+                area_ids.append(_area_id(obj.id))
+            elif obj.location.valid() and not any(k in obj.tags for k in keys):
+                loc = obj.location
+                early.append((obj.id, loc.lon, loc.lat, _all_tags(obj)))
+    # osmium's id filter holds a block of bits per stretch of ids: cheap for the ids of
+    # real OSM data, slow and large for ids far apart (an extract tiled with offset ids);
+    # there, the areas of closed ways are dropped in Python
+    dense = not area_ids or max(map(abs, area_ids)) < _DENSE_IDS
+    of_relations = [osmium.filter.IdFilter(area_ids)] if dense else []
+    relation_areas = osmium.BufferIterator(*of_relations)
+    second = areas.second_pass_to_buffer(relation_areas)
+    store = osmium.index.create_map("flex_mem")
+    locations = osmium.NodeLocationsForWays(store)
+    locations.ignore_errors()
+    filters = _filters(keys, wanted)
+    at = 0  # the nodes read early join the others in the file's order
+    with osmium.io.Reader(src) as reader:
+        objects: Iterable[Any] = osmium.OsmFileIterator(reader, locations, second, *filters)
+        for obj in objects:
+            out.objects += 1
+            if obj.is_node():
+                at = _early_nodes(early, at, obj.id, wanted, out)
+                loc = obj.location
+                if loc.valid():
+                    _node(obj.id, loc.lon, loc.lat, _all_tags(obj), wanted, out)
+            else:
+                at = _early_nodes(early, at, None, wanted, out)
+                _way(obj, wanted, out)
+            if relation_areas:  # (an empty buffer is slow to iterate)
+                for area in relation_areas:
+                    _relation_area(area, wanted, out)
+    _early_nodes(early, at, None, wanted, out)
+    for area in relation_areas:
+        _relation_area(area, wanted, out)
     for shapes in (out.buildings, out.features, out.landuse, out.compounds, out.gates):
         shapes.finish()
+
+
+def _early_nodes(
+    early: list[tuple[int, float, float, dict[str, str]]],
+    at: int,
+    before: int | None,
+    wanted: _Wanted,
+    out: OsmColumns,
+) -> int:
+    """Keep the nodes read early from ``at`` on whose id is below ``before`` (all when it is
+    None); returns where the next are."""
+    while at < len(early) and (before is None or early[at][0] < before):
+        _node(*early[at], wanted, out)
+        out.objects += 1
+        at += 1
+    return at
+
+
+def _all_tags(obj: Any) -> dict[str, str]:
+    """Every tag of an object (read through pyosmium's own accessors, when it has them:
+    it is much the slowest step of the reader else)."""
+    data = getattr(obj, "_pyosmium_data", None)
+    if data is None or not hasattr(data, "tags_next"):
+        return {t.k: t.v for t in obj.tags}
+    return dict(map(data.tags_next, repeat(data.tags_begin(), data.tags_size())))
+
+
+def _area_id(relation_id: int) -> int:
+    """The id osmium gives the area of a relation (that of a way is even)."""
+    area = abs(relation_id) * 2 + 1
+    return area if relation_id >= 0 else -area
+
+
+def _filters(node_keys: set[str], wanted: _Wanted) -> list[Any]:
+    """The C++ filters an object passes to be read: nodes with one of ``node_keys`` (any
+    value), ways with a key some layer asks for, no relations (the area handler reads them)."""
+    way_keys = sorted({"highway", "building", "landuse", *wanted.features, *wanted.compounds})
+    kinds = osmium.osm.WAY | (osmium.osm.NODE if node_keys else osmium.osm.NOTHING)
+    out: list[Any] = [osmium.filter.EntityFilter(kinds), osmium.filter.EmptyTagFilter()]
+    if node_keys:
+        nodes = osmium.filter.KeyFilter(*sorted(node_keys))
+        nodes.enable_for(osmium.osm.NODE)
+        out.append(nodes)
+    ways = osmium.filter.KeyFilter(*way_keys)
+    ways.enable_for(osmium.osm.WAY)
+    out.append(ways)
+    return out
+
+
+def _node_keys(wanted: _Wanted) -> tuple[set[str], set[tuple[str, str]]]:
+    """The keys a node is wanted for whatever their value, and the (key, value) pairs it is
+    wanted for, of the feature and gate filters."""
+    keys: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
+    for filt in (wanted.features, wanted.gates):
+        for key, values in filt.items():
+            if values is True:
+                keys.add(key)
+            elif not isinstance(values, bool):
+                pairs.update((key, str(v)) for v in values)
+    return keys, {(k, v) for k, v in pairs if k not in keys}
 
 
 def _sorted_copy(src: Any, dest: Path) -> Path:
@@ -285,16 +392,14 @@ def _sorted_copy(src: Any, dest: Path) -> Path:
     return dest
 
 
-def _node(node: Any, wanted: _Wanted, out: OsmColumns) -> None:
-    loc = node.location
-    if not loc.valid():
-        return
-    tags = dict(node.tags)
+def _node(
+    node_id: int, lon: float, lat: float, tags: dict[str, str], wanted: _Wanted, out: OsmColumns
+) -> None:
     xy: np.ndarray | None = None
     for shapes, filt in ((out.features, wanted.features), (out.gates, wanted.gates)):
         if matches(tags, filt):
-            xy = np.array([loc.lon, loc.lat]) if xy is None else xy
-            shapes.add_coords("node", node.id, tags, POINT, xy)
+            xy = np.array([lon, lat]) if xy is None else xy
+            shapes.add_coords("node", node_id, tags, POINT, xy)
 
 
 def _way_nodes(way: Any, with_refs: bool) -> tuple[np.ndarray | None, np.ndarray]:
@@ -323,8 +428,39 @@ def _three_nodes(way: Any, refs: np.ndarray | None, xy: np.ndarray) -> bool:
     return len(set(refs.tolist())) >= 3
 
 
+def _street_tags(way: Any, wanted: _Wanted) -> dict[str, str] | None:
+    """The street tags of a way that can be nothing but a street (no key of another layer),
+    else None."""
+    data = getattr(way, "_pyosmium_data", None)
+    if wanted.street_tags is None or data is None or not hasattr(data, "tags_has_key"):
+        return None
+    if any(map(data.tags_has_key, wanted.other_keys)):
+        return None
+    keys = wanted.street_tags
+    values = map(data.tags_get_value_by_key, keys, repeat(None))
+    tags = {k: v for k, v in zip(keys, values, strict=True) if v is not None}
+    if matches(tags, wanted.features) or matches(tags, wanted.compounds):
+        return None  # a feature by a street key's value (``highway=bus_stop``)
+    return tags
+
+
+def _street(way: Any, tags: dict[str, str], out: OsmColumns) -> None:
+    """Keep a way that is a walkable street and nothing else."""
+    refs, xy = _way_nodes(way, True)
+    if refs is not None and len(refs) >= 2:
+        out.way_id.append(way.id)
+        out.way_tags.append(tags)
+        out.way_refs.append(refs)
+        out.way_xy.append(xy)
+
+
 def _way(way: Any, wanted: _Wanted, out: OsmColumns) -> None:
-    tags = dict(way.tags)
+    tags = _street_tags(way, wanted)
+    if tags is not None:  # a street or nothing
+        if "highway" in tags and wanted.walkable(tags):
+            _street(way, tags, out)
+        return
+    tags = _all_tags(way)
     street = "highway" in tags and wanted.walkable(tags)
     building = "building" in tags
     feature = matches(tags, wanted.features)
@@ -338,6 +474,8 @@ def _way(way: Any, wanted: _Wanted, out: OsmColumns) -> None:
         out.way_tags.append(tags)
         out.way_refs.append(refs)
         out.way_xy.append(xy)
+    if not (building or feature or landuse or compound):
+        return  # a street only
     # A closed way is a polygon; in an extract cut at its edge some of its nodes may be
     # missing, and the polygon is made of those present (as pyrosm does).
     closed = len(way.nodes) >= 4 and way.is_closed() and _three_nodes(way, refs, xy)
@@ -352,7 +490,9 @@ def _way(way: Any, wanted: _Wanted, out: OsmColumns) -> None:
 
 
 def _relation_area(area: Any, wanted: _Wanted, out: OsmColumns) -> None:
-    tags = {t.k: t.v for t in area.tags}
+    if area.from_way():
+        return  # the way itself is read
+    tags = _all_tags(area)
     try:
         geom = shapely.from_wkb(_WKB.create_multipolygon(area))
     except RuntimeError:  # osmium could not build a valid polygon from the members
@@ -396,9 +536,37 @@ def split_ways(
     >>> way.tolist(), u.tolist(), v.tolist()
     ([0, 0, 1, 1], [1, 2, 4, 2], [2, 3, 2, 5])
     """
+    edges = split_edges(refs, xy)
+    ends = zip(edges.first.tolist(), edges.last.tolist(), strict=True)
+    coords = [edges.xy[i : j + 1] for i, j in ends]
+    return edges.way, edges.u, edges.v, coords
+
+
+@dataclass(frozen=True)
+class Edges:
+    """Ways cut into edges (:func:`split_edges`): per edge its way's index, first and last
+    node ids, and the range ``first..last`` (inclusive) of its vertices in ``xy``."""
+
+    way: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    xy: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+
+    def lines(self) -> np.ndarray:
+        """The edges' LineStrings, built in one vectorised call."""
+        n = self.last - self.first + 1
+        edge = np.repeat(np.arange(len(n)), n)
+        vertex = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n) + self.first[edge]
+        return shapely.linestrings(self.xy[vertex], indices=edge)
+
+
+def split_edges(refs: list[np.ndarray], xy: list[np.ndarray]) -> Edges:
+    """:func:`split_ways` with the edges' vertices as ranges of one coordinate array."""
     empty = np.zeros(0, dtype=np.int64)
     if not refs:
-        return empty, empty, empty, []
+        return Edges(empty, empty, empty, np.zeros((0, 2)), empty, empty)
     r = np.concatenate(refs).astype(np.int64, copy=False)
     c = np.concatenate(xy).reshape(-1, 2)
     w = np.repeat(np.arange(len(refs)), [len(x) for x in refs])
@@ -409,7 +577,7 @@ def split_ways(
     long = (np.bincount(w, minlength=len(refs)) >= 2)[w]  # a way of one vertex has no edge
     r, c, w = r[long], c[long], w[long]
     if len(r) == 0:
-        return empty, empty, empty, []
+        return Edges(empty, empty, empty, c, empty, empty)
     cut = counts[np.searchsorted(ids, r)] >= 2
     ends = np.flatnonzero(w[1:] != w[:-1])
     cut[0] = cut[-1] = True
@@ -426,5 +594,4 @@ def split_ways(
     first = np.cumsum(1 + halve) - (1 + halve)
     q[first[halve]] = mid[halve]
     p[first[halve] + 1] = mid[halve]
-    coords = [c[i : j + 1] for i, j in zip(p.tolist(), q.tolist(), strict=True)]
-    return w[p], r[p], r[q], coords
+    return Edges(w[p], r[p], r[q], c, p, q)

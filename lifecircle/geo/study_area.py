@@ -120,7 +120,7 @@ def facilities_from_osm(
         return gpd.GeoDataFrame(
             {c: [] for c in FACILITY_COLUMNS[:-1]}, geometry=gpd.GeoSeries([], crs=crs), crs=crs
         )
-    feats = features.to_crs(crs).loc[matches["feature"].to_numpy()]
+    feats = features.loc[matches["feature"].to_numpy()].to_crs(crs)  # the matched only
     cats = matches["category"].to_numpy()
     geoms = feats.geometry.to_numpy()
     big = _big_enough(geoms, cats, catalog)

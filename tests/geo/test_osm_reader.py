@@ -31,7 +31,7 @@ from lifecircle.geo.osm import (
     load_osm,
     osm_bounds,
 )
-from lifecircle.geo.osm_reader import split_ways
+from lifecircle.geo.osm_reader import split_edges, split_ways
 from tests.geo import osm_oracle as oracle
 
 BUPT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "beijing-bupt"
@@ -280,6 +280,16 @@ def test_ways_are_cut_at_shared_nodes_and_loops_in_two() -> None:
         (2, 7, 4),
     ]
     assert [len(c) for c in coords] == [2, 3, 2, 2, 2, 3]
+    # the edges' lines, built at once from their vertex ranges, run through those vertices
+    lines = split_edges(refs, xy).lines()
+    assert [shapely.get_coordinates(g).tolist() for g in lines] == [
+        [[0, 0], [1, 0]],
+        [[1, 0], [2, 0], [3, 0]],
+        [[1, 1], [1, 0]],
+        [[1, 0], [1, -1]],
+        [[3, 0], [4, 0]],
+        [[4, 0], [4, 1], [3, 0]],
+    ]
 
 
 def test_a_crossing_joins_the_sidewalks_of_a_street_mapped_with_separate_sidewalks(
@@ -405,3 +415,55 @@ def test_ways_with_nodes_missing_from_the_extract_keep_the_nodes_present(tmp_pat
         [0.0, 0.002],
         [0.0, 0.001],
     ]
+
+
+def test_nodes_and_ways_wanted_by_a_key_or_by_a_value_are_kept_once(tmp_path: Path) -> None:
+    """The reader takes a node wanted for a key's value only (``highway=bus_stop``) in its
+    first reading and a node wanted for any value of a key in its second: a node with both
+    is one feature, and the features stay in the file's order. A way whose only other
+    layer is by a street key's value is both a street and a feature."""
+
+    def node(i: int, lon: float, tags: dict[str, str]) -> str:
+        body = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+        return f'<node id="{i}" lat="60.17" lon="{lon:.4f}">{body}</node>'
+
+    def way(i: int, refs: list[int], tags: dict[str, str]) -> str:
+        body = "".join(f'<nd ref="{r}"/>' for r in refs)
+        body += "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+        return f'<way id="{i}">{body}</way>'
+
+    items = [
+        node(1, 24.9400, {"amenity": "cafe", "highway": "bus_stop", "name": "Kahvila"}),
+        node(2, 24.9401, {"highway": "bus_stop"}),
+        node(3, 24.9402, {"barrier": "gate"}),
+        node(4, 24.9403, {"amenity": "pharmacy"}),
+        node(5, 24.9404, {"highway": "bus_stop", "shelter": "yes"}),
+        *(node(i, 24.9400 + (i - 10) * 0.0001, {}) for i in range(10, 16)),
+        way(20, [10, 11], {"highway": "footway"}),
+        way(21, [12, 13], {"highway": "pedestrian", "public_transport": "platform"}),
+        way(22, [14, 15], {"highway": "bus_stop"}),
+    ]
+    path = tmp_path / "kinds.osm"
+    path.write_text(
+        '<?xml version="1.0"?>\n<osm version="0.6">\n' + "\n".join(items) + "\n</osm>\n",
+        encoding="utf-8",
+    )
+    pbf = tmp_path / "kinds.osm.pbf"
+    with osmium.SimpleWriter(str(pbf)) as writer:
+        for obj in osmium.FileProcessor(str(path)):
+            writer.add(obj)
+    for source in (path, pbf):
+        layers = _fresh(source)
+        got = list(zip(layers.features["osm_type"], layers.features["osm_id"], strict=True))
+        nodes = [("node", 1), ("node", 2), ("node", 4), ("node", 5)]
+        assert got == [*nodes, ("way", 21), ("way", 22)]
+        assert layers.features["tags"].iloc[0] == {
+            "amenity": "cafe",
+            "highway": "bus_stop",
+            "name": "Kahvila",
+        }
+        assert layers.features["tags"].iloc[3] == {"highway": "bus_stop", "shelter": "yes"}
+        assert sorted(layers.edges["osm_id"].tolist()) == [20, 21, 22]
+        assert layers.features.geom_type.tolist() == ["Point"] * 4 + ["LineString"] * 2
+        _areas, gates = load_compound_features(source)
+        assert gates["osm_id"].tolist() == [3]
