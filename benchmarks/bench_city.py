@@ -64,6 +64,7 @@ def city_file(k: int, data: Path) -> tuple[Path, float]:
 def run_once(osm: Path, out: Path, timeout_s: float, root: Path = ROOT) -> dict:
     """One ``lifecircle plan`` subprocess of the code in ``root``: its stage timings, wall
     time and peak memory."""
+    osm, out = osm.resolve(), out.resolve()
     cmd = [sys.executable, "-m", "lifecircle", "plan", "--osm", str(osm), "--out", str(out)]
     env = {
         **os.environ,
@@ -71,8 +72,8 @@ def run_once(osm: Path, out: Path, timeout_s: float, root: Path = ROOT) -> dict:
     }
     log = out.parent / "stderr.txt"  # a file, not a pipe: a full pipe would stall the run
     t0 = time.perf_counter()
-    with log.open("w") as fh:
-        proc = subprocess.Popen(cmd + PLAN_ARGS, env=env, stderr=fh)
+    with log.open("w") as fh:  # run from root: `python -m` puts the working folder first
+        proc = subprocess.Popen(cmd + PLAN_ARGS, env=env, stderr=fh, cwd=root)
     deadline = t0 + timeout_s
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)

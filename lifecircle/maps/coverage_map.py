@@ -114,8 +114,13 @@ class _Display:
     catchments: gpd.GeoDataFrame | None = None
     """The catchment rows the map draws, ready (:func:`_ready_catchments`)."""
 
-    def frame(self, gdf: gpd.GeoDataFrame, *, simplify_m: float = 0.0) -> gpd.GeoDataFrame:
-        """``gdf`` simplified (metres), in display coordinates, rounded to about 1 m."""
+    def frame(
+        self, gdf: gpd.GeoDataFrame, *, simplify_m: float = 0.0, valid: bool = True
+    ) -> gpd.GeoDataFrame:
+        """``gdf`` simplified (metres), in display coordinates, rounded to about 1 m: kept
+        valid, or (``valid=False``, for shapes only drawn, as the catchments) rounded vertex
+        by vertex, many times faster on a city's outlines (:func:`polygon_rings` drops the
+        repeated vertices and the rings that rounding collapses)."""
         out = gdf
         if simplify_m > 0:
             out = out.copy()
@@ -126,7 +131,8 @@ class _Display:
             geoms = shapely.transform(
                 geoms, lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1]))
             )
-        out.geometry = shapely.set_precision(geoms, _PRECISION)
+        mode = "valid_output" if valid else "pointwise"
+        out.geometry = shapely.set_precision(geoms, _PRECISION, mode=mode)
         return out
 
     def lines(self, geoms: np.ndarray, crs: Any) -> np.ndarray:
@@ -682,7 +688,7 @@ def _ready_catchments(result: PlanResult, cat_id: str, disp: _Display) -> gpd.Ge
             ready.geometry = list(
                 pool.map(lambda g: simplify_by_ring(g, CATCHMENT_SIMPLIFY_M), geoms)
             )
-    return disp.frame(ready)
+    return disp.frame(ready, valid=False)
 
 
 def simplify_by_ring(geom: Any, tolerance: float) -> Any:
@@ -750,13 +756,24 @@ def polygon_rings(geoms: np.ndarray, props: list[dict[str, Any]]) -> dict[str, A
     (``label``, ``colour``). The same rings GeoJSON would hold, a fifth of the size."""
     parts, owner = shapely.get_parts(geoms, return_index=True)
     rings, ring_owner = shapely.get_rings(parts, return_index=True)
-    xy = shapely.get_coordinates(rings)
+    xy, vertex_ring = shapely.get_coordinates(rings, return_index=True)
     latlon = np.rint(xy[:, ::-1] * COORD_SCALE).astype(np.int64)
+    # a vertex rounded onto the one before is dropped; a ring left with fewer than three
+    # corners is dropped, and a polygon whose outer ring is, with its holes
+    keep = np.ones(len(latlon), dtype=bool)
+    keep[1:] = (latlon[1:] != latlon[:-1]).any(axis=1) | (vertex_ring[1:] != vertex_ring[:-1])
+    nv = np.bincount(vertex_ring[keep], minlength=len(rings))
+    outer = np.ones(len(rings), dtype=bool)
+    outer[1:] = ring_owner[1:] != ring_owner[:-1]
+    part_ok = np.zeros(len(parts), dtype=bool)
+    part_ok[ring_owner[outer]] = nv[outer] >= 4
+    ring_ok = (nv >= 4) & part_ok[ring_owner]
+    keep &= ring_ok[vertex_ring]
     return {
-        "np": encode_ints(np.bincount(owner, minlength=len(geoms))),
-        "nr": encode_ints(np.bincount(ring_owner, minlength=len(parts))),
-        "nv": encode_ints(shapely.get_num_coordinates(rings)),
-        "c": encode_ints(delta_stream(latlon)),
+        "np": encode_ints(np.bincount(owner[part_ok], minlength=len(geoms))),
+        "nr": encode_ints(np.bincount(ring_owner[ring_ok], minlength=len(parts))[part_ok]),
+        "nv": encode_ints(nv[ring_ok]),
+        "c": encode_ints(delta_stream(latlon[keep])),
         "f": props,
     }
 
@@ -765,7 +782,7 @@ def _drawn(rows: gpd.GeoDataFrame, disp: _Display) -> gpd.GeoDataFrame:
     """Catchment rows as drawn: ready already (from ``disp.catchments``), or made so."""
     if disp.catchments is not None and rows.crs == disp.catchments.crs:
         return rows
-    return disp.frame(rows, simplify_m=CATCHMENT_SIMPLIFY_M)
+    return disp.frame(rows, simplify_m=CATCHMENT_SIMPLIFY_M, valid=False)
 
 
 def _band_layer(m: folium.Map, result: PlanResult, cat_id: str, lang: str, disp: _Display) -> None:

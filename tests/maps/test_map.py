@@ -213,3 +213,32 @@ def test_polygon_rings_hold_each_feature_ring_and_vertex() -> None:
     assert c[5].tolist() == [6000002, 2400002]
     assert c[-4].tolist() == [6100000, 2500005] and c[-1].tolist() == [6100000, 2500005]
     assert got["f"] == props
+
+
+def test_polygon_rings_drop_what_rounding_repeats_or_collapses() -> None:
+    """Rounded to 1e-5 degree (vertex by vertex, as the map's catchments are): a vertex
+    rounded onto the one before is dropped, a hole collapsed to a sliver is dropped, and a
+    polygon whose outer ring collapses is dropped with its hole; by hand."""
+    square = shapely.Polygon(
+        [(24.0, 60.0), (24.000001, 60.0), (24.0001, 60.0), (24.0001, 60.0001), (24.0, 60.0001)],
+        [[(24.00002, 60.00002), (24.000021, 60.000021), (24.000022, 60.000022)]],
+    )
+    speck = shapely.Polygon(
+        [(25.0, 61.0), (25.000002, 61.0), (25.0, 61.000002)],
+        [[(25.0000005, 61.0000005), (25.000001, 61.0000005), (25.0000005, 61.000001)]],
+    )
+    tri = shapely.Polygon([(26.0, 62.0), (26.00001, 62.0), (26.0, 62.00001)])
+    geoms = shapely.set_precision(
+        np.array([square, shapely.MultiPolygon([speck, tri])], dtype=object), 1e-5, mode="pointwise"
+    )
+    props = [{"label": "a", "colour": "#000000"}, {"label": "b", "colour": "#ffffff"}]
+    got = polygon_rings(geoms, props)
+    assert decode_ints(got["np"]) == [1, 1]  # the speck is gone, the triangle kept
+    assert decode_ints(got["nr"]) == [1, 1]  # the square's collapsed hole is gone
+    assert decode_ints(got["nv"]) == [5, 4]  # (24.000001, 60) rounded onto its neighbour
+    c = np.cumsum(np.array(decode_ints(got["c"])).reshape(-1, 2), axis=0)
+    assert c.tolist() == [
+        [6000000, 2400000], [6000000, 2400010], [6000010, 2400010], [6000010, 2400000],
+        [6000000, 2400000], [6200000, 2600000], [6200000, 2600001], [6200001, 2600000],
+        [6200000, 2600000],
+    ]  # fmt: skip
